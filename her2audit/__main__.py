@@ -1,0 +1,5 @@
+import sys
+
+from her2audit.cli import main
+
+sys.exit(main())

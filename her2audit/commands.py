@@ -1,0 +1,98 @@
+"""What each `her2audit` command does; `cli.py` only parses arguments."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from her2audit.parameters import RunParameters, load_parameters
+
+
+def parameters_from_args(args: argparse.Namespace) -> RunParameters:
+    return load_parameters(
+        args.config,
+        {
+            "pre_index_days": args.pre_index_days,
+            "regimen_window_days": args.regimen_window_days,
+            "max_gap_days": args.max_gap_days,
+            "data_cutoff": args.data_cutoff,
+            "guideline": args.guideline,
+        },
+    )
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _run_pipeline(registry: str, db: Path, reports: Path, params: RunParameters, command: str):
+    from her2audit import pipeline
+
+    run_id, timings = pipeline.run_pipeline(db, registry, params, reports, command=command)
+    return run_id, timings
+
+
+def run(args: argparse.Namespace) -> int:
+    params = parameters_from_args(args)
+    run_id, timings = _run_pipeline(args.registry, args.db, args.reports, params, "run")
+    from her2audit import summary
+
+    summary.print_run_summary(args.db, run_id, args.reports, _say)
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from her2audit import summary, synth
+
+    registry = args.out / "registry"
+    db = args.out / "her2audit.duckdb"
+    _say(f"her2audit demo: writing a synthetic registry of {args.patients:,} patients "
+         f"(seed {args.seed}) to {registry}")
+    synth.write_registry(registry, patients=args.patients, seed=args.seed, fmt="csv",
+                         progress=lambda m: print(m, file=sys.stderr, flush=True))
+    params = load_parameters()
+    run_id, _ = _run_pipeline(str(registry), db, args.reports, params, "demo")
+    summary.print_run_summary(db, run_id, args.reports, _say)
+    return 0
+
+
+def synth(args: argparse.Namespace) -> int:
+    from her2audit import synth as synth_module
+    from her2audit.errors import UsageError
+
+    if args.patients < 1:
+        raise UsageError("--patients must be at least 1")
+    synth_module.write_registry(args.out, patients=args.patients, seed=args.seed, fmt=args.format,
+                                progress=lambda m: print(m, file=sys.stderr, flush=True))
+    _say(f"wrote a synthetic registry of {args.patients:,} patients (seed {args.seed}) to "
+         f"{args.out}; ground truth in {args.out / 'truth'}")
+    return 0
+
+
+def validate(args: argparse.Namespace) -> int:
+    from her2audit import pipeline, summary
+    from her2audit.parameters import load_parameters
+
+    db = args.db if args.db is not None else Path(":memory:")
+    stages = [s for s in ("extract", "validate") if s in {st.name for st in pipeline.STAGES}]
+    con_db = db if str(db) != ":memory:" else None
+    if con_db is None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp_db = Path(tmp) / "validate.duckdb"
+            pipeline.run_pipeline(tmp_db, args.registry, load_parameters(), None, "validate", stages)
+            summary.print_validation_summary(tmp_db, _say)
+    else:
+        pipeline.run_pipeline(con_db, args.registry, load_parameters(), None, "validate", stages)
+        summary.print_validation_summary(con_db, _say)
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    from her2audit import report as report_module
+
+    path = report_module.build_from_warehouse(args.db, args.reports)
+    _say(f"report: {path}")
+    return 0

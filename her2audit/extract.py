@@ -1,0 +1,26 @@
+"""Stage `extract`: land the registry in `raw`, type and check it into `staging`, and
+quarantine the rows that break row-level rules (`build.quarantine`)."""
+
+from __future__ import annotations
+
+from her2audit import warehouse
+from her2audit.pipeline import RunContext
+from her2audit.registry.schema import load_allowed_values
+from her2audit.registry.sources import land_registry
+
+
+def run(ctx: RunContext) -> None:
+    fingerprint = land_registry(ctx.con, ctx.registry)
+    ctx.con.execute("update build.run_info set source_fingerprint = ?", [fingerprint])
+    load_allowed_values(ctx.con)
+    warehouse.run_sql_stage(ctx.con, "20_staging")
+    accounting = ctx.con.execute(
+        "select source_table, rows_in, rows_staged, rows_quarantined, balanced "
+        "from build.row_accounting order by source_table"
+    ).fetchall()
+    for table, rows_in, staged, quarantined, balanced in accounting:
+        ctx.progress(
+            f"  {table}: {rows_in:,} rows read, {staged:,} staged, {quarantined:,} quarantined"
+        )
+        if not balanced:
+            raise RuntimeError(f"row accounting does not balance for {table}")

@@ -1,0 +1,102 @@
+"""Run parameters: line-of-therapy rules, guideline pinning, data cut-off.
+
+Defaults live in `rules/parameters.yaml`; a run may override any of them from a YAML
+config file (`--config`) or from command-line options. The values used are recorded in
+`audit.runs` and exposed to SQL as DuckDB variables (`getvariable('max_gap_days')`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from her2audit.errors import RuleFileError
+from her2audit.paths import RULES_DIR
+
+DEFAULTS_FILE = RULES_DIR / "parameters.yaml"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunParameters:
+    pre_index_days: int = 30
+    regimen_window_days: int = 28
+    max_gap_days: int = 120
+    guideline: str | None = None
+    data_cutoff: dt.date | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        if self.data_cutoff is not None:
+            out["data_cutoff"] = self.data_cutoff.isoformat()
+        return out
+
+    def sql_variables(self) -> dict[str, Any]:
+        """Values set as DuckDB variables before every SQL stage."""
+        return {
+            "pre_index_days": self.pre_index_days,
+            "regimen_window_days": self.regimen_window_days,
+            "max_gap_days": self.max_gap_days,
+            "pinned_guideline": self.guideline,
+            "data_cutoff": self.data_cutoff,
+        }
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(RunParameters)}
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    if value is None:
+        return None
+    if name in ("pre_index_days", "regimen_window_days", "max_gap_days"):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            try:
+                value = int(str(value))
+            except ValueError:
+                raise RuleFileError(
+                    f"{source}: parameter {name} must be a non-negative whole number of days, "
+                    f"got {value!r}"
+                ) from None
+            if value < 0:
+                raise RuleFileError(f"{source}: parameter {name} must not be negative")
+        return value
+    if name == "data_cutoff":
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise RuleFileError(
+                f"{source}: data_cutoff must be a date YYYY-MM-DD, got {value!r}"
+            ) from None
+    return str(value)
+
+
+def load_parameters(
+    config_file: Path | None = None, overrides: dict[str, Any] | None = None
+) -> RunParameters:
+    """Defaults, then the config file, then explicit overrides (None means not given)."""
+    values: dict[str, Any] = {}
+    for source in [DEFAULTS_FILE, config_file]:
+        if source is None:
+            continue
+        try:
+            loaded = yaml.safe_load(Path(source).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise RuleFileError(f"{source}: cannot read parameters ({exc})") from None
+        if not isinstance(loaded, dict):
+            raise RuleFileError(f"{source}: expected a mapping of parameter: value")
+        params = loaded.get("parameters", loaded)
+        for name, value in params.items():
+            if name not in _FIELDS:
+                raise RuleFileError(
+                    f"{source}: unknown parameter {name!r}; known: {', '.join(sorted(_FIELDS))}"
+                )
+            values[name] = _coerce(name, value, str(source))
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = _coerce(name, value, "command line")
+    return RunParameters(**values)

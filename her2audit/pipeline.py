@@ -1,0 +1,184 @@
+"""The audit pipeline: one ordered list of stages shared by the CLI and the Airflow DAG.
+
+A stage is a function `run(ctx: RunContext) -> None` that reads `staging`/`build`
+tables and writes `build` tables (or files under the reports folder). Stages pass
+nothing in memory: the DuckDB file is the hand-over, so each stage can run in its own
+process (an Airflow task) or all in one (`her2audit run`).
+
+The run's identity (run id, start time, registry, parameters, source fingerprint) is
+kept in `build.run_info` so the publish stage, possibly in another process, can record
+it in `audit.runs`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import importlib
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from her2audit import __version__, warehouse
+from her2audit.parameters import RunParameters
+
+
+def _default_progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclasses.dataclass
+class RunContext:
+    """Everything a stage needs. `con` is open read-write on the warehouse."""
+
+    con: duckdb.DuckDBPyConnection
+    run_id: str
+    registry: str
+    params: RunParameters
+    reports_dir: Path | None = None
+    progress: Callable[[str], None] = _default_progress
+
+    def set_sql_variables(self) -> None:
+        warehouse.set_variables(self.con, {"run_id": self.run_id, **self.params.sql_variables()})
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    name: str
+    target: str  # "module:function"
+    description: str
+
+    def function(self) -> Callable[[RunContext], None]:
+        module, func = self.target.split(":")
+        return getattr(importlib.import_module(module), func)
+
+
+def publish_stage(ctx: RunContext) -> None:
+    """Publish `build` to `audit` atomically and record the run in `audit.runs`."""
+    info = run_info(ctx.con)
+    row_counts = {
+        name: warehouse.row_count(ctx.con, f"{warehouse.BUILD}.{name}")
+        for name in warehouse.table_names(ctx.con, warehouse.BUILD)
+        if name != "run_info"
+    }
+    guideline_versions = _guideline_versions(ctx.con)
+    run_row = {
+        "run_id": ctx.run_id,
+        "started_at": info.get("started_at"),
+        "finished_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        "status": "published",
+        "command": info.get("command"),
+        "registry": ctx.registry,
+        "source_fingerprint": info.get("source_fingerprint"),
+        "parameters": json.dumps(ctx.params.as_dict(), sort_keys=True),
+        "guideline_versions": json.dumps(guideline_versions, sort_keys=True),
+        "row_counts": json.dumps(row_counts, sort_keys=True),
+        "software_version": __version__,
+    }
+    tables = [t for t in warehouse.table_names(ctx.con, warehouse.BUILD) if t != "run_info"]
+    warehouse.publish(ctx.con, run_row, tables)
+    ctx.progress(f"published {len(tables)} tables to audit (run {ctx.run_id})")
+
+
+def _guideline_versions(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Guideline versions used by the run, if the concordance stage recorded them."""
+    if "guideline_versions" not in warehouse.table_names(con, warehouse.BUILD):
+        return []
+    rows = con.execute(
+        "select * from build.guideline_versions order by all"
+    ).fetchall()
+    cols = [d[0] for d in con.description]
+    return [
+        {c: (v.isoformat() if isinstance(v, dt.date) else v) for c, v in zip(cols, r, strict=True)}
+        for r in rows
+    ]
+
+
+# The pipeline, in order. Later stages are appended here as they are built.
+STAGES: list[Stage] = [
+    Stage("extract", "her2audit.extract:run", "read the registry into raw, staging and quarantine"),
+    Stage("publish", "her2audit.pipeline:publish_stage", "publish build tables to audit"),
+]
+
+
+def stage(name: str) -> Stage:
+    for s in STAGES:
+        if s.name == name:
+            return s
+    raise KeyError(f"no stage {name!r}; stages: {', '.join(s.name for s in STAGES)}")
+
+
+def new_run_id(registry: str, params: RunParameters) -> str:
+    """Sortable, unique run id: UTC time plus a short hash of what was asked."""
+    now = dt.datetime.now(dt.UTC)
+    digest = hashlib.sha256(
+        f"{registry}|{json.dumps(params.as_dict(), sort_keys=True)}|{time.perf_counter_ns()}".encode()
+    ).hexdigest()[:8]
+    return f"{now:%Y%m%dT%H%M%SZ}-{digest}"
+
+
+def start_run(
+    con: duckdb.DuckDBPyConnection, run_id: str, registry: str, params: RunParameters, command: str
+) -> None:
+    """Empty `build` and record the run's identity in `build.run_info`."""
+    warehouse.reset_build(con)
+    con.execute(
+        """
+        create table build.run_info as
+        select ?::varchar as run_id, ?::timestamp as started_at, ?::varchar as registry,
+               ?::json as parameters, ?::varchar as command, null::varchar as source_fingerprint
+        """,
+        [
+            run_id,
+            dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            registry,
+            json.dumps(params.as_dict(), sort_keys=True),
+            command,
+        ],
+    )
+
+
+def run_info(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    rows = con.execute("select * from build.run_info").fetchall()
+    cols = [d[0] for d in con.description]
+    return dict(zip(cols, rows[0], strict=True)) if rows else {}
+
+
+def run_stage(ctx: RunContext, name: str) -> float:
+    """Run one stage; returns its wall time in seconds."""
+    started = time.perf_counter()
+    ctx.set_sql_variables()
+    stage(name).function()(ctx)
+    return time.perf_counter() - started
+
+
+def run_pipeline(
+    db_path: Path,
+    registry: str,
+    params: RunParameters,
+    reports_dir: Path | None,
+    command: str = "run",
+    stages: Iterable[str] | None = None,
+    progress: Callable[[str], None] = _default_progress,
+) -> tuple[str, dict[str, float]]:
+    """Run the stages (all by default) in one process. Returns the run id and timings."""
+    names = list(stages) if stages is not None else [s.name for s in STAGES]
+    run_id = new_run_id(registry, params)
+    con = warehouse.connect(db_path)
+    timings: dict[str, float] = {}
+    try:
+        start_run(con, run_id, registry, params, command)
+        ctx = RunContext(con, run_id, registry, params, reports_dir, progress)
+        for name in names:
+            progress(f"[{name}] {stage(name).description} …")
+            timings[name] = run_stage(ctx, name)
+            progress(f"[{name}] done in {timings[name]:.1f} s")
+    finally:
+        con.close()
+    return run_id, timings

@@ -1,0 +1,1 @@
+"""Registry sources. Every adapter lands the same `raw` tables (SPEC §2)."""

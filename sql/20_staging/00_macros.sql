@@ -1,0 +1,44 @@
+-- stage: staging / step: macros
+-- reads: nothing
+-- writes: macros used by every staging step
+--   parse_iso_date(text)    -> date, or null when the text is not a real YYYY-MM-DD date
+--   date_problem(name, text, parsed) -> a quarantine problem struct, or null when fine
+--   text_key(text)          -> trimmed, lower-cased text used for matching
+
+create or replace macro text_key(x) as nullif(lower(trim(x)), '');
+
+create or replace macro parse_iso_date(x) as
+    coalesce(
+        try_strptime(trim(x), '%Y-%m-%d'),
+        try_strptime(trim(x), '%Y-%m-%d %H:%M:%S'),
+        try_strptime(trim(x), '%Y-%m-%dT%H:%M:%S')
+    )::date;
+
+-- A problem is a struct {rule, detail}; a row's problems are a list, the first one is
+-- the rule it is quarantined under and all details are kept.
+create or replace macro problem(rule_name, detail_text) as
+    {'rule': rule_name, 'detail': detail_text};
+
+create or replace macro date_problem(column_name, raw_text, parsed) as
+    case
+        when raw_text is not null and parsed is null then
+            problem('invalid_date', column_name || ' ''' || raw_text
+                || ''' is not a date in YYYY-MM-DD form; fix or blank it in the extract')
+        when parsed < date '1900-01-01' or parsed > current_date then
+            problem('impossible_date', column_name || ' ' || strftime(parsed, '%Y-%m-%d')
+                || ' is outside 1900-01-01 .. today')
+    end;
+
+create or replace macro required_problem(column_name, raw_text) as
+    case when raw_text is null then
+        problem('missing_required_value', column_name || ' is empty but required')
+    end;
+
+create or replace macro first_rule(problems) as
+    list_filter(problems, lambda p: p is not null)[1].rule;
+
+create or replace macro all_details(problems) as
+    array_to_string(list_transform(list_filter(problems, lambda p: p is not null), lambda p: p.detail), '; ');
+
+create or replace macro record_key(source_file, row_number) as
+    source_file || ':' || row_number::varchar;

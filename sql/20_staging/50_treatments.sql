@@ -1,0 +1,91 @@
+-- stage: staging / step: treatments
+-- reads: raw.treatments, staging.patients, staging.allowed_values
+-- writes: staging.treatments_checked, staging.treatments
+-- `drug` keeps the source spelling (trimmed); `drug_key` is the lower-cased, space-
+-- collapsed form the drug vocabulary matches on. Exact duplicate rows are kept here
+-- (line inference counts them once).
+
+create or replace table staging.treatments_checked as
+with source as (
+    select
+        _source_file,
+        _row_number,
+        record_id,
+        patient_id,
+        drug,
+        drug_code,
+        code_system as code_system_text,
+        start_date as start_date_text,
+        end_date as end_date_text,
+        setting as setting_text,
+        route
+    from raw.treatments
+),
+
+typed as (
+    select
+        source.*,
+        regexp_replace(text_key(drug), '\s+', ' ', 'g') as drug_key,
+        code_system.value as code_system,
+        parse_iso_date(start_date_text) as start_date,
+        parse_iso_date(end_date_text) as end_date,
+        coalesce(setting.value, case when setting_text is null then 'unknown' end) as setting,
+        patients.patient_id is not null as known_patient
+    from source
+    left join staging.patients as patients using (patient_id)
+    left join staging.allowed_values as code_system
+        on code_system.source_table = 'treatments' and code_system.column_name = 'code_system'
+        and code_system.value_key = text_key(source.code_system_text)
+    left join staging.allowed_values as setting
+        on setting.source_table = 'treatments' and setting.column_name = 'setting'
+        and setting.value_key = text_key(source.setting_text)
+),
+
+checked as (
+    select
+        *,
+        [
+            case when patient_id is null then
+                problem('missing_patient_id', 'patient_id is empty') end,
+            case when patient_id is not null and not known_patient then
+                problem('unknown_patient', 'patient_id ' || patient_id
+                    || ' is not in patients (or its patients row was quarantined)') end,
+            required_problem('drug', drug),
+            required_problem('start_date', start_date_text),
+            date_problem('start_date', start_date_text, start_date),
+            date_problem('end_date', end_date_text, end_date),
+            case when end_date < start_date then
+                problem('end_before_start', 'end_date ' || end_date
+                    || ' is before start_date ' || start_date) end,
+            case when code_system_text is not null and code_system is null then
+                problem('value_not_allowed', 'code_system ''' || code_system_text
+                    || ''' is not one of rxnorm, atc, hemonc, local') end,
+            case when setting_text is not null and setting is null then
+                problem('value_not_allowed', 'setting ''' || setting_text
+                    || ''' is not one of neoadjuvant, adjuvant, metastatic, unknown') end
+        ] as problems
+    from typed
+)
+
+select
+    'treatments' as source_table,
+    record_key(_source_file, _row_number) as record_key,
+    record_id,
+    patient_id,
+    drug,
+    drug_key,
+    drug_code,
+    code_system,
+    start_date,
+    end_date,
+    setting,
+    route,
+    first_rule(problems) as rule,
+    all_details(problems) as detail
+from checked;
+
+create or replace table staging.treatments as
+select record_key, record_id, patient_id, drug, drug_key, drug_code, code_system,
+    start_date, end_date, setting, route
+from staging.treatments_checked
+where rule is null;

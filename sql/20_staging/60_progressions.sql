@@ -1,0 +1,50 @@
+-- stage: staging / step: progressions
+-- reads: raw.progressions, staging.patients
+-- writes: staging.progressions_checked, staging.progressions
+
+create or replace table staging.progressions_checked as
+with source as (
+    select _source_file, _row_number, patient_id,
+        progression_date as progression_date_text, type as type_text
+    from raw.progressions
+),
+
+typed as (
+    select
+        source.*,
+        parse_iso_date(progression_date_text) as progression_date,
+        text_key(type_text) as type,
+        patients.patient_id is not null as known_patient
+    from source
+    left join staging.patients as patients using (patient_id)
+),
+
+checked as (
+    select
+        *,
+        [
+            case when patient_id is null then
+                problem('missing_patient_id', 'patient_id is empty') end,
+            case when patient_id is not null and not known_patient then
+                problem('unknown_patient', 'patient_id ' || patient_id
+                    || ' is not in patients (or its patients row was quarantined)') end,
+            required_problem('progression_date', progression_date_text),
+            date_problem('progression_date', progression_date_text, progression_date)
+        ] as problems
+    from typed
+)
+
+select
+    'progressions' as source_table,
+    record_key(_source_file, _row_number) as record_key,
+    patient_id,
+    progression_date,
+    type,
+    first_rule(problems) as rule,
+    all_details(problems) as detail
+from checked;
+
+create or replace table staging.progressions as
+select patient_id, progression_date, type
+from staging.progressions_checked
+where rule is null;
