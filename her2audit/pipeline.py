@@ -103,6 +103,8 @@ def _guideline_versions(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 # The pipeline, in order. Later stages are appended here as they are built.
 STAGES: list[Stage] = [
     Stage("extract", "her2audit.extract:run", "read the registry into raw, staging and quarantine"),
+    Stage("marts", "her2audit.report.marts:run", "concordance marts for dashboards"),
+    Stage("report", "her2audit.report:run", "render the HTML report and the case-review file"),
     Stage("publish", "her2audit.pipeline:publish_stage", "publish build tables to audit"),
 ]
 

@@ -47,7 +47,8 @@ def build_report(
     generated_at = generated_at or dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
     index = reports_dir / INDEX
     _write(index, sections.render_index(src, pseudonymiser, generated_at))
-    _write(reports_dir / CASE_REVIEW, case_review.render_case_review(src, pseudonymiser, generated_at))
+    review = case_review.render_case_review(src, pseudonymiser, generated_at)
+    _write(reports_dir / CASE_REVIEW, review)
     return index
 
 

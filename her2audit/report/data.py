@@ -6,6 +6,7 @@ case-review listing (`discordant_lines`), which only the internal file uses.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from typing import Any
@@ -77,10 +78,8 @@ def run_info(src: Source) -> dict[str, Any]:
     for key in ("parameters", "guideline_versions", "row_counts"):
         value = info.get(key)
         if isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):
                 info[key] = json.loads(value)
-            except ValueError:
-                pass
     return info
 
 
@@ -93,7 +92,8 @@ def cohort_size(src: Source) -> int | None:
 def data_period(src: Source) -> tuple[dt.date | None, dt.date | None]:
     if not src.has("lines_of_therapy"):
         return None, None
-    r = src.rows(f"select min(start_date) as a, max(start_date) as b from {src.t('lines_of_therapy')}")
+    r = src.rows(f"select min(start_date) as a, max(start_date) as b "
+                 f"from {src.t('lines_of_therapy')}")
     return r[0]["a"], r[0]["b"]
 
 

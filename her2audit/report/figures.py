@@ -71,6 +71,16 @@ def stacked_categories(rows: list[dict[str, Any]], x_key: str, x_title: str) -> 
             hovertemplate="%{x}: %{y:.1%} (%{customdata[0]} of %{customdata[1]} lines)"
                           "<extra>" + CATEGORY_LABELS[cat] + "</extra>",
         )
+    hidden = [r["n_lines"] - sum(r.get(f"n_{c}") or 0 for c in CATEGORY_COLOURS) for r in rows]
+    if any(hidden):
+        fig.add_bar(
+            x=xs, y=[h / r["n_lines"] if h else None for h, r in zip(hidden, rows, strict=True)],
+            name="suppressed cells", marker={"color": "#ffffff", "line": {"color": "#999999",
+                                                                          "width": 1},
+                                             "pattern": {"shape": "/", "fgcolor": "#999999"}},
+            hovertemplate="%{x}: categories with counts below 11 (and their complements)"
+                          "<extra></extra>",
+        )
     fig.update_layout(barmode="stack")
     fig.update_yaxes(tickformat=".0%", range=[0, 1], title="share of lines")
     fig.update_xaxes(title=x_title, type="category")
@@ -100,13 +110,14 @@ def indicator_trend(rows: list[dict[str, Any]], labels: dict[str, str]) -> go.Fi
 
 def rate_by_year(rows: list[dict[str, Any]]) -> go.Figure | None:
     """Concordance rate by year of line start, one trace per line group."""
-    rows = [r for r in rows if r.get("rate") is not None]
-    if not rows:
+    if all(r.get("rate") is None for r in rows):
         return None
     fig = go.Figure()
     lines = sorted({r["line"] for r in rows}, key=lambda v: (v != "all", v))
     for i, line in enumerate(lines):
         mine = [r for r in rows if r["line"] == line]
+        if all(r.get("rate") is None for r in mine):
+            continue
         fig.add_scatter(
             x=[r["year"] for r in mine], y=[r["rate"] for r in mine], mode="lines+markers",
             name="all lines" if line == "all" else f"line {line}",
@@ -149,7 +160,7 @@ def funnel_plot(sites: list[dict[str, Any]], p0: float | None) -> go.Figure | No
     if not sites or p0 is None:
         return None
     n_max = max(s["n_evaluable"] for s in sites)
-    n_grid = np.unique(np.round(np.geomspace(THRESHOLD, max(n_max * 1.1, THRESHOLD + 1), 200)))
+    n_grid = np.unique(np.round(np.linspace(THRESHOLD, max(n_max * 1.1, THRESHOLD + 1), 300)))
     limits = stats.funnel_limits(n_grid, p0)
     fig = go.Figure()
     styles = {"998": ("99.8% limits", "#d73027", "dash"), "95": ("95% limits", "#fc8d59", "dot")}
@@ -175,7 +186,7 @@ def funnel_plot(sites: list[dict[str, Any]], p0: float | None) -> go.Figure | No
         hovertemplate="%{customdata[0]}: %{y:.1%} of %{x:,} evaluable lines "
                       "(%{customdata[1]})<extra></extra>",
     )
-    fig.update_xaxes(title="evaluable lines at the site (volume)", type="log")
+    fig.update_xaxes(title="evaluable lines at the site (volume)", rangemode="tozero")
     fig.update_yaxes(tickformat=".0%", title="concordant among evaluable lines",
                      range=[max(0.0, min(min(s["rate"] for s in sites),
                                          float(np.nanmin(limits["lower_998"]))) - 0.05), 1.02])
@@ -244,7 +255,8 @@ def km_curves(
     x_max = max(p["time_days"] for p in points) / DAYS_PER_MONTH
     fig.update_xaxes(title="months", range=[0, max(6.0, math.ceil(x_max / 6) * 6)], dtick=6)
     fig.update_yaxes(title="probability", tickformat=".0%", range=[0, 1.02])
-    return _layout(fig, height=440, title={"text": title, "x": 0, "font": {"size": 14}})
+    fig.update_layout(meta={"title": title})
+    return _layout(fig, height=440)
 
 
 def forest_plot(rows: list[dict[str, Any]]) -> go.Figure | None:

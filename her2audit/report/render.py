@@ -95,9 +95,21 @@ def note(text: str) -> str:
     return f'<p class="note">{esc(text)}</p>'
 
 
+COUNT = "count"
+
+
+def _cell_class(kind: bool | str) -> str:
+    if kind == COUNT:
+        return ' class="num count"'
+    return ' class="num"' if kind else ""
+
+
 def table(
-    headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Sequence[bool] | None = None
+    headers: Sequence[str], rows: Iterable[Sequence[Any]],
+    numeric: Sequence[bool | str] | None = None,
 ) -> str:
+    """An HTML table. `numeric[i]` is False (text), True (a number, right-aligned) or
+    `COUNT` (a count of patients, lines or rows: subject to small-cell suppression)."""
     numeric = list(numeric) if numeric is not None else [False] * len(headers)
     head = "".join(
         f'<th class="num">{esc(h)}</th>' if n else f"<th>{esc(h)}</th>"
@@ -106,7 +118,7 @@ def table(
     body = []
     for row in rows:
         cells = "".join(
-            f'<td class="num">{esc(v)}</td>' if n else f"<td>{esc(v)}</td>"
+            f"<td{_cell_class(n)}>{esc(v)}</td>"
             for v, n in zip(row, numeric, strict=True)
         )
         body.append(f"<tr>{cells}</tr>")

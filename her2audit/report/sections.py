@@ -21,6 +21,7 @@ from her2audit.report.privacy import (
 )
 
 MISSING = "not available in this warehouse"
+C = render.COUNT
 ENDPOINT_NAMES = {
     "os": "Overall survival",
     "ttnt": "Time to next treatment",
@@ -74,7 +75,7 @@ def _category_table(rows: list[dict[str, Any]], key: str, key_title: str) -> str
         [r[key], r["n_lines_text"]] + [r[f"n_{c}_text"] for c in CATEGORIES] + [fmt_rate(r["rate"])]
         for r in rows
     ]
-    return render.table(headers, body, [False] + [True] * (len(headers) - 1))
+    return render.table(headers, body, [False] + [C] * (len(headers) - 2) + [True])
 
 
 # ---------------------------------------------------------------- sections
@@ -248,7 +249,7 @@ def section_sites(src: Source) -> str:
             ["site", "patients", "lines", "evaluable", "concordant", "rate", "funnel position"],
             [[s["site_id"], s["patients_text"], s["lines_text"], s["den_text"], s["num_text"],
               fmt_rate(s["rate"]), s["position"]] for s in shown],
-            [False, True, True, True, True, True, False])
+            [False, C, C, C, C, True, False])
         + "</details>"
     )
     return render.section(
@@ -277,7 +278,7 @@ def _at_risk_table(at_risk: dict[str, dict[int, int]]) -> str:
     headers = ["group"] + [f"{m} mo" for m in RISK_MONTHS]
     body = [[label] + [fmt_count(counts[m]) for m in RISK_MONTHS]
             for label, counts in at_risk.items()]
-    return render.table(headers, body, [False] + [True] * len(RISK_MONTHS))
+    return render.table(headers, body, [False] + [C] * len(RISK_MONTHS))
 
 
 def _months(days: float | None) -> str:
@@ -325,7 +326,7 @@ def section_outcomes(src: Source) -> str:
         main_groupings = {"line", "line_concordance"}
         headers = ["endpoint", "grouping", "group", "patients", "events", "median (months)",
                    "95% CI"]
-        numeric = [False, False, False, True, True, True, True]
+        numeric = [False, False, False, C, C, True, True]
         main = [row for row, r in zip(rows, summary, strict=True) if r["grouping"] in
                 main_groupings]
         rest = [row for row, r in zip(rows, summary, strict=True) if r["grouping"] not in
@@ -369,13 +370,20 @@ def _forest(cols: list[str], comps: list[dict[str, Any]]) -> str:
                   c.startswith(("n_", "events_"))]
     label_cols = [c for c in cols if c not in {hr_col, lo_col, hi_col, p_col, caveat_col,
                                                *count_cols}
-                  and isinstance(comps[0].get(c), str)]
+                  and isinstance(comps[0].get(c), str | int) and not isinstance(comps[0].get(c),
+                                                                                 bool)]
+
+    def part(c: str, v: Any) -> str:
+        if isinstance(v, int) and not isinstance(v, bool):
+            return f"line {v}" if "line" in c else f"{c.replace('_', ' ')} {v}"
+        return ENDPOINT_NAMES.get(str(v), str(v))
+
     if hr_col is None:
         return render.note_missing("Hazard ratios: audit.survival_comparisons has no hazard "
                                    "ratio column.")
     forest, table_rows = [], []
     for r in comps:
-        label = " · ".join(str(r[c]) for c in label_cols if r.get(c) not in (None, ""))
+        label = " · ".join(part(c, r[c]) for c in label_cols if r.get(c) not in (None, ""))
         small = any(is_small(r.get(c)) for c in count_cols)
         hr = None if small else r.get(hr_col)
         lo = None if small or lo_col is None else r.get(lo_col)
@@ -395,7 +403,7 @@ def _forest(cols: list[str], comps: list[dict[str, Any]]) -> str:
                         "No comparison has enough patients to show.")
     out += '<div class="privacy"><strong>Caveat.</strong> ' + render.esc(caveat) + "</div>"
     out += render.table(["comparison"] + count_cols + ["hazard ratio", "95% CI", "p"],
-                        table_rows, [False] + [True] * (len(count_cols) + 3))
+                        table_rows, [False] + [C] * len(count_cols) + [True] * 3)
     return out
 
 
@@ -442,7 +450,7 @@ def section_cohort(src: Source) -> str:
                          "Every attrition step is suppressed.")
     body += render.table(["step", "patients remaining", "excluded", "why"],
                          [[m["step"], m["patients_text"], m["excluded_text"], m["reason"]]
-                          for m in merged], [False, True, True, False])
+                          for m in merged], [False, C, C, False])
     if len(merged) < len(rows):
         body += render.note("Steps that excluded fewer than 11 patients are merged with a "
                             "neighbouring step.")
@@ -464,7 +472,7 @@ def section_data_quality(src: Source, pseudo: Pseudonymiser) -> str:
                          fmt_count(r["rows_quarantined"], hidden[1])])
         parts.append("<h3>Rows read, used and quarantined</h3>" + render.table(
             ["table", "rows read", "rows used", "rows quarantined"], rows,
-            [False, True, True, True]))
+            [False, C, C, C]))
     else:
         parts.append(render.note_missing(f"Row accounting: audit.row_accounting is {MISSING}."))
 
@@ -479,10 +487,11 @@ def section_data_quality(src: Source, pseudo: Pseudonymiser) -> str:
                 shown.append({**r, "n": None if h else r["n"], "n_text": fmt_count(r["n"], h)})
         shown.sort(key=lambda r: (-(r["n"] or 0), r["source_table"], r["rule"]))
         parts.append(render.figure(figures.quarantine_bars(shown), "fig-quarantine",
-                                   "Every quarantine count is below 11."))
+                                   "No quarantine count can be drawn without revealing a "
+                                   "count below 11 (see the table)."))
         parts.append(render.table(["table", "rule", "rows"],
                                   [[r["source_table"], r["rule"], r["n_text"]] for r in shown],
-                                  [False, False, True]))
+                                  [False, False, C]))
         examples = data.quarantine_examples(src)
         if examples:
             parts.append(
@@ -508,7 +517,7 @@ def section_data_quality(src: Source, pseudo: Pseudonymiser) -> str:
                                  f"{fmt_count(records)} treatment records; the most frequent:"))
         parts.append(render.table(["drug as written", "records"],
                                   [[r["drug"], fmt_count(r["n_records"], h)]
-                                   for r, h in zip(top, hidden, strict=True)], [False, True]))
+                                   for r, h in zip(top, hidden, strict=True)], [False, C]))
 
     results = data.data_quality_results(src)
     parts.append("<h3>Data-quality expectations</h3>")
@@ -529,7 +538,8 @@ def section_data_quality(src: Source, pseudo: Pseudonymiser) -> str:
                     v = fmt_count(int(str(v).strip()))
                 row.append(v)
             rows.append(row)
-        parts.append(render.table(cols, rows, [c == "unexpected_count" for c in cols]))
+        parts.append(render.table(cols, rows, [C if c == "unexpected_count" else False
+                                               for c in cols]))
     else:
         parts.append(render.note_missing(
             f"Data-quality results: audit.data_quality_results is {MISSING}."))
