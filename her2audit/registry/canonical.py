@@ -21,7 +21,9 @@ SUFFIXES = (".csv", ".parquet")
 
 
 def find_table_file(folder: Path, table: Table) -> Path | None:
-    found = [folder / f"{table.name}{s}" for s in SUFFIXES if (folder / f"{table.name}{s}").exists()]
+    found = [
+        folder / f"{table.name}{s}" for s in SUFFIXES if (folder / f"{table.name}{s}").exists()
+    ]
     if len(found) > 1:
         raise RegistryError(
             str(found[0].parent / table.name),
@@ -62,9 +64,11 @@ def _land_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path, sha: str
         raise RegistryError(str(path), "is not UTF-8 text; save the extract as UTF-8 CSV") from None
     if not header.strip():
         raise RegistryError(str(path), "the first line is empty; a CSV needs a header row")
-    scan = f"read_csv(?, header = true, all_varchar = true, delim = ',', quote = '\"', " \
-           f"escape = '\"', store_rejects = true, rejects_table = 'rejects_{table.name}', " \
-           f"rejects_scan = 'rejects_scan_{table.name}')"
+    scan = (
+        f"read_csv(?, header = true, all_varchar = true, delim = ',', quote = '\"', "
+        f"escape = '\"', store_rejects = true, rejects_table = 'rejects_{table.name}', "
+        f"rejects_scan = 'rejects_scan_{table.name}')"
+    )
     literal = "'" + str(path).replace("'", "''") + "'"
     scan_sql = scan.replace("?", literal, 1)
     try:
