@@ -118,9 +118,8 @@ def stage(name: str) -> Stage:
 def new_run_id(registry: str, params: RunParameters) -> str:
     """Sortable, unique run id: UTC time plus a short hash of what was asked."""
     now = dt.datetime.now(dt.UTC)
-    digest = hashlib.sha256(
-        f"{registry}|{json.dumps(params.as_dict(), sort_keys=True)}|{time.perf_counter_ns()}".encode()
-    ).hexdigest()[:8]
+    asked = f"{registry}|{json.dumps(params.as_dict(), sort_keys=True)}|{time.perf_counter_ns()}"
+    digest = hashlib.sha256(asked.encode()).hexdigest()[:8]
     return f"{now:%Y%m%dT%H%M%SZ}-{digest}"
 
 
