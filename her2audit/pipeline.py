@@ -150,6 +150,22 @@ def run_info(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return dict(zip(cols, rows[0], strict=True)) if rows else {}
 
 
+def context_from_warehouse(
+    con: duckdb.DuckDBPyConnection,
+    reports_dir: Path | None = None,
+    progress: Callable[[str], None] = _default_progress,
+) -> RunContext:
+    """Rebuild the RunContext of the run in progress from `build.run_info`, so a stage can
+    run in its own process (an Airflow task, a benchmark step)."""
+    from her2audit.parameters import load_parameters
+
+    info = run_info(con)
+    if not info:
+        raise RuntimeError("no run in progress in this warehouse (build.run_info is empty)")
+    params = load_parameters(overrides=json.loads(info["parameters"]))
+    return RunContext(con, info["run_id"], info["registry"], params, reports_dir, progress)
+
+
 def run_stage(ctx: RunContext, name: str) -> float:
     """Run one stage; returns its wall time in seconds."""
     started = time.perf_counter()
