@@ -45,6 +45,11 @@ def _measure(argv: list[str]) -> tuple[float, float, int]:
     return wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 
 
+def _count_csv_rows(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b"")) - 1
+
+
 def _rows(db: Path, stage: str) -> int | None:
     con = warehouse.connect(db, read_only=True)
     try:
@@ -102,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                                   str(registry)])
     if status:
         return status
-    n_rows = sum(sum(1 for _ in open(p)) - 1 for p in registry.glob("*.csv"))
+    n_rows = sum(_count_csv_rows(p) for p in registry.glob("*.csv"))
     results.append({"step": "synth", "wall_s": wall, "rows": n_rows, "peak_mib": rss})
     start(db, registry)
     for stage in [s.name for s in pipeline.STAGES]:
