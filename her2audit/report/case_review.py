@@ -29,10 +29,14 @@ def render_case_review(src: Source, pseudo: Pseudonymiser, generated_at: dt.date
         for r in rows:
             counts[r["category"]] = counts.get(r["category"], 0) + 1
         summary = ", ".join(f"{n:,} {c.replace('_', ' ')}" for c, n in sorted(counts.items()))
+        total = data.count_discordant_lines(src)
+        shown = (f" The first {len(rows):,} (by site and patient) are listed; the rest are in "
+                 f"{src.schema}.line_concordance." if total > len(rows) else "")
         body = banner + html.note(
-            f"{len(rows):,} lines that were not concordant ({summary or 'none'}), by site and "
-            "patient. The pseudonym column links a patient to the pseudonyms of the shareable "
-            "report made with the same key.")
+            f"{total:,} lines that were not concordant ({summary or 'none'}"
+            f"{' among those listed' if shown else ''}), by site and patient. The pseudonym "
+            "column links a patient to the pseudonyms of the shareable report made with the "
+            f"same key.{shown}")
         body += html.table(
             ["site", "patient id", "pseudonym", "line", "start", "regimen", "ingredients",
              "rulebook", "verdict", "rule", "reason"],

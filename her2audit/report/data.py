@@ -461,9 +461,20 @@ def data_quality_results(src: Source) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------- case review (internal)
 
-def discordant_lines(src: Source) -> list[dict[str, Any]]:
-    """Every line judged `not_recommended` (and every line of a trial or not-evaluable
-    verdict), with the patient's real id, for clinical review in the internal file."""
+CASE_REVIEW_LIMIT = 25_000
+
+
+def count_discordant_lines(src: Source) -> int:
+    if not src.has("line_concordance"):
+        return 0
+    return src.rows(
+        f"select count(*) as n from {src.t('line_concordance')} "
+        "where category in ('not_recommended', 'trial', 'not_evaluable')")[0]["n"]
+
+
+def discordant_lines(src: Source, limit: int = CASE_REVIEW_LIMIT) -> list[dict[str, Any]]:
+    """Lines judged `not_recommended`, `trial` or `not_evaluable`, with the patient's real
+    id, for clinical review in the internal file (at most `limit`, by site and patient)."""
     if not src.has("line_concordance"):
         return []
     lot = src.has("lines_of_therapy")
@@ -486,5 +497,6 @@ def discordant_lines(src: Source) -> list[dict[str, Any]]:
         {f"left join {src.t('patients')} as p using (patient_id)" if pts else ""}
         where c.category in ('not_recommended', 'trial', 'not_evaluable')
         order by 1 nulls last, c.patient_id, c.line_number
+        limit {int(limit)}
         """
     )

@@ -121,8 +121,13 @@ def _draw_lines(rng: np.random.Generator, pt: dict[str, np.ndarray]) -> dict[str
             sel = (np.minimum(line, 4) == ln) & (era == e)
             cdf = np.cumsum(_probs(ln, e))
             regimen[sel] = np.searchsorted(cdf, u[sel] * cdf[-1])
-    # poor sites give chemotherapy without anti-HER2 far more often
-    poor = pt["poor_site"][pidx] & (rng.random(len(line)) < 0.35)
+    # sites differ in how often they give chemotherapy without anti-HER2; S03 far more
+    site_rate = {s: r for s, r in zip(sorted(set(pt["site_id"])),
+                                      rng.uniform(0.0, 0.10, len(set(pt["site_id"]))),
+                                      strict=True)}
+    rate = np.array([site_rate[s] for s in pt["site_id"]])
+    rate = np.where(pt["poor_site"], 0.35, rate)
+    poor = rng.random(len(line)) < rate[pidx]
     regimen[poor] = IDX["Chemotherapy, no anti-HER2"]
     death = pt["metastatic"] + (pt["os_months"] * 30.4375).astype(int)
     cutoff = (np.datetime64("2025-12-31") - EPOCH).astype(int)
