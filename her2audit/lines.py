@@ -30,10 +30,10 @@ from her2audit.vocabulary import Vocabulary, default_vocabulary
 
 REGIMENS_FILE = RULES_DIR / "regimens.yaml"
 SQL_STAGE = "50_lines"
-MAX_STEPS = 1000
+MAX_STEPS = 1000  # a safety net: no patient has a thousand lines of therapy
 TEMP_TABLES = ("lot_patients", "lot_source", "lot_adm", "lot_episodes", "lot_frontier",
                "lot_line_starts", "lot_iter", "lot_next", "lot_assigned", "lot_regimens",
-               "lot_lines", "lot_cutoff")  # a safety net: no patient has a thousand lines of therapy
+               "lot_lines", "lot_cutoff")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +85,9 @@ def load_line_rules(path: Path = REGIMENS_FILE, vocab: Vocabulary | None = None)
             regimens=regimens,
         )
     except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-        raise RuleFileError(f"{path}: cannot read the line rules / regimen catalog ({exc!r})") from None
+        raise RuleFileError(
+            f"{path}: cannot read the line rules / regimen catalog ({exc!r})"
+        ) from None
 
     known_tokens = set(vocab.ingredients) | {f"class:{c}" for c in vocab.classes}
     problems = []

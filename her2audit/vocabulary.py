@@ -123,7 +123,9 @@ def load_vocabulary_tables(con: duckdb.DuckDBPyConnection, vocab: Vocabulary) ->
     )
     con.executemany("insert into staging.drug_codes values (?, ?, ?, ?)", vocab.codes)
     con.execute("create or replace table staging.drug_noise_words (word varchar)")
-    con.executemany("insert into staging.drug_noise_words values (?)", [(w,) for w in vocab.noise_words])
+    con.executemany(
+        "insert into staging.drug_noise_words values (?)", [(w,) for w in vocab.noise_words]
+    )
     warehouse.run_sql_file(con, _sql("10_vocabulary.sql"))
     clashes = con.execute(
         "select name_key, list(distinct product order by product) from staging.drug_name_map "

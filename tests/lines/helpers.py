@@ -52,7 +52,8 @@ def build(
         for n, t in enumerate(treatments)
     ]
     con.execute(
-        "create table staging.treatments (record_key varchar, record_id varchar, patient_id varchar, "
+        "create table staging.treatments (record_key varchar, record_id varchar, "
+        "patient_id varchar, "
         "drug varchar, drug_key varchar, drug_code varchar, code_system varchar, start_date date, "
         "end_date date, setting varchar, route varchar)"
     )
@@ -71,7 +72,9 @@ def build(
         [(p["patient"], p["metastatic"], p.get("death")) for p in patients],
     )
     if data_cutoff:
-        con.execute("create table staging.data_cutoff as select ?::date as data_cutoff", [data_cutoff])
+        con.execute(
+            "create table staging.data_cutoff as select ?::date as data_cutoff", [data_cutoff]
+        )
     lines.infer_lines(con)
     return con
 
