@@ -211,11 +211,32 @@ def sankey(links: list[dict[str, Any]]) -> go.Figure | None:
         val.append(link["n"])
     labels = [f"L{line}: {name}" if name != "No further line" else "No further line"
               for (line, name) in nodes]
-    colours = ["#bdbdbd" if name == "No further line" else PALETTE[i % len(PALETTE)]
-               for i, (_, name) in enumerate(nodes)]
+    names = sorted({name for _, name in nodes})  # one colour per regimen in every column
+    colours = ["#bdbdbd" if name == "No further line" else
+               PALETTE[names.index(name) % len(PALETTE)] for _, name in nodes]
+    # Fixed columns (line 1, 2, 3), so a node whose small flows were left out still sits in
+    # its own line's column; within a column nodes are stacked by size, "No further line" last.
+    size = [0.0] * len(nodes)
+    for s, v in zip(src, val, strict=True):
+        size[s] += v
+    inflow = [0.0] * len(nodes)
+    for t, v in zip(tgt, val, strict=True):
+        inflow[t] += v
+    size = [max(a, b) for a, b in zip(size, inflow, strict=True)]
+    xs, ys = [0.0] * len(nodes), [0.0] * len(nodes)
+    for column in sorted({line for line, _ in nodes}):
+        members = [i for i, (line, _) in enumerate(nodes) if line == column]
+        members.sort(key=lambda i: (labels[i] == "No further line", -size[i]))
+        total = sum(size[i] for i in members) or 1.0
+        top = 0.0
+        for i in members:
+            share = size[i] / total
+            xs[i] = {1: 0.001, 2: 0.5, 3: 0.999}.get(column, 0.999)
+            ys[i] = min(0.999, max(0.001, top + share / 2))
+            top += share
     fig = go.Figure(go.Sankey(
         arrangement="snap",
-        node={"label": labels, "pad": 14, "thickness": 16, "color": colours,
+        node={"label": labels, "pad": 14, "thickness": 16, "color": colours, "x": xs, "y": ys,
               "hovertemplate": "%{label}: %{value:,} patients<extra></extra>"},
         link={"source": src, "target": tgt, "value": val,
               "color": [_rgba(colours[s], 0.35) for s in src],
@@ -289,7 +310,7 @@ def attrition_funnel(rows: list[dict[str, Any]]) -> go.Figure | None:
         return None
     fig = go.Figure(go.Funnel(
         y=[r["step"] for r in rows], x=[r["n_patients"] for r in rows],
-        textinfo="value", marker={"color": "#4575b4"},
+        texttemplate="%{value:,}", marker={"color": "#4575b4"},
         hovertemplate="%{y}: %{x:,} patients<extra></extra>",
     ))
     fig.update_yaxes(automargin=True)

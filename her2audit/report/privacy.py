@@ -7,8 +7,9 @@
   its pseudonyms then cannot be linked to any other report.
 - **Small cells**: every count from 1 to 10 is shown as "<11" (zero is shown: it
   discloses no one). Where a total is shown beside its parts, a second part is suppressed
-  too when only one would be (complementary suppression), so no suppressed count can be
-  recovered by subtraction. A rate whose numerator or denominator is suppressed is hidden.
+  too when only one would be (complementary suppression, shown as "*"), so no suppressed
+  count can be recovered by subtraction. A rate whose numerator or denominator is
+  suppressed is hidden.
 """
 
 from __future__ import annotations
@@ -75,12 +76,18 @@ def suppress_parts(parts: Sequence[int | None], total_shown: bool = True) -> lis
     return hidden
 
 
+COMPLEMENT = "*"
+
+
 def fmt_count(count: int | float | None, hidden: bool | None = None) -> str:
-    """A count as text: '<11' when small (or when `hidden`), '–' when missing."""
+    """A count as text: '<11' when small, '*' when it is hidden only to protect a small
+    count beside it (complementary suppression), '–' when missing."""
     if count is None or count != count:
         return "–"
-    if hidden or (hidden is None and is_small(count)):
+    if is_small(count) and hidden is not False:
         return SUPPRESSED
+    if hidden:
+        return COMPLEMENT
     return f"{int(count):,}"
 
 

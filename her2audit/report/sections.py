@@ -98,8 +98,9 @@ def section_overview(src: Source, info: dict[str, Any], pseudo: Pseudonymiser) -
     )
     privacy = (
         '<div class="privacy"><strong>Privacy.</strong> This report is meant to be shared: it '
-        f"holds aggregates only. Counts from 1 to 10 are shown as “{SUPPRESSED}”, a second cell "
-        "is hidden where a total would reveal a hidden one, and rates computed from hidden "
+        f"holds aggregates only. Counts from 1 to 10 are shown as “{SUPPRESSED}”; where a total "
+        "would reveal such a count, a second cell is hidden too and shown as “*”; rates "
+        "computed from hidden "
         f"counts are not shown; curves stop where fewer than {THRESHOLD} patients remain at "
         f"risk. {render.esc(pseudo.note())} Case-level listings for clinical review are in the "
         "separate internal file <code>case_review.html</code>, which contains identifiable "
@@ -222,7 +223,8 @@ def section_sites(src: Source) -> str:
     for r, hl, hp, he in zip(rows, hidden_lines, hidden_patients, hidden_eval, strict=True):
         num, den, rate = fraction(r["n_concordant"], r["n_evaluable"])
         if he:
-            num, den, rate = SUPPRESSED, SUPPRESSED, None
+            num = fmt_count(r["n_concordant"], True)
+            den, rate = fmt_count(r["n_evaluable"], True), None
         shown.append({
             **r, "rate": rate, "num_text": num, "den_text": den,
             "n_evaluable": None if he else r["n_evaluable"],

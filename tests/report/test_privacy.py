@@ -15,6 +15,8 @@ def test_counts_from_1_to_10_are_shown_as_less_than_11():
     assert [privacy.fmt_count(n) for n in (0, 1, 10, 11, 1234)] == ["0", "<11", "<11", "11",
                                                                      "1,234"]
     assert privacy.fmt_count(None) == "–"
+    assert privacy.fmt_count(40, hidden=True) == "*"  # hidden only as a complement
+    assert privacy.fmt_count(4, hidden=True) == "<11"
 
 
 def test_one_hidden_part_pulls_the_smallest_other_part_with_it():
@@ -42,7 +44,7 @@ def test_category_row_suppression_is_complementary_and_hides_the_rate():
            "n_trial": 5, "n_not_evaluable": 0, "n_evaluable": 120, "n_concordant": 100}
     out = suppress_categories(row)
     assert out["n_trial_text"] == "<11"
-    assert out["n_not_recommended_text"] == "<11"  # the complement (smallest other)
+    assert out["n_not_recommended_text"] == "*"  # the complement (smallest other)
     assert out["n_preferred_text"] == "80" and out["n_not_evaluable_text"] == "0"
     assert out["rate"] is None
     clean = suppress_categories({**row, "n_trial": 15, "n_not_recommended": 5 + 0 + 0})
