@@ -151,7 +151,7 @@ def concordance_by_site(src: Source) -> list[dict[str, Any]]:
     if not src.has("concordance_by_site"):
         return []
     return src.rows(
-        f"select * from {src.t('concordance_by_site')} where line = 'all' order by site_id"
+        f"select * from {src.t('concordance_by_site')} order by line_order, site_id"
     )
 
 

@@ -153,29 +153,24 @@ def context_rates(rows: list[dict[str, Any]]) -> go.Figure | None:
     return _layout(fig, height=460)
 
 
-def funnel_plot(sites: list[dict[str, Any]], p0: float | None) -> go.Figure | None:
-    """Each site's concordance rate against its number of evaluable lines, with the 95% and
-    99.8% exact binomial control limits around the rate of all sites; outliers named."""
-    sites = [s for s in sites if s.get("rate") is not None and s.get("n_evaluable")]
-    if not sites or p0 is None:
-        return None
+def _funnel_traces(sites: list[dict[str, Any]], p0: float) -> tuple[list[go.Scatter], float]:
     n_max = max(s["n_evaluable"] for s in sites)
     n_grid = np.unique(np.round(np.linspace(THRESHOLD, max(n_max * 1.1, THRESHOLD + 1), 300)))
     limits = stats.funnel_limits(n_grid, p0)
-    fig = go.Figure()
+    traces = []
     styles = {"998": ("99.8% limits", "#d73027", "dash"), "95": ("95% limits", "#fc8d59", "dot")}
     for key, (name, colour, dash) in styles.items():
         for side in ("lower", "upper"):
-            fig.add_scatter(
+            traces.append(go.Scatter(
                 x=n_grid, y=limits[f"{side}_{key}"], mode="lines", name=name,
                 legendgroup=key, showlegend=side == "upper",
                 line={"color": colour, "dash": dash, "width": 1.5}, hoverinfo="skip",
-            )
-    fig.add_scatter(x=[n_grid[0], n_grid[-1]], y=[p0, p0], mode="lines",
-                    name=f"all sites ({p0:.1%})", line={"color": "#333333", "width": 1.5},
-                    hoverinfo="skip")
+            ))
+    traces.append(go.Scatter(x=[n_grid[0], n_grid[-1]], y=[p0, p0], mode="lines",
+                             name=f"all sites ({p0:.1%})",
+                             line={"color": "#333333", "width": 1.5}, hoverinfo="skip"))
     colours = {"above 99.8%": "#1a9850", "below 99.8%": "#d73027"}
-    fig.add_scatter(
+    traces.append(go.Scatter(
         x=[s["n_evaluable"] for s in sites], y=[s["rate"] for s in sites],
         mode="markers+text", name="sites",
         marker={"size": 9, "color": [colours.get(s["position"], "#4575b4") for s in sites],
@@ -185,12 +180,46 @@ def funnel_plot(sites: list[dict[str, Any]], p0: float | None) -> go.Figure | No
         customdata=[[s["site_id"], s["position"]] for s in sites],
         hovertemplate="%{customdata[0]}: %{y:.1%} of %{x:,} evaluable lines "
                       "(%{customdata[1]})<extra></extra>",
-    )
+    ))
+    low = min(min(s["rate"] for s in sites), float(np.nanmin(limits["lower_998"])))
+    return traces, low
+
+
+def funnel_plot(panels: list[tuple[str, list[dict[str, Any]], float | None]]) -> go.Figure | None:
+    """Each site's concordance rate against its number of evaluable lines, with the 95% and
+    99.8% exact binomial control limits around the rate of all sites; outliers named.
+
+    One panel per line group (`(label, sites, p0)`), the first shown, the others chosen
+    from a drop-down menu."""
+    fig = go.Figure()
+    groups: list[tuple[str, int, int, float]] = []
+    for label, sites, p0 in panels:
+        sites = [s for s in sites if s.get("rate") is not None and s.get("n_evaluable")]
+        if not sites or p0 is None:
+            continue
+        traces, low = _funnel_traces(sites, p0)
+        first = len(fig.data)
+        for t in traces:
+            t.visible = not groups
+            fig.add_trace(t)
+        groups.append((label, first, len(fig.data), low))
+    if not groups:
+        return None
+    n = len(fig.data)
+    if len(groups) > 1:
+        buttons = [
+            {"label": label, "method": "update",
+             "args": [{"visible": [first <= i < last for i in range(n)]},
+                      {"yaxis.range": [max(0.0, low - 0.05), 1.02]}]}
+            for label, first, last, low in groups
+        ]
+        fig.update_layout(updatemenus=[{"buttons": buttons, "direction": "down", "x": 1.0,
+                                        "xanchor": "right", "y": 1.14, "yanchor": "top",
+                                        "showactive": True}])
     fig.update_xaxes(title="evaluable lines at the site (volume)", rangemode="tozero")
     fig.update_yaxes(tickformat=".0%", title="concordant among evaluable lines",
-                     range=[max(0.0, min(min(s["rate"] for s in sites),
-                                         float(np.nanmin(limits["lower_998"]))) - 0.05), 1.02])
-    return _layout(fig, height=480)
+                     range=[max(0.0, groups[0][3] - 0.05), 1.02])
+    return _layout(fig, height=500)
 
 
 def sankey(links: list[dict[str, Any]]) -> go.Figure | None:

@@ -56,8 +56,13 @@ details summary { cursor: pointer; color: var(--accent); margin: 6px 0; }
 code { background: var(--bg); padding: 1px 4px; border-radius: 4px; font-size: 13px; }
 footer { color: var(--muted); font-size: 13px; border-top: 1px solid var(--line); margin-top: 30px;
          padding-top: 10px; }
+@page { size: A4; margin: 12mm; }
 @media print {
+  body { font-size: 11pt; }
   nav.toc { display: none; }
+  div.plot { zoom: 0.6; }
+  table { font-size: 9pt; }
+  .updatemenu-container { display: none; }
   header.top { background: white; color: black; border-bottom: 2px solid black; }
   section { break-inside: auto; }
   div.plot, table, div.card { break-inside: avoid; }

@@ -211,11 +211,9 @@ def section_concordance(src: Source) -> str:
         "Rates are among evaluable lines.", "".join(parts))
 
 
-def section_sites(src: Source) -> str:
-    rows = data.concordance_by_site(src)
-    if not rows:
-        return render.section("sites", "Sites", "", render.note_missing(
-            f"Concordance by site: audit.concordance_by_site is {MISSING}."))
+def _suppress_sites(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Site rows of one line group with suppression (complementary across sites, since the
+    all-sites totals are shown elsewhere)."""
     hidden_lines = suppress_parts([r["n_lines"] for r in rows])
     hidden_patients = suppress_parts([r["n_patients"] for r in rows])
     hidden_eval = suppress_parts([r["n_evaluable"] for r in rows])
@@ -232,21 +230,40 @@ def section_sites(src: Source) -> str:
             "lines_text": fmt_count(r["n_lines"], hl),
             "position": (r.get("funnel_position") or "–") if rate is not None else "suppressed",
         })
-    p0 = next((r["expected_rate"] for r in rows if r.get("expected_rate") is not None), None)
-    fig = figures.funnel_plot(shown, p0)
-    not_plotted = sum(1 for s in shown if s["rate"] is None)
-    outliers = [s for s in shown if s["rate"] is not None and "99.8" in str(s["position"])]
-    outlier_text = (
-        "Outside the 99.8% limits: " + "; ".join(
-            f"{s['site_id']} ({fmt_rate(s['rate'])}, {s['position']})" for s in outliers)
-        if outliers else "No site lies outside the 99.8% control limits.")
+    return shown
+
+
+def section_sites(src: Source) -> str:
+    rows = data.concordance_by_site(src)
+    if not rows:
+        return render.section("sites", "Sites", "", render.note_missing(
+            f"Concordance by site: audit.concordance_by_site is {MISSING}."))
+    lines = sorted({r["line"] for r in rows}, key=lambda v: (v != "all", v))
+    panels, notes = [], []
+    by_line: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
+        mine = [r for r in rows if r["line"] == line]
+        shown = by_line[line] = _suppress_sites(mine)
+        p0 = next((r["expected_rate"] for r in mine if r.get("expected_rate") is not None), None)
+        label = "all lines" if line == "all" else f"line {line}"
+        panels.append((label, shown, p0))
+        outliers = [s for s in shown if s["rate"] is not None and "99.8" in str(s["position"])]
+        not_plotted = sum(1 for s in shown if s["rate"] is None)
+        notes.append([label, fmt_rate(p0),
+                      "; ".join(f"{s['site_id']} ({fmt_rate(s['rate'])}, {s['position']})"
+                                for s in outliers) or "none",
+                      not_plotted])
+    shown = by_line.get("all", [])
     body = (
-        render.figure(fig, "fig-funnel", "No site has enough evaluable lines to plot.")
+        render.figure(figures.funnel_plot(panels), "fig-funnel",
+                      "No site has enough evaluable lines to plot.")
         + render.note(
-            f"Control limits are exact binomial limits (Spiegelhalter 2005) around the rate of "
-            f"all sites ({fmt_rate(p0)}). {outlier_text} {not_plotted} site(s) are not plotted "
-            f"because their counts are suppressed.")
-        + "<details><summary>All sites</summary>"
+            "Control limits are exact binomial limits (Spiegelhalter 2005) around the rate of "
+            "all sites for the line group chosen in the menu (top right). Sites whose counts "
+            "are suppressed are not plotted.")
+        + render.table(["line group", "rate of all sites", "sites outside the 99.8% limits",
+                        "sites not plotted"], notes, [False, True, False, True])
+        + "<details><summary>All sites, all lines</summary>"
         + render.table(
             ["site", "patients", "lines", "evaluable", "concordant", "rate", "funnel position"],
             [[s["site_id"], s["patients_text"], s["lines_text"], s["den_text"], s["num_text"],
@@ -256,9 +273,8 @@ def section_sites(src: Source) -> str:
     )
     return render.section(
         "sites", "Sites",
-        "Funnel plot: each site's concordance rate (all lines) against its number of evaluable "
-        "lines. Sites outside the limits differ from the rest by more than chance explains.",
-        body)
+        "Funnel plot: each site's concordance rate against its number of evaluable lines. "
+        "Sites outside the limits differ from the rest by more than chance explains.", body)
 
 
 def section_sequences(src: Source) -> str:
