@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,7 +47,10 @@ def build_report(
     pseudonymiser = pseudonymiser or Pseudonymiser.from_env()
     generated_at = generated_at or dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
     index = reports_dir / INDEX
-    _write(index, sections.render_index(src, pseudonymiser, generated_at))
+    problems: list[str] = []
+    _write(index, sections.render_index(src, pseudonymiser, generated_at, problems))
+    for problem in problems:
+        warnings.warn(f"report section not rendered: {problem}", stacklevel=2)
     review = case_review.render_case_review(src, pseudonymiser, generated_at)
     _write(reports_dir / CASE_REVIEW, review)
     return index

@@ -39,11 +39,12 @@ def render_case_review(src: Source, pseudo: Pseudonymiser, generated_at: dt.date
             f"same key.{shown}")
         body += html.table(
             ["site", "patient id", "pseudonym", "line", "start", "regimen", "ingredients",
-             "rulebook", "verdict", "rule", "reason"],
+             "rulebook", "verdict", "rule", "reason", "patient's sequence"],
             [[r["site_id"], r["patient_id"], pseudo(r["patient_id"]), r["line_number"],
               r["start_date"], r["regimen"], r["ingredients"], r["guideline_id"],
-              (r["category"] or "").replace("_", " "), r["rule_id"], r["reason"]] for r in rows],
-            [False, False, False, True, False, False, False, False, False, False, False])
+              (r["category"] or "").replace("_", " "), r["rule_id"], r["reason"],
+              r["sequence"]] for r in rows],
+            [False, False, False, True] + [False] * 8)
     section = html.section("case-review", "Lines for case review",
                              "Every line judged not recommended, trial, or not evaluable.", body)
     return html.page(

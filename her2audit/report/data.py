@@ -479,6 +479,10 @@ def discordant_lines(src: Source, limit: int = CASE_REVIEW_LIMIT) -> list[dict[s
         return []
     lot = src.has("lines_of_therapy")
     pts = src.has("patients")
+    sequences = (
+        "left join (select patient_id, string_agg(coalesce(regimen, '?'), ' > ' "
+        f"order by line_number) as sequence from {src.t('lines_of_therapy')} "
+        "group by patient_id) as s using (patient_id)" if lot else "")
     return src.rows(
         f"""
         select
@@ -490,10 +494,12 @@ def discordant_lines(src: Source, limit: int = CASE_REVIEW_LIMIT) -> list[dict[s
             c.guideline_id,
             c.category,
             c.rule_id,
-            c.reason
+            c.reason,
+            {"s.sequence" if lot else "null::varchar as sequence"}
         from {src.t('line_concordance')} as c
         {f"left join {src.t('lines_of_therapy')} as l using (patient_id, line_number)"
          if lot else ""}
+        {sequences}
         {f"left join {src.t('patients')} as p using (patient_id)" if pts else ""}
         where c.category in ('not_recommended', 'trial', 'not_evaluable')
         order by 1 nulls last, c.patient_id, c.line_number

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Any
+
+import duckdb
 
 from her2audit import __version__
 from her2audit.report import data, figures, render
@@ -611,19 +614,37 @@ TOC = [("overview", "Overview"), ("indicators", "Indicators"), ("concordance", "
        ("provenance", "Reproducibility")]
 
 
-def render_index(src: Source, pseudo: Pseudonymiser, generated_at: dt.datetime) -> str:
+def _guarded(anchor: str, title: str, build: Callable[[], str],
+             problems: list[str]) -> str:
+    """Render one section; a table whose columns are not what the contract says becomes a
+    visible note naming the problem, and the rest of the report still renders."""
+    try:
+        return build()
+    except duckdb.Error as exc:
+        message = str(exc).splitlines()[0]
+        problems.append(f"{title}: {message}")
+        return render.section(anchor, title, "", render.note_missing(
+            f"{title} could not be rendered from this warehouse: {message}"))
+
+
+def render_index(src: Source, pseudo: Pseudonymiser, generated_at: dt.datetime,
+                 problems: list[str] | None = None) -> str:
+    """The shareable report. Sections that fail on an unexpected table layout are listed in
+    `problems` (and shown as notes)."""
+    problems = problems if problems is not None else []
     info = data.run_info(src)
-    body = [
-        section_overview(src, info, pseudo),
-        section_indicators(src),
-        section_concordance(src),
-        section_sites(src),
-        section_sequences(src),
-        section_outcomes(src),
-        section_cohort(src),
-        section_data_quality(src, pseudo),
-        section_provenance(src, info, generated_at),
+    builders: list[tuple[str, str, Callable[[], str]]] = [
+        ("overview", "Overview", lambda: section_overview(src, info, pseudo)),
+        ("indicators", "Quality indicators", lambda: section_indicators(src)),
+        ("concordance", "Concordance", lambda: section_concordance(src)),
+        ("sites", "Sites", lambda: section_sites(src)),
+        ("sequences", "Treatment sequences", lambda: section_sequences(src)),
+        ("outcomes", "Outcomes", lambda: section_outcomes(src)),
+        ("cohort", "Cohort", lambda: section_cohort(src)),
+        ("data-quality", "Data quality", lambda: section_data_quality(src, pseudo)),
+        ("provenance", "Reproducibility", lambda: section_provenance(src, info, generated_at)),
     ]
+    body = [_guarded(anchor, title, build, problems) for anchor, title, build in builders]
     footer = (f"her2audit {render.esc(info.get('software_version') or __version__)} · run "
               f"{render.esc(info.get('run_id') or '–')} · generated {generated_at:%Y-%m-%d %H:%M}"
               " UTC · shareable: aggregates only, counts below 11 suppressed")

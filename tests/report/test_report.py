@@ -45,6 +45,7 @@ def test_every_section_and_figure_is_there(html):
     for fig in FIGURES:
         assert f'data-figure="{fig}"' in html, fig
     assert "not available in this warehouse" not in html
+    assert "could not be rendered" not in html
 
 
 def test_no_real_patient_id_reaches_the_shareable_report(html):
@@ -150,3 +151,16 @@ def test_100k_patient_warehouse_renders_in_under_20_s_and_10_mb(tmp_path, monkey
     print(f"100k-patient report: {elapsed:.1f} s, {size / 1e6:.1f} MB")
     assert elapsed < 20
     assert size < 10_000_000
+
+
+def test_a_table_with_unexpected_columns_becomes_a_note_not_a_crash(tmp_path, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, TEST_KEY)
+    built = build_fixture_run(tmp_path / "w.duckdb", tmp_path / "reports", n_patients=150)
+    con = duckdb.connect(str(built.db))
+    con.execute("alter table audit.survival_summary rename column median_days to median")
+    con.close()
+    with pytest.warns(UserWarning, match="Outcomes"):
+        index = build_from_warehouse(built.db, tmp_path / "again")
+    html = index.read_text(encoding="utf-8")
+    assert "Outcomes could not be rendered from this warehouse" in html
+    assert 'data-figure="fig-sankey"' in html
