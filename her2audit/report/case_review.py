@@ -19,7 +19,9 @@ WARNING = (
 
 def render_case_review(src: Source, pseudo: Pseudonymiser, generated_at: dt.datetime) -> str:
     rows = data.discordant_lines(src)
-    banner = (f'<div class="missing" style="background:#ffebe9;border-color:#cf222e;'
+    wide = ("<style>main { max-width: none; } td:nth-child(-n+5) { white-space: nowrap; }"
+            "</style>")
+    banner = wide + (f'<div class="missing" style="background:#ffebe9;border-color:#cf222e;'
               f'font-weight:600">{html.esc(WARNING)}</div>')
     if not src.has("line_concordance"):
         body = banner + html.note_missing(
