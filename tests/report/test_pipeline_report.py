@@ -3,6 +3,7 @@ on main) ends with a report; `her2audit report` rebuilds it from the published t
 
 from __future__ import annotations
 
+import csv
 import re
 
 import duckdb
@@ -13,6 +14,21 @@ from her2audit.parameters import load_parameters
 from her2audit.report import build_from_warehouse
 from her2audit.report.privacy import KEY_ENV
 
+TINY_SITE = "TINY-SITE"
+TINY_PATIENTS = 3
+
+
+def _move_to_tiny_site(patients_csv, n: int) -> None:
+    """Break the registry on purpose: the first `n` patients are a site of their own."""
+    with open(patients_csv, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows[:n]:
+        row["site_id"] = TINY_SITE
+    with open(patients_csv, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
 
 @pytest.fixture(scope="module")
 def pipeline_run(tmp_path_factory):
@@ -20,6 +36,7 @@ def pipeline_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("pipeline")
     registry = root / "registry"
     synth.write_registry(registry, patients=400, seed=11, fmt="csv", progress=lambda m: None)
+    _move_to_tiny_site(registry / "patients.csv", TINY_PATIENTS)
     db, reports = root / "w.duckdb", root / "reports"
     pipeline.run_pipeline(db, str(registry), load_parameters(), reports, command="test",
                           progress=lambda m: None)
@@ -44,6 +61,16 @@ def test_pipeline_writes_the_report_and_marts(pipeline_run):
     tokens = set(re.findall(r"[A-Za-z0-9_-]+", body))
     leaked = [i for i in ids if len(i) >= 4 and i in tokens]
     assert leaked == []
+
+
+def test_the_three_patient_site_never_shows_a_small_count(pipeline_run):
+    _, reports = pipeline_run
+    html = (reports / "index.html").read_text(encoding="utf-8")
+    for text in re.findall(r'<td class="num count">([^<]*)</td>', html):
+        assert text in ("&lt;11", "–", "0", "*") or int(text.replace(",", "")) >= 11, text
+    for row in re.findall(rf"<tr><td>{TINY_SITE}</td>(.*?)</tr>", html):
+        counts = re.findall(r'<td class="num count">([^<]*)</td>', row)
+        assert counts and all(c in ("&lt;11", "0", "*") for c in counts), row
 
 
 def test_report_command_rebuilds_from_audit(pipeline_run, tmp_path, monkeypatch):
