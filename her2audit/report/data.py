@@ -19,6 +19,9 @@ from her2audit.report.privacy import THRESHOLD
 DAYS_PER_MONTH = 30.4375
 RISK_MONTHS = (0, 6, 12, 18, 24, 36, 48, 60)
 CATEGORIES = ("preferred", "alternative", "not_recommended", "trial", "not_evaluable")
+# Evaluable lines, as in the `line_concordance` quality indicator (trial and not-evaluable
+# lines are neither concordant nor discordant).
+EVALUABLE = "category in ('preferred', 'alternative', 'not_recommended')"
 # Survival groupings shown as curves, in order of preference, and how many groups at most.
 CURVE_GROUPINGS = ("line_concordance", "line", "line_regimen_group")
 MAX_CURVES = 8
@@ -104,18 +107,21 @@ def quality_indicators(src: Source) -> list[dict[str, Any]]:
         return []
     definitions = ""
     select_def = "null::varchar as definition"
+    order = "q.indicator"
     if src.has("quality_indicator_definitions"):
         cols = src.columns("quality_indicator_definitions")
         extra = [c for c in ("label", "title", "name") if c in cols]
         select_def = "d.definition" + (f", d.{extra[0]} as label" if extra else "")
         definitions = (f"left join {src.t('quality_indicator_definitions')} as d "
                        "using (indicator)")
+        if "indicator_order" in cols:
+            order = "d.indicator_order nulls last, q.indicator"
     return src.rows(
         f"""
         select q.indicator, q.numerator, q.denominator, q.rate, {select_def}
         from {src.t('quality_indicators')} as q {definitions}
         where q.site_id = 'all' and q.period = 'all'
-        order by q.indicator
+        order by {order}
         """
     )
 
@@ -190,7 +196,7 @@ def concordance_by_context(src: Source) -> list[dict[str, Any]]:
             value,
             coalesce(line, 'all') as line,
             count(*) as n_lines,
-            count(*) filter (where category <> 'not_evaluable') as n_evaluable,
+            count(*) filter (where {EVALUABLE}) as n_evaluable,
             count(*) filter (where concordant) as n_concordant
         from long
         group by grouping sets ((context, value, line), (context, value))
@@ -210,7 +216,7 @@ def concordance_by_guideline(src: Source) -> list[dict[str, Any]]:
             max(start_date) as last_line_start,
             count(*) as n_lines,
             {", ".join(f"count(*) filter (where category = '{c}') as n_{c}" for c in CATEGORIES)},
-            count(*) filter (where category <> 'not_evaluable') as n_evaluable,
+            count(*) filter (where {EVALUABLE}) as n_evaluable,
             count(*) filter (where concordant) as n_concordant
         from {src.t('line_concordance')}
         left join (select patient_id, line_number, start_date
@@ -224,7 +230,7 @@ def concordance_by_guideline(src: Source) -> list[dict[str, Any]]:
             null::date as first_line_start, null::date as last_line_start,
             count(*) as n_lines,
             {", ".join(f"count(*) filter (where category = '{c}') as n_{c}" for c in CATEGORIES)},
-            count(*) filter (where category <> 'not_evaluable') as n_evaluable,
+            count(*) filter (where {EVALUABLE}) as n_evaluable,
             count(*) filter (where concordant) as n_concordant
         from {src.t('line_concordance')} group by all order by guideline_id
         """

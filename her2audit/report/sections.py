@@ -210,8 +210,9 @@ def section_concordance(src: Source) -> str:
     return render.section(
         "concordance", "Concordance with the recommended sequence",
         "Each line is judged by the rulebook in force at its start: preferred and alternative "
-        "regimens are concordant; trial participation and not-evaluable lines are shown apart. "
-        "Rates are among evaluable lines.", "".join(parts))
+        "regimens are concordant, not-recommended ones discordant; trial participation and "
+        "not-evaluable lines are shown apart and left out of the rates (concordant among "
+        "preferred, alternative and not recommended lines).", "".join(parts))
 
 
 def _suppress_sites(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

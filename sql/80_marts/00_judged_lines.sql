@@ -30,7 +30,10 @@ select
     year(lines.start_date) as start_year,
     concordance.guideline_id,
     concordance.category,
-    coalesce(concordance.concordant, false) as concordant
+    coalesce(concordance.concordant, false) as concordant,
+    -- evaluable as in the line_concordance quality indicator: trial participation and
+    -- not-evaluable lines are neither concordant nor discordant
+    concordance.category in ('preferred', 'alternative', 'not_recommended') as evaluable
 from concordance
 left join lines using (patient_id, line_number)
 left join patients using (patient_id);

@@ -20,7 +20,7 @@ per_line as (
         count(*) filter (where category = 'not_recommended') as n_not_recommended,
         count(*) filter (where category = 'trial') as n_trial,
         count(*) filter (where category = 'not_evaluable') as n_not_evaluable,
-        count(*) filter (where category <> 'not_evaluable') as n_evaluable,
+        count(*) filter (where evaluable) as n_evaluable,
         count(*) filter (where concordant) as n_concordant
     from judged
     group by grouping sets ((line, line_order), ())

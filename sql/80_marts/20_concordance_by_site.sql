@@ -22,7 +22,7 @@ per_site as (
         count(*) filter (where category = 'not_recommended') as n_not_recommended,
         count(*) filter (where category = 'trial') as n_trial,
         count(*) filter (where category = 'not_evaluable') as n_not_evaluable,
-        count(*) filter (where category <> 'not_evaluable') as n_evaluable,
+        count(*) filter (where evaluable) as n_evaluable,
         count(*) filter (where concordant) as n_concordant
     from judged
     group by grouping sets ((site_id, line, line_order), (site_id))
@@ -33,7 +33,7 @@ all_sites as (
         coalesce(line, 'all') as line,
         mart_rate(
             count(*) filter (where concordant),
-            count(*) filter (where category <> 'not_evaluable')
+            count(*) filter (where evaluable)
         ) as expected_rate
     from judged
     group by grouping sets ((line), ())

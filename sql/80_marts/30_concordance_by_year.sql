@@ -22,7 +22,7 @@ per_year as (
         count(*) filter (where category = 'not_recommended') as n_not_recommended,
         count(*) filter (where category = 'trial') as n_trial,
         count(*) filter (where category = 'not_evaluable') as n_not_evaluable,
-        count(*) filter (where category <> 'not_evaluable') as n_evaluable,
+        count(*) filter (where evaluable) as n_evaluable,
         count(*) filter (where concordant) as n_concordant,
         string_agg(distinct guideline_id, ', ' order by guideline_id) as guideline_ids
     from judged

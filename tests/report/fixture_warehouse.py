@@ -256,7 +256,7 @@ facts as (
     select 'her2_blockade', site_id, year, her2_directed from judged
     union all
     select 'line_concordance', site_id, year, concordant
-    from judged where category <> 'not_evaluable'
+    from judged where category in ('preferred', 'alternative', 'not_recommended')
 )
 select indicator, coalesce(year, 'all') as period, coalesce(site_id, 'all') as site_id,
        count(*) filter (where hit) as numerator, count(*) as denominator,
