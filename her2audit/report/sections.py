@@ -382,18 +382,26 @@ def _pick(cols: list[str], *names: str) -> str | None:
     return None
 
 
+LABEL_COLUMNS = ("endpoint", "line_number", "line", "grouping", "comparison", "model")
+
+
 def _forest(cols: list[str], comps: list[dict[str, Any]]) -> str:
     hr_col = _pick(cols, "hazard_ratio", "hr", "estimate")
     lo_col = _pick(cols, "hr_ci_lower", "ci_lower", "hr_lower", "lower_95", "ci_lower_95")
     hi_col = _pick(cols, "hr_ci_upper", "ci_upper", "hr_upper", "upper_95", "ci_upper_95")
     p_col = _pick(cols, "p_value", "p", "logrank_p_value", "pvalue")
-    caveat_col = _pick(cols, "caveat", "note")
+    caveat_col = _pick(cols, "caveat")
+    note_col = _pick(cols, "note", "warning")
     count_cols = [c for c in cols if c in ("n", "events", "n_patients", "n_events") or
                   c.startswith(("n_", "events_"))]
-    label_cols = [c for c in cols if c not in {hr_col, lo_col, hi_col, p_col, caveat_col,
-                                               *count_cols}
-                  and isinstance(comps[0].get(c), str | int) and not isinstance(comps[0].get(c),
-                                                                                 bool)]
+    label_cols = [c for c in LABEL_COLUMNS if c in cols
+                  and len({str(r.get(c)) for r in comps}) > 1]
+    if not label_cols:  # an unknown layout: every short text or integer column labels a row
+        label_cols = [c for c in cols if c not in {hr_col, lo_col, hi_col, p_col, caveat_col,
+                                                   note_col, *count_cols}
+                      and isinstance(comps[0].get(c), str | int)
+                      and not isinstance(comps[0].get(c), bool)]
+    common = [str(comps[0][c]) for c in ("comparison",) if c in cols and c not in label_cols]
 
     def part(c: str, v: Any) -> str:
         if isinstance(v, int) and not isinstance(v, bool):
@@ -412,20 +420,28 @@ def _forest(cols: list[str], comps: list[dict[str, Any]]) -> str:
         hi = None if small or hi_col is None else r.get(hi_col)
         if hr is not None:
             forest.append({"label": label, "hr": hr, "lower": lo, "upper": hi})
+        # one small count hides every count of the row (they add up to each other)
+        counts = [fmt_count(r.get(c), True if small else None) for c in count_cols]
         table_rows.append(
-            [label] + [fmt_count(r.get(c)) for c in count_cols]
+            [label] + counts
             + ["suppressed" if small else ("–" if hr is None else f"{hr:.2f}"),
                "–" if lo is None or hi is None else f"{lo:.2f}–{hi:.2f}",
-               "–" if small or p_col is None or r.get(p_col) is None else f"{r[p_col]:.3g}"])
+               "–" if small or p_col is None or r.get(p_col) is None else f"{r[p_col]:.3g}"]
+            + ([r.get(note_col) or ""] if note_col else []))
     caveats = sorted({str(r[caveat_col]) for r in comps if caveat_col and r.get(caveat_col)})
     caveat = (" ".join(caveats) if caveats else
               "These are observational associations, not causal effects: patients who did not "
               "receive the recommended regimen may differ in ways the models do not capture.")
     out = render.figure(figures.forest_plot(forest), "fig-forest",
                         "No comparison has enough patients to show.")
+    if common:
+        out += render.note(f"Comparison: {common[0]}; a hazard ratio below 1 favours the first "
+                           "group.")
     out += '<div class="privacy"><strong>Caveat.</strong> ' + render.esc(caveat) + "</div>"
-    out += render.table(["comparison"] + count_cols + ["hazard ratio", "95% CI", "p"],
-                        table_rows, [False] + [C] * len(count_cols) + [True] * 3)
+    headers = (["comparison"] + [c.replace("_", " ") for c in count_cols]
+               + ["hazard ratio", "95% CI", "p"] + (["note"] if note_col else []))
+    out += render.table(headers, table_rows, [False] + [C] * len(count_cols) + [True] * 3
+                        + ([False] if note_col else []))
     return out
 
 

@@ -386,10 +386,13 @@ def write_build_tables(con, n_patients: int = 800, seed: int = 7) -> None:
                     "endpoint": endpoint, "line_number": k,
                     "comparison": "concordant vs not concordant", "model": model,
                     "n": int(sel.sum()), "events": int(ea + eb),
+                    "n_concordant": int(a.sum()), "events_concordant": int(ea),
+                    "n_not_concordant": int(b.sum()), "events_not_concordant": int(eb),
                     "hazard_ratio": float(hr * adj),
-                    "ci_lower": float(hr * adj * np.exp(-1.96 * se)),
-                    "ci_upper": float(hr * adj * np.exp(1.96 * se)),
-                    "p_value": 0.01, "caveat": "Observational association, not a causal "
+                    "hr_ci_lower": float(hr * adj * np.exp(-1.96 * se)),
+                    "hr_ci_upper": float(hr * adj * np.exp(1.96 * se)),
+                    "p_value": 0.01, "test_statistic": 2.5, "status": "estimated",
+                    "note": None, "caveat": "Observational association, not a causal "
                     "effect; adjusted for age, HR status, CNS, de novo disease and year."})
     con.register("_t", pa.Table.from_pylist(rows))
     con.execute("create or replace table build.survival_comparisons as select * from _t")
