@@ -38,7 +38,7 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
     rng = gen.rng()
     n = gen.n
     L = gen.line
-    a = dict(raw["administrations"])
+    a = raw.pop("administrations")  # large: let the caller's copy go
     mess: dict[str, tuple[float, int]] = {}
 
     # -- Phesgo (one row = pertuzumab + trastuzumab) and taxane substitution ---------------
@@ -115,7 +115,7 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
     mess["atc_code"] = (R.atc_code_site_share, int((code != "").sum()))
 
     rows = {
-        "patient": a["patient"].astype(np.int64), "spell": spell, "variant": variant,
+        "patient": a["patient"].astype(np.int32), "spell": spell, "variant": variant,
         "start": a["start"], "end": a["end"], "setting": a["setting"], "route": route,
         "code": code, "with_id": with_id, "bad_start": np.zeros(nr, dtype=np.int8),
     }
@@ -145,20 +145,24 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
     mess["invalid_date"] = (R.invalid_date, len(bad))
     ebs = pick(R.end_before_start)
     e = {k: v[ebs].copy() for k, v in rows.items()}
-    e["end"] = e["start"] - rng.integers(1, 31, len(ebs))
+    e["end"] = (e["start"] - rng.integers(1, 31, len(ebs))).astype(np.int32)
     e["with_id"][:] = False
     extras.append(e)
     mess["end_before_start"] = (R.end_before_start, len(ebs))
     orph = pick(R.orphan_row)
     e = {k: v[orph].copy() for k, v in rows.items()}
-    e["patient"] = n + 1_000_000 + np.arange(len(orph))  # ids not in patients
+    e["patient"] = (n + 1_000_000 + np.arange(len(orph))).astype(np.int32)  # not in patients
     e["with_id"][:] = False
     extras.append(e)
     mess["orphan_row"] = (R.orphan_row, len(orph))
-    allrows = {k: np.concatenate([rows[k]] + [x[k] for x in extras]) for k in rows}
+    allrows = {}
+    for k in list(rows):
+        allrows[k] = np.concatenate([rows.pop(k)] + [x.pop(k) for x in extras])
     order = np.lexsort((allrows["spell"], allrows["start"], allrows["patient"]))
-    allrows = {k: v[order] for k, v in allrows.items()}
-    rid = np.where(allrows["with_id"], np.cumsum(allrows["with_id"]), -1)
+    for k in list(allrows):
+        allrows[k] = allrows[k][order]
+    del order
+    rid = np.where(allrows["with_id"], np.cumsum(allrows["with_id"]), -1).astype(np.int64)
     allrows["record_id"] = rid
     n_sup = int(g.SUPPORTIVE[a["ing"]].sum())
     mess["supportive_rows"] = (n_sup / nr if nr else 0.0, n_sup)

@@ -718,7 +718,7 @@ class Generator:
             rows.add(patient=c["patient"][ci].astype(np.int32), line=line_id.astype(np.int32),
                      ing=c["ing"][ci].astype(np.int16),
                      product=PRODUCT_OF_ING[c["ing"][ci]],
-                     start=start.astype(np.int64), end=end.astype(np.int64),
+                     start=start.astype(np.int32), end=end.astype(np.int32),
                      setting=c["setting"][ci].astype(np.int8), maint=c["maint"][ci],
                      t=t.astype(np.int32), comp=c["comp"][ci].astype(np.int32),
                      kind=np.full(len(t), kind, dtype=np.int8))
@@ -879,7 +879,8 @@ class Generator:
                 drug_ids = np.where(rng.random(k) < 0.3, m.ING["filgrastim"], drug_ids)
             extra.add(patient=out["patient"][src], line=np.full(k, -1, dtype=np.int32),
                       ing=drug_ids.astype(np.int16), product=PRODUCT_OF_ING[drug_ids],
-                      start=out["start"][src] + shift, end=np.full(k, -1, dtype=np.int64),
+                      start=out["start"][src] + np.int32(shift),
+                      end=np.full(k, -1, dtype=np.int32),
                       setting=out["setting"][src], maint=np.zeros(k, bool),
                       t=np.zeros(k, dtype=np.int32), comp=np.full(k, -1, dtype=np.int32),
                       kind=np.full(k, 2, dtype=np.int8))
