@@ -11,6 +11,7 @@ from her2audit.synth import generator as g
 from her2audit.synth import model as m
 
 R = m.RATES
+ATC_LIST = [""] + sorted(set(m.ATC_CODES.values()))
 BAD_DATES = ["{y}-02-30", "{y}-13-01", "{y}-04-31", "{y}-00-12", "{y}-02-31"]
 
 
@@ -103,16 +104,18 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
     route = np.where(np.isin(a["ing"], [m.ING["fulvestrant"], m.ING["denosumab"],
                                         m.ING["filgrastim"], m.ING["pegfilgrastim"]]),
                      np.where(a["ing"] == m.ING["fulvestrant"], 3, 1), route)
-    route = np.where(rng.random(nr) < 0.1, 4, route)
+    route = np.where(rng.random(nr) < 0.1, 4, route).astype(np.int8)
 
     # -- record ids and codes by site ---------------------------------------------------------
     site = gen.site[a["patient"]]
     with_id = gen.site_record_id[site]
     single = np.array([len(p) == 1 for p in g.PRODUCTS])[a["product"]]
-    atc_list = np.array([m.ATC_CODES.get(i, "") for i in m.INGREDIENTS], dtype=object)
-    code = np.where(gen.site_atc[site] & single, atc_list[a["ing"]], "")
+    # code: index into ATC_LIST (0 = no code)
+    atc_of_ing = np.array([ATC_LIST.index(m.ATC_CODES.get(i, "")) for i in m.INGREDIENTS],
+                          dtype=np.int8)
+    code = np.where(gen.site_atc[site] & single, atc_of_ing[a["ing"]], 0).astype(np.int8)
     mess["record_id"] = (R.record_id_site_share, int(with_id.sum()))
-    mess["atc_code"] = (R.atc_code_site_share, int((code != "").sum()))
+    mess["atc_code"] = (R.atc_code_site_share, int((code > 0).sum()))
 
     rows = {
         "patient": a["patient"].astype(np.int32), "spell": spell, "variant": variant,
@@ -134,7 +137,7 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
     e["spell"] = (g.JUNK_BASE + rng.integers(0, len(m.JUNK_NAMES), len(junk))).astype(np.int32)
     e["variant"][:] = 0
     e["end"][:] = -1
-    e["code"][:] = ""
+    e["code"][:] = 0
     extras.append(e)
     mess["unmapped_name"] = (R.unmapped_name, len(junk))
     bad = pick(R.invalid_date)

@@ -565,7 +565,9 @@ class Generator:
                                m.OS_HER2_NEGATIVE_MONTHS[0] * m.MONTH)
                 med = np.where(cns, med * m.OS_CNS_FACTOR, med)
                 self.os_median[idx] = med
-                os_days = np.maximum(_weibull(rng, med, m.OS_SHAPE), 30).astype(np.int64)
+                # nobody dies before the first line's first dose (3 weeks after, at least)
+                os_days = np.maximum(_weibull(rng, med, m.OS_SHAPE).astype(np.int64),
+                                     start - self.met[idx] + 21)
                 self.death[idx] = self.met[idx] + os_days
                 horizon[idx] = np.minimum(obs_end[idx], self.death[idx])
             hz = horizon[idx]
@@ -575,7 +577,7 @@ class Generator:
                                  for b in (1, 2, 3, 4)] for r in m.REGIMENS])
             med = ttd_med[choice, line_key - 1] * m.MONTH
             dur = np.maximum(_weibull(rng, med, m.TTD_SHAPE), 1).astype(np.int64)
-            room = hz - start - 6  # jitter never pushes a dose past the horizon
+            room = hz - start - 9  # jitter (<= 7 days) never pushes a dose past the horizon
             dur = np.clip(dur, 0, np.maximum(room, 0))
             # taxane induction length (treatment days from the start)
             tax_doc = _uniform_int(rng, 0, 9, nl)

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from her2audit.synth import generator as g
 from her2audit.synth import model as m
-from her2audit.synth.assemble import BAD_DATES
+from her2audit.synth.assemble import ATC_LIST, BAD_DATES
 
 TABLES = ("patients", "diagnoses", "biomarkers", "metastases", "treatments", "progressions")
 
@@ -114,7 +114,7 @@ class Formatter:
         rid = t["record_id"]
         record_id = pc.if_else(pa.array(rid < 0), pa.scalar(None, pa.string()),
                                _ids("R", np.maximum(rid, 0), 9))
-        code = _text(t["code"])
+        code = _lookup(ATC_LIST, t["code"])
         return pa.table({
             "record_id": record_id,
             "patient_id": self.pid(t["patient"]),
