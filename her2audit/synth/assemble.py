@@ -6,6 +6,7 @@ text as object arrays or codes into small lookup lists; `writer.py` formats them
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from her2audit.synth import generator as g
 from her2audit.synth import model as m
@@ -96,8 +97,8 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
     mess["case_variant"] = (R.case_variant, int(cv.sum()))
     mess["whitespace_padding"] = (R.whitespace_padding, int(pad.sum()))
     # route: SC spellings, oral drugs, IV otherwise; some empty
-    spell_text = np.array(g.SPELL_TEXT, dtype=object)
-    sc = np.isin(spell_text[spell], ["Herceptin Hylecta", "trastuzumab and hyaluronidase-oysk"])
+    sc = np.isin(spell, [g.SPELL_TEXT.index(x) for x in
+                         ("Herceptin Hylecta", "trastuzumab and hyaluronidase-oysk")])
     sc |= a["product"] == g.PHESGO
     oral = g.ING_ORAL[a["ing"]]
     route = np.where(sc, 1, np.where(oral, 2, 0))
@@ -243,7 +244,7 @@ def _truth(gen: g.Generator, a: dict) -> dict:
     nl = len(L["patient"])
     # -- patients ---------------------------------------------------------------------------
     last_act = np.full(n, -1, dtype=np.int64)
-    np.maximum.at(last_act, a["patient"], np.maximum(a["start"], a["end"]))
+    _scatter(last_act, a["patient"], np.maximum(a["start"], a["end"]), "max")
     rng = gen.rng()
     died = (gen.metastatic & (gen.death <= gen.obs_end) & ~gen.death_unrecorded)
     death = np.where(died, gen.death, -1)
@@ -257,7 +258,7 @@ def _truth(gen: g.Generator, a: dict) -> dict:
     her2_ing = np.array([c.startswith("anti_her2") for c in g.ING_CLASS])
     prior_rows = (a["kind"] == 1) & her2_ing[a["ing"]]
     last_her2 = np.full(n, -(1 << 40), dtype=np.int64)
-    np.maximum.at(last_her2, a["patient"][prior_rows], a["start"][prior_rows])
+    _scatter(last_her2, a["patient"][prior_rows], a["start"][prior_rows], "max")
     early = gen.metastatic & (gen.met - last_her2 <= 183) & (gen.met >= last_her2)
     cohort = (gen.pop == 0) & ~gen.quarantined
     reason = np.array(["", "never_metastatic", "her2_negative", "her2_equivocal",
@@ -272,14 +273,20 @@ def _truth(gen: g.Generator, a: dict) -> dict:
     st = a["start"][in_line]
     en = np.maximum(a["start"][in_line], a["end"][in_line])
     l_start = np.full(nl, 1 << 40, dtype=np.int64)
-    np.minimum.at(l_start, li, st)
+    _scatter(l_start, li, st, "min")
     l_end = np.full(nl, -1, dtype=np.int64)
-    np.maximum.at(l_end, li, en)
+    _scatter(l_end, li, en, "max")
     window = ~a["maint"][in_line] & (st <= l_start[li] + 28)
     mask = np.zeros(nl, dtype=np.int64)
-    np.bitwise_or.at(mask, li[window], g.PRODUCT_MASK[a["product"][in_line][window]])
+    # OR of ingredient bits per line = sum of the distinct (line, product-mask) bits
+    pairs = np.unique(li[window].astype(np.int64) * len(g.PRODUCTS)
+                      + a["product"][in_line][window])
+    for bit in range(g.N_ING):
+        has = (g.PRODUCT_MASK[pairs % len(g.PRODUCTS)] >> bit) & 1
+        lines_with = np.unique(pairs[has == 1] // len(g.PRODUCTS))
+        mask[lines_with] |= np.int64(1) << bit
     maint = np.zeros(nl, dtype=bool)
-    np.logical_or.at(maint, li, a["maint"][in_line])
+    maint |= np.bincount(li, weights=a["maint"][in_line], minlength=nl) > 0
     ing_text = _mask_text(mask)
     reg = L["regimen"]
     name = np.array([r.name for r in m.REGIMENS], dtype=object)[reg]
@@ -292,8 +299,8 @@ def _truth(gen: g.Generator, a: dict) -> dict:
     flags_p, flags_l, flags_f = [], [], []
     last_row_missing_end = np.zeros(nl, dtype=bool)
     lr = in_line & (a["end"] < 0) & g.ING_ORAL[a["ing"]]
-    np.logical_or.at(last_row_missing_end, a["line"][lr],
-                     a["start"][lr] == l_end[a["line"][lr]])
+    last_row_missing_end |= np.bincount(
+        a["line"][lr], weights=a["start"][lr] == l_end[a["line"][lr]], minlength=nl) > 0
     for flag, fmask in (("drug_holiday", L["h_len"] > 0), ("taxane_substitution",
                         L["tax_switch"]), ("phesgo", L["phesgo"]),
                         ("new_line_after_long_gap", L["long_gap"]),
@@ -324,6 +331,16 @@ def _truth(gen: g.Generator, a: dict) -> dict:
         "flags": {"patient": np.concatenate(flags_p), "line_number": np.concatenate(flags_l),
                   "flag": np.concatenate(flags_f)},
     }
+
+
+def _scatter(out: np.ndarray, keys: np.ndarray, values: np.ndarray, how: str) -> None:
+    """out[k] = min/max(out[k], values with key k) (a fast grouped reduction)."""
+    if len(keys) == 0:
+        return
+    red = pd.Series(values).groupby(keys).agg(how)
+    idx = red.index.to_numpy()
+    fn = np.maximum if how == "max" else np.minimum
+    out[idx] = fn(out[idx], red.to_numpy())
 
 
 def _mask_text(mask: np.ndarray) -> np.ndarray:
