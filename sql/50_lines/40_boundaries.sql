@@ -52,7 +52,7 @@ select
     end as end_detail
 from lot_lines as lines
 join lot_patients as patients using (pid)
-join lot_regimens as regimens using (pid, line_number)
+join lot_regimens as regimens using (ingredient_ids)
 left join triggers using (pid, line_number)
 window w as (partition by lines.pid order by lines.line_number)
 order by patients.patient_id, lines.line_number;
