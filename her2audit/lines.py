@@ -32,7 +32,7 @@ REGIMENS_FILE = RULES_DIR / "regimens.yaml"
 SQL_STAGE = "50_lines"
 MAX_STEPS = 1000  # a safety net: no patient has a thousand lines of therapy
 TEMP_TABLES = ("lot_patients", "lot_adm", "lot_episodes", "lot_frontier", "lot_line_starts",
-               "lot_line_stats", "lot_iter", "lot_regimen", "lot_step", "lot_next",
+               "lot_line_stats", "lot_line_regimens", "lot_iter", "lot_regimen", "lot_next",
                "lot_regimens", "lot_lines", "lot_cutoff")
 
 
@@ -222,6 +222,12 @@ def _infer(con: duckdb.DuckDBPyConnection, say, timings: dict[str, float]) -> No
     timings["steps"] = time.perf_counter() - started
 
     started = time.perf_counter()
+    kinds = dict(con.execute(
+        "select table_name, table_type from information_schema.tables "
+        "where table_schema = 'staging' and table_name = 'line_administrations'"
+    ).fetchall())
+    if kinds.get("line_administrations") == "BASE TABLE":  # written by an older version
+        con.execute("drop table staging.line_administrations")
     for step in ("30_", "40_", "50_"):
         warehouse.run_sql_file(con, _sql(step))
     timings["lines"] = time.perf_counter() - started

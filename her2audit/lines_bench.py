@@ -62,9 +62,9 @@ patient_lines as (
 placed as (
     select
         *,
-        metastatic_date - 10 + (sum(n_cycles * 21 + gap_before) over (
+        metastatic_date - 10 + coalesce(sum(n_cycles * 21 + gap_before) over (
             partition by pid order by line_number
-            rows between unbounded preceding and 1 preceding))::integer as line_start
+            rows between unbounded preceding and 1 preceding), 0)::integer as line_start
     from patient_lines
 ),
 cycles as (

@@ -4,7 +4,7 @@
 -- writes: temp lot_patients, temp lot_adm (line-forming administrations of cohort patients
 --   in the metastatic setting, exact duplicates counted once, integer keys), temp
 --   lot_episodes (gap episodes), temp lot_frontier (line 1 of every patient), temp
---   lot_line_starts, temp lot_line_stats, temp lot_iter (what the steps search)
+--   lot_line_starts, temp lot_line_regimens, temp lot_iter (what the steps search)
 -- An administration is in the metastatic setting from metastatic_date - pre_index_days
 -- on, unless its setting says neoadjuvant or adjuvant. Supportive drugs never take part.
 -- Days are integers (days since 1970-01-01) in the temp tables, for speed.
@@ -92,17 +92,14 @@ where episode = 0;
 create or replace temp table lot_line_starts as
 select * from lot_frontier;
 
-create or replace temp table lot_line_stats (
+create or replace temp table lot_line_regimens (
     pid integer,
     line_number integer,
+    key_ids integer[],
     ingredient_ids integer[],
-    last_day integer,
-    n_administrations bigint,
-    her2_directed boolean,
-    has_maintenance_addition boolean
+    has_anchor boolean
 );
 
 create or replace temp table lot_iter as
-select pid, start_day, last_day, ingredient_id, key_id, maintenance_addition,
-    maintenance_anchor, her2_directed
+select pid, start_day, ingredient_id, key_id, maintenance_addition, maintenance_anchor
 from lot_adm;

@@ -2,7 +2,7 @@
 -- reads: temp lot_frontier (the current line of every patient still being followed),
 --   temp lot_iter (their administrations from that line's start on), temp lot_episodes,
 --   variable regimen_window_days
--- writes: temp lot_line_stats (the current lines' regimen and totals), temp lot_frontier
+-- writes: temp lot_line_regimens (the current lines' regimens), temp lot_frontier
 --   (the next line of every patient that has one; empty when done), appended to temp
 --   lot_line_starts; temp lot_iter pruned to the administrations from the next line on
 -- One step handles all patients at once, so the number of steps is the largest number of
@@ -18,6 +18,7 @@
 create or replace temp table lot_regimen as
 select
     iter.pid,
+    frontier.line_number,
     list(distinct iter.key_id) as key_ids,
     list(distinct iter.ingredient_id order by iter.ingredient_id) as ingredient_ids,
     bool_or(iter.maintenance_anchor) as has_anchor
@@ -25,32 +26,21 @@ from lot_iter as iter
 join lot_frontier as frontier using (pid)
 where iter.start_day <= frontier.start_day + getvariable('regimen_window_days')::integer
     and iter.start_day < frontier.episode_end_day
-group by iter.pid;
+group by iter.pid, frontier.line_number;
 
-create or replace temp table lot_step as
-with classified as (
-    select
-        iter.*,
-        iter.start_day < frontier.episode_end_day as in_episode,
-        iter.start_day > frontier.start_day + getvariable('regimen_window_days')::integer
-            and not list_contains(regimen.key_ids, iter.key_id) as outside_regimen,
-        iter.maintenance_addition and regimen.has_anchor as may_join_as_maintenance
-    from lot_iter as iter
-    join lot_frontier as frontier using (pid)
-    join lot_regimen as regimen using (pid)
-)
-
-select
-    * exclude (outside_regimen, may_join_as_maintenance),
-    in_episode and outside_regimen and not may_join_as_maintenance as is_new,
-    in_episode and outside_regimen and may_join_as_maintenance as is_maintenance_addition
-from classified;
+insert into lot_line_regimens
+select * from lot_regimen;
 
 create or replace temp table lot_next as
 with new_ingredients as (
-    select pid, start_day, ingredient_id
-    from lot_step
-    where is_new
+    select iter.pid, iter.start_day, iter.ingredient_id
+    from lot_iter as iter
+    join lot_frontier as frontier using (pid)
+    join lot_regimen as regimen using (pid)
+    where iter.start_day < frontier.episode_end_day
+        and iter.start_day > frontier.start_day + getvariable('regimen_window_days')::integer
+        and not list_contains(regimen.key_ids, iter.key_id)
+        and not (iter.maintenance_addition and regimen.has_anchor)
 ),
 
 first_new as (
@@ -88,31 +78,14 @@ left join lot_episodes as next_episode
     on next_episode.pid = frontier.pid and next_episode.episode = frontier.episode + 1
 where triggers.pid is not null or next_episode.pid is not null;
 
-insert into lot_line_stats
-select
-    step.pid,
-    frontier.line_number,
-    any_value(regimen.ingredient_ids) as ingredient_ids,
-    max(step.last_day) as last_day,
-    count(*) as n_administrations,
-    bool_or(step.her2_directed) as her2_directed,
-    bool_or(step.is_maintenance_addition) as has_maintenance_addition
-from lot_step as step
-join lot_frontier as frontier using (pid)
-join lot_regimen as regimen using (pid)
-left join lot_next as next_line using (pid)
-where step.in_episode and (next_line.pid is null or step.start_day < next_line.start_day)
-group by step.pid, frontier.line_number;
-
 insert into lot_line_starts
 select * from lot_next;
 
 create or replace temp table lot_iter as
-select step.pid, step.start_day, step.last_day, step.ingredient_id, step.key_id,
-    step.maintenance_addition, step.maintenance_anchor, step.her2_directed
-from lot_step as step
+select iter.*
+from lot_iter as iter
 join lot_next as next_line using (pid)
-where step.start_day >= next_line.start_day;
+where iter.start_day >= next_line.start_day;
 
 create or replace temp table lot_frontier as
 select * from lot_next;

@@ -24,12 +24,16 @@ from lot_lines as lines
 join lot_patients as patients using (pid);
 
 create or replace table staging.line_regimen_ingredients as
-select patients.patient_id, lines.line_number::integer as line_number, rules.ingredient,
-    rules.substitution_key
-from lot_lines as lines
-join lot_patients as patients using (pid),
-unnest(lines.ingredient_ids) as u(ingredient_id)
-join staging.line_ingredient_rules as rules on rules.ingredient_id = u.ingredient_id;
+with line_ingredients as (
+    select pid, line_number, unnest(ingredient_ids) as ingredient_id
+    from lot_lines
+)
+
+select patients.patient_id, line_ingredients.line_number::integer as line_number,
+    rules.ingredient, rules.substitution_key
+from line_ingredients
+join lot_patients as patients using (pid)
+join staging.line_ingredient_rules as rules using (ingredient_id);
 
 create or replace view staging.line_administrations as
 with patients as (
