@@ -140,8 +140,8 @@ def test_an_unknown_code_falls_back_to_the_name():
 def test_unmapped_names_are_reported_with_their_counts():
     con = map_rows([("unknown chemo", None, None), ("Unknown  Chemo", None, None),
                     ("see notes", None, None), ("Herceptin", None, None)])
-    assert con.execute("select drug, n_records from build.unmapped_drugs order by drug").fetchall() \
-        == [("Unknown  Chemo", 2), ("see notes", 1)]
+    unmapped = con.execute("select drug, n_records from build.unmapped_drugs order by drug")
+    assert unmapped.fetchall() == [("Unknown  Chemo", 2), ("see notes", 1)]
     assert con.execute("select count(*) from staging.administrations").fetchall() == [(1,)]
 
 
