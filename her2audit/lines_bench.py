@@ -144,7 +144,7 @@ def infer(db: Path) -> None:
         warehouse.set_variables(con, RunParameters().sql_variables())
         started = time.perf_counter()
         timings = lines.infer_lines(con, progress=print)
-        print(f"  steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+        print("  steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
               + f"; total {time.perf_counter() - started:.1f} s", flush=True)
     finally:
         con.close()
