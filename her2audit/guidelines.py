@@ -38,7 +38,7 @@ import jsonschema
 import yaml
 
 from her2audit.errors import RuleFileError, UsageError
-from her2audit.paths import RULES_DIR
+from her2audit.paths import PROJECT_DIR, RULES_DIR
 
 BUILTIN_DIR = RULES_DIR / "guidelines"
 SCHEMA_FILE = RULES_DIR / "guideline.schema.json"
@@ -414,6 +414,14 @@ def effective_periods(books: Sequence[Rulebook]) -> dict[str, tuple[dt.date, dt.
     return periods
 
 
+def display_path(path: Path) -> str:
+    """A built-in rulebook's path inside the project; a user's rulebook as given."""
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_DIR))
+    except ValueError:
+        return str(path)
+
+
 def check_pinned(books: Sequence[Rulebook], pinned: str | None) -> None:
     if pinned is None:
         return
@@ -468,7 +476,7 @@ def write_tables(
         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
-                b.id, b.version, b.title, b.source, str(b.path), b.sha256,
+                b.id, b.version, b.title, b.source, display_path(b.path), b.sha256,
                 periods[b.id][0], periods[b.id][1], b.declared_effective_to,
                 b.effective_from_reason, b.in_force_by_date, b.id == pinned,
                 pinned is None and b.in_force_by_date,

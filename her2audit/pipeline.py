@@ -104,6 +104,7 @@ def _guideline_versions(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 STAGES: list[Stage] = [
     Stage("extract", "her2audit.extract:run", "read the registry into raw, staging and quarantine"),
     Stage("cohort", "her2audit.cohort:run", "HER2-positive metastatic cohort and attrition"),
+    Stage("concordance", "her2audit.concordance:run", "guideline concordance of lines, sequences"),
     Stage("publish", "her2audit.pipeline:publish_stage", "publish build tables to audit"),
 ]
 
