@@ -69,12 +69,6 @@ def judge(con: duckdb.DuckDBPyConnection, rulebooks_dir: str | Path | None,
 
 
 def run(ctx: RunContext) -> None:
-    from her2audit.pipeline import STAGES
-
-    if "lines" not in {s.name for s in STAGES}:
-        # Only while the lines stage is not part of the pipeline yet: nothing to judge.
-        ctx.progress("  concordance: skipped (the pipeline has no lines stage)")
-        return
     pinned = ctx.params.guideline
     rulebooks_dir = getattr(ctx.params, "rulebooks", None)
     judge(ctx.con, rulebooks_dir, pinned)
