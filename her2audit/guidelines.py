@@ -70,6 +70,7 @@ class Rule:
     received: tuple[str, ...]
     not_received: tuple[str, ...]
     preferred: tuple[str, ...]
+    preferred_if_not_received: tuple[str, ...]
     prefer_next_in_sequence: bool
     alternative: tuple[str, ...]
     alternative_if_not_received: tuple[str, ...]
@@ -234,6 +235,7 @@ def load_rulebook(path: Path) -> Rulebook:
             received=tuple(when.get("received") or ()),
             not_received=tuple(when.get("not_received") or ()),
             preferred=tuple(entry.get("preferred") or ()),
+            preferred_if_not_received=tuple(entry.get("preferred_if_not_received") or ()),
             prefer_next_in_sequence=bool(entry.get("prefer_next_in_sequence", False)),
             alternative=tuple(entry.get("alternative") or ()),
             alternative_if_not_received=tuple(entry.get("alternative_if_not_received") or ()),
@@ -292,6 +294,7 @@ def _check_rule(path: Path, rule: Rule, references: Mapping[str, str], has_seque
             raise _fail(path, f"citation {key!r} is not defined under references", rid)
     lists = {
         "preferred": rule.preferred,
+        "preferred_if_not_received": rule.preferred_if_not_received,
         "alternative": rule.alternative,
         "alternative_if_not_received": rule.alternative_if_not_received,
     }
@@ -318,8 +321,8 @@ def _check_rule(path: Path, rule: Rule, references: Mapping[str, str], has_seque
         )
     if rule.prefer_next_in_sequence and not has_sequence:
         raise _fail(path, "prefer_next_in_sequence is set but the rulebook has no sequence", rid)
-    if not (rule.preferred or rule.prefer_next_in_sequence or rule.alternative
-            or rule.alternative_if_not_received):
+    if not (rule.preferred or rule.preferred_if_not_received or rule.prefer_next_in_sequence
+            or rule.alternative or rule.alternative_if_not_received):
         raise _fail(path, "the rule names no preferred or alternative regimen group", rid)
 
 
@@ -493,7 +496,8 @@ def write_tables(
             line_from integer, line_to integer, line_label varchar,
             cns boolean, hr_positive boolean, early_relapse boolean, de_novo boolean,
             received varchar[], not_received varchar[],
-            preferred varchar[], prefer_next_in_sequence boolean,
+            preferred varchar[], preferred_if_not_received varchar[],
+            prefer_next_in_sequence boolean,
             alternative varchar[], alternative_if_not_received varchar[],
             n_conditions integer, line_width integer,
             citation varchar, citation_keys varchar[], context_phrase varchar, note varchar
@@ -508,13 +512,14 @@ def write_tables(
                 b.id, r.rule_id, r.order, r.line_from, r.line_to, r.line_label,
                 cond.get("cns"), cond.get("hr_positive"), cond.get("early_relapse"),
                 cond.get("de_novo"), list(r.received), list(r.not_received),
-                list(r.preferred), r.prefer_next_in_sequence, list(r.alternative),
+                list(r.preferred), list(r.preferred_if_not_received),
+                r.prefer_next_in_sequence, list(r.alternative),
                 list(r.alternative_if_not_received), r.n_conditions, r.line_width,
                 "; ".join(r.citation), list(r.citation), r.context_phrase(labels), r.note,
             ))
     con.executemany(
         "insert into staging.guideline_rules values "
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"({', '.join('?' * 23)})",
         rows,
     )
 

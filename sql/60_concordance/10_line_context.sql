@@ -9,8 +9,9 @@
 --         them, so rules are matched and reasons worded once per context, not per line)
 --
 -- CNS involvement at a line: a brain or leptomeningeal metastasis documented on or before the
--- line's start + 14 days (SPEC §2). An early-relapse patient's lines are evaluated one line
--- later (the first line as line 2, SPEC §6). The rulebook is the pinned one, else the one in
+-- line's start + 14 days (SPEC §2). An early-relapse patient's first line is evaluated as
+-- line 2 (SPEC §6); their later lines keep their number (sequence awareness then prefers
+-- what they have not yet received). The rulebook is the pinned one, else the one in
 -- force on the line's start date (periods resolved by the loader never overlap).
 
 create or replace table staging.regimen_group_bits as
@@ -61,7 +62,8 @@ select
     coalesce(patients.early_relapse, false) as early_relapse,
     coalesce(patients.de_novo, false) as de_novo,
     coalesce(cns_onset.first_cns_date <= lines.start_date + 14, false) as cns,
-    lines.line_number + case when patients.early_relapse then 1 else 0 end as evaluated_as_line,
+    case when patients.early_relapse and lines.line_number = 1 then 2 else lines.line_number end
+        as evaluated_as_line,
     earlier_groups.received_mask,
     rulebooks.guideline_id,
     rulebooks.version as guideline_version,

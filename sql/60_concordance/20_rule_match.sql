@@ -26,6 +26,7 @@ matching_rules as (
         contexts.*,
         rules.rule_id,
         rules.preferred,
+        rules.preferred_if_not_received,
         rules.prefer_next_in_sequence,
         rules.alternative,
         rules.alternative_if_not_received,
@@ -78,8 +79,11 @@ next_in_sequence as (
 with_preferred as (
     select
         *,
-        next_groups || list_filter(preferred, lambda g: not list_contains(next_groups, g))
-            as preferred_groups
+        list_distinct_in_order(
+            next_groups || preferred || list_filter(
+                preferred_if_not_received, lambda g: not list_contains(received_groups, g)
+            )
+        ) as preferred_groups
     from next_in_sequence
 ),
 
