@@ -103,7 +103,7 @@ def _guideline_versions(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 # The pipeline, in order. Later stages are appended here as they are built.
 STAGES: list[Stage] = [
     Stage("extract", "her2audit.extract:run", "read the registry into raw, staging and quarantine"),
-    Stage("outcomes", "her2audit.outcomes:run", "OS, time to next treatment, time to discontinuation"),
+    Stage("outcomes", "her2audit.outcomes:run", "OS, time to next treatment, to discontinuation"),
     Stage("publish", "her2audit.pipeline:publish_stage", "publish build tables to audit"),
 ]
 
