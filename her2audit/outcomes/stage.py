@@ -117,8 +117,32 @@ def compare_survival(con: duckdb.DuckDBPyConnection, settings: OutcomeSettings) 
     write_table(con, "build.survival_comparisons", table)
 
 
+UPSTREAM = ("build.lines_of_therapy", "build.line_concordance", "build.patients",
+            "staging.data_cutoff")
+
+
+def missing_upstream(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Upstream tables (lines, concordance, cohort stages) that this run has not built."""
+    present = {
+        f"{schema}.{name}"
+        for schema, name in con.sql(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = current_database()"
+        ).fetchall()
+    }
+    return [name for name in UPSTREAM if name not in present]
+
+
 def run(ctx: RunContext) -> None:
-    """Stage entry point (`her2audit.outcomes:run`)."""
+    """Stage entry point (`her2audit.outcomes:run`).
+
+    Runs after `cohort`, `lines` and `concordance`. When the run has not built their
+    tables (a pipeline without those stages), it says so and writes nothing.
+    """
+    missing = missing_upstream(ctx.con)
+    if missing:
+        ctx.progress(f"  outcomes skipped: {', '.join(missing)} not built in this run")
+        return
     settings = load_settings()
     started = time.perf_counter()
     warehouse.run_sql_stage(ctx.con, SQL_STAGE)
