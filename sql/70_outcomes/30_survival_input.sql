@@ -9,7 +9,8 @@
 -- estimation (lifelines, in Python) loops over groups, never over patients.
 -- Groupings: line; line x regimen group; line x concordance (concordant, not_concordant,
 -- not_evaluable); line x category; line x site; and, for overall survival from metastatic
--- diagnosis (one row per patient), overall and site.
+-- diagnosis (one row per patient), overall, site and the first line's regimen group
+-- ('no_line' for a patient without a line of therapy).
 
 create or replace table staging.outcome_lines as
 with concordance as (
@@ -97,6 +98,14 @@ line_groups as (
     ) as groups (grouping, group_value)
 ),
 
+first_lines as (
+    select
+        patient_id,
+        regimen_group
+    from staging.outcome_lines
+    where line_number = 1
+),
+
 patient_groups as (
     select
         'os_from_metastatic' as endpoint,
@@ -106,10 +115,13 @@ patient_groups as (
         patients.os_days as time_days,
         patients.os_event as event
     from build.patients as patients
+    left join first_lines
+        on patients.patient_id = first_lines.patient_id
     cross join lateral (
         values
             ('overall', null::varchar),
-            ('site', coalesce(patients.site_id, 'unknown'))
+            ('site', coalesce(patients.site_id, 'unknown')),
+            ('first_line_regimen_group', coalesce(first_lines.regimen_group, 'no_line'))
     ) as groups (grouping, group_value)
 ),
 
@@ -153,6 +165,7 @@ select
     case
         when grouping = 'overall' then 'all patients'
         when grouping = 'line' then 'line ' || line_number
+        when grouping = 'first_line_regimen_group' then 'first line · ' || group_value
         when line_number is null then group_value
         else 'line ' || line_number || ' · ' || group_value
     end as group_label,

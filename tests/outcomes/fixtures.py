@@ -178,8 +178,9 @@ def exponential_registry(
     groups = np.array(list(medians))
     group = groups[rng.integers(0, len(groups), n_patients)]
     median = np.array([medians[g] for g in group])
-    start = pd.Timestamp("2015-01-01") + pd.to_timedelta(rng.integers(0, 2500, n_patients), "D")
     cutoff = pd.Timestamp("2023-12-31")
+    # follow-up from 30 days to about 8 years: heavy administrative censoring
+    start = cutoff - pd.to_timedelta(rng.integers(30, 3000, n_patients), "D")
     ttnt = np.ceil(rng.exponential(median / np.log(2)))
     after = np.ceil(rng.exponential(700 / np.log(2), n_patients))
     next_start = start + pd.to_timedelta(ttnt, "D")

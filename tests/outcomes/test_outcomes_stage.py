@@ -90,6 +90,7 @@ def test_every_grouping_is_present(con):
             assert (endpoint, grouping) in got
     assert ("os_from_metastatic", "overall") in got
     assert ("os_from_metastatic", "site") in got
+    assert ("os_from_metastatic", "first_line_regimen_group") in got
 
 
 def test_groups_count_patients_and_events(con):
