@@ -1,14 +1,17 @@
 -- stage: outcomes / step: survival_input
 -- reads: build.line_outcomes, build.lines_of_therapy, build.line_concordance,
---        build.patients
+--        build.patients, variables outcomes_detail_max_line, outcomes_site_max_line
 -- writes: staging.outcome_lines (one row per line: endpoints, groups and covariates),
 --         staging.survival_groups (one row per endpoint x grouping x group: n, events),
 --         staging.survival_observations (per group and distinct time: events, censored)
 -- Kaplan-Meier needs only the number of events and of censored times at each distinct
 -- time of a group, so the per-line rows are aggregated here, set-based, and the
 -- estimation (lifelines, in Python) loops over groups, never over patients.
--- Groupings: line; line x regimen group; line x concordance (concordant, not_concordant,
--- not_evaluable); line x category; line x site; and, for overall survival from metastatic
+-- Groupings: line (every line); line x regimen group, line x concordance (concordant,
+-- not_concordant, not_evaluable) and line x category for lines up to
+-- getvariable('outcomes_detail_max_line'); line x site for lines up to
+-- getvariable('outcomes_site_max_line') (her2audit/rules/outcomes.yaml); and, for overall
+-- survival from metastatic
 -- diagnosis (one row per patient), overall, site and the first line's regimen group
 -- ('no_line' for a patient without a line of therapy).
 
@@ -96,6 +99,11 @@ line_groups as (
             ('line_category', line_endpoints.category),
             ('site', line_endpoints.site_id)
     ) as groups (grouping, group_value)
+    where groups.grouping = 'line'
+        or (groups.grouping = 'site'
+            and line_endpoints.line_number <= getvariable('outcomes_site_max_line'))
+        or (groups.grouping not in ('line', 'site')
+            and line_endpoints.line_number <= getvariable('outcomes_detail_max_line'))
 ),
 
 first_lines as (
