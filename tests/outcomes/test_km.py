@@ -153,3 +153,21 @@ def test_estimate_groups_marks_small_and_eventless_groups():
         [1, 10 / 12, 10 / 12 * 7 / 10, 10 / 12 * 7 / 10 * 4 / 6, 10 / 12 * 7 / 10 * 4 / 6])
     assert [r["n_at_risk"] for r in ttd] == [12, 12, 10, 6, 4]
     assert curves.schema == km.CURVE_SCHEMA and summary.schema == km.SUMMARY_SCHEMA
+
+
+def test_median_interval_rule_equals_lifelines_median_survival_times():
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import median_survival_times
+
+    rng = np.random.default_rng(3)
+    for trial in range(20):
+        n = int(rng.integers(15, 300))
+        times = rng.integers(1, 90, n)
+        events = rng.random(n) < rng.uniform(0.2, 0.9)
+        est = km.fit_durations(times, events)
+        kmf = KaplanMeierFitter().fit(times, events)
+        expected = median_survival_times(kmf.confidence_interval_).iloc[0].tolist()
+        got = [est.median_ci_lower_days, est.median_ci_upper_days]
+        assert got == [None if math.isinf(v) else v for v in expected], trial
+        assert est.median_days == (None if math.isinf(kmf.median_survival_time_)
+                                   else kmf.median_survival_time_)
