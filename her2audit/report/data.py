@@ -378,13 +378,14 @@ def numbers_at_risk(
 def survival_summary(src: Source) -> list[dict[str, Any]]:
     if not src.has("survival_summary"):
         return []
+    line = "line_number, " if "line_number" in src.columns("survival_summary") else ""
     return src.rows(
         f"""
         select endpoint, grouping, group_label::varchar as group_label, n, events, median_days,
                median_ci_lower_days, median_ci_upper_days
         from {src.t('survival_summary')}
         order by case endpoint when 'os' then 0 when 'ttnt' then 1 when 'ttd' then 2 else 9 end,
-                 endpoint, grouping, group_label
+                 endpoint, grouping, {line} group_label
         """
     )
 

@@ -44,6 +44,8 @@ table { border-collapse: collapse; margin: 8px 0 14px; font-size: 13.5px; width:
 th, td { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: left;
          vertical-align: top; }
 th { background: var(--bg); font-weight: 600; }
+table.wrap td { overflow-wrap: anywhere; max-width: 24em; }
+td:first-child { min-width: 8em; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 div.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr)); gap: 12px;
             margin: 10px 0 16px; }
@@ -111,7 +113,7 @@ def _cell_class(kind: bool | str) -> str:
 
 def table(
     headers: Sequence[str], rows: Iterable[Sequence[Any]],
-    numeric: Sequence[bool | str] | None = None,
+    numeric: Sequence[bool | str] | None = None, wrap: bool = False,
 ) -> str:
     """An HTML table. `numeric[i]` is False (text), True (a number, right-aligned) or
     `COUNT` (a count of patients, lines or rows: subject to small-cell suppression)."""
@@ -127,7 +129,9 @@ def table(
             for v, n in zip(row, numeric, strict=True)
         )
         body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    cls = ' class="wrap"' if wrap else ""
+    return (f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody>"
+            "</table>")
 
 
 def section(anchor: str, title: str, lead: str, body: str) -> str:

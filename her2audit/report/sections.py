@@ -29,6 +29,7 @@ ENDPOINT_NAMES = {
     "os": "Overall survival",
     "ttnt": "Time to next treatment",
     "ttd": "Time to treatment discontinuation",
+    "os_from_metastatic": "Overall survival from metastatic diagnosis",
 }
 
 
@@ -345,7 +346,7 @@ def section_outcomes(src: Source) -> str:
                     else "not reached"),
                 ci,
             ])
-        main_groupings = {"line", "line_concordance"}
+        main_groupings = {"overall", "line", "line_concordance"}
         headers = ["endpoint", "grouping", "group", "patients", "events", "median (months)",
                    "95% CI"]
         numeric = [False, False, False, C, C, True, True]
@@ -604,7 +605,7 @@ def section_provenance(src: Source, info: dict[str, Any], generated_at: dt.datet
         ["software", f"her2audit {info.get('software_version') or __version__}"],
         ["report generated", f"{generated_at:%Y-%m-%d %H:%M:%S} UTC from schema {src.schema}"],
     ]
-    body = render.table(["", ""], [[k, _jsonish(v)] for k, v in rows])
+    body = render.table(["", ""], [[k, _jsonish(v)] for k, v in rows], wrap=True)
     params = info.get("parameters")
     body += "<h3>Parameters</h3>"
     if isinstance(params, dict) and params:
@@ -615,8 +616,13 @@ def section_provenance(src: Source, info: dict[str, Any], generated_at: dt.datet
     versions = info.get("guideline_versions")
     body += "<h3>Guideline versions</h3>"
     if isinstance(versions, list) and versions and isinstance(versions[0], dict):
-        cols = list(versions[0])
-        body += render.table(cols, [[_jsonish(v.get(c)) for c in cols] for v in versions])
+        first = ["guideline_id", "version", "title", "effective_from", "effective_to"]
+        cols = [c for c in first if c in versions[0]] + [c for c in versions[0]
+                                                         if c not in first]
+        body += render.table(
+            cols, [[fmt_count(v.get(c)) if c.startswith("n_lines") else _jsonish(v.get(c))
+                    for c in cols] for v in versions],
+            [C if c.startswith("n_lines") else False for c in cols], wrap=True)
     elif versions:
         body += render.note(_jsonish(versions))
     else:
