@@ -131,10 +131,10 @@ def quality_indicator_trend(src: Source) -> list[dict[str, Any]]:
         return []
     return src.rows(
         f"""
-        select indicator, try_cast(period as integer) as year, numerator, denominator, rate
+        select indicator, period, numerator, denominator, rate
         from {src.t('quality_indicators')}
         where site_id = 'all' and try_cast(period as integer) is not null
-        order by indicator, year
+        order by indicator, try_cast(period as integer)
         """
     )
 

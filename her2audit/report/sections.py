@@ -21,6 +21,8 @@ from her2audit.report.privacy import (
     fmt_rate,
     is_small,
     suppress_parts,
+    suppress_rate_grid,
+    suppress_relations,
 )
 
 MISSING = "not available in this warehouse"
@@ -47,28 +49,51 @@ def fraction(numerator: int | None, denominator: int | None) -> tuple[str, str, 
     return fmt_count(numerator), fmt_count(denominator), rate
 
 
+def suppress_category_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Category counts of a table (one row per line group or era) with complementary
+    suppression along each row (the categories add up to `n_lines`) and down each column
+    (the rows add up to the table's 'all' row, or to the total shown in another table).
+    The concordance rate of a row is shown only when none of its counts is hidden."""
+    cols = [f"n_{c}" for c in CATEGORIES] + ["n_lines"]
+    values = {(i, c): r.get(c) or 0 for i, r in enumerate(rows) for c in cols}
+    relations = [[(i, c) for c in cols] for i in range(len(rows))]
+    relations += [[(i, c) for i in range(len(rows))] for c in cols]
+    hidden = suppress_relations(values, relations)
+    out = []
+    for i, row in enumerate(rows):
+        o = dict(row)
+        for c in cols:
+            h = (i, c) in hidden
+            o[f"{c}_text"] = fmt_count(row.get(c) or 0, h)
+            o[c] = None if h else row.get(c) or 0
+        any_hidden = any((i, c) in hidden for c in cols)
+        _, _, rate = fraction(row.get("n_concordant"), row.get("n_evaluable"))
+        o["rate"] = None if any_hidden else rate
+        out.append(o)
+    return out
+
+
 def suppress_categories(row: dict[str, Any]) -> dict[str, Any]:
-    """Category counts of one row with complementary suppression against `n_lines`; the
-    concordance rate is shown only when no category of the row is hidden."""
-    parts = [row.get(f"n_{c}") or 0 for c in CATEGORIES]
-    total = row.get("n_lines") or 0
-    out = dict(row)
-    if is_small(total):
-        out["n_lines"] = None
-        out["n_lines_text"] = SUPPRESSED
-        for c in CATEGORIES:
-            out[f"n_{c}"] = None
-            out[f"n_{c}_text"] = SUPPRESSED if row.get(f"n_{c}") else "0"
-        out["rate"] = None
-        return out
-    hidden = suppress_parts(parts)
-    out["n_lines_text"] = fmt_count(total)
-    for c, h, p in zip(CATEGORIES, hidden, parts, strict=True):
-        out[f"n_{c}"] = None if h else p
-        out[f"n_{c}_text"] = fmt_count(p, h)
-    any_hidden = any(hidden)
-    _, _, rate = fraction(row.get("n_concordant"), row.get("n_evaluable"))
-    out["rate"] = None if any_hidden else rate
+    """One row of category counts on its own (see `suppress_category_rows`)."""
+    return suppress_category_rows([row])[0]
+
+
+def rate_cells(rows: list[dict[str, Any]], row_key: str, col_key: str, num: str, den: str,
+               total_column: Any = "all", columns_add_up: bool = True) -> list[dict[str, Any]]:
+    """Rows of a table of rates (`num`/`den` per `row_key` × `col_key`, with a total column)
+    with `rate`, `num_text` and `den_text` after complementary suppression over the table."""
+    cells = {(r[row_key], r[col_key]): (r.get(num), r.get(den)) for r in rows}
+    hidden = suppress_rate_grid(cells, total_column, columns_add_up)
+    out = []
+    for r in rows:
+        if (r[row_key], r[col_key]) in hidden:
+            out.append({**r, "rate": None, "hidden": True,
+                        "num_text": fmt_count(r.get(num) or 0, True),
+                        "den_text": fmt_count(r.get(den) or 0, True)})
+        else:
+            n_text, d_text, rate = fraction(r.get(num), r.get(den))
+            out.append({**r, "rate": rate, "hidden": False, "num_text": n_text,
+                        "den_text": d_text})
     return out
 
 
@@ -123,9 +148,15 @@ def section_indicators(src: Source) -> str:
     if not rows:
         return render.section("indicators", "Quality indicators", "", render.note_missing(
             f"Quality indicators: audit.quality_indicators is {MISSING}."))
+    grid = rate_cells(
+        [{**r, "period": "all"} for r in rows] + data.quality_indicator_trend(src),
+        "indicator", "period", "numerator", "denominator", total_column="all",
+        columns_add_up=False)
+    headline = [g for g in grid if g["period"] == "all"]
+    trend = [{**g, "year": int(g["period"])} for g in grid if g["period"] != "all"]
     cards, labels = [], {}
-    for r in rows:
-        num, den, rate = fraction(r["numerator"], r["denominator"])
+    for r in headline:
+        num, den, rate = r["num_text"], r["den_text"], r["rate"]
         label = r.get("label") or r["indicator"].replace("_", " ")
         labels[r["indicator"]] = label
         cards.append(
@@ -135,10 +166,6 @@ def section_indicators(src: Source) -> str:
             f'<div class="def">{render.esc(r.get("definition") or "definition not recorded")}'
             f"</div></div>"
         )
-    trend = []
-    for r in data.quality_indicator_trend(src):
-        num, den, rate = fraction(r["numerator"], r["denominator"])
-        trend.append({**r, "rate": rate, "num_text": num, "den_text": den})
     fig = figures.indicator_trend(trend, labels)
     body = (f'<div class="cards">{"".join(cards)}</div><h3>Trend by calendar year</h3>'
             + render.figure(fig, "fig-indicator-trend",
@@ -153,7 +180,7 @@ def section_indicators(src: Source) -> str:
 
 def section_concordance(src: Source) -> str:
     parts = []
-    by_line = [suppress_categories(r) for r in data.concordance_by_line(src)]
+    by_line = suppress_category_rows(data.concordance_by_line(src))
     for r in by_line:
         r["line_label"] = "all lines" if r["line"] == "all" else f"line {r['line']}"
     if by_line:
@@ -168,9 +195,10 @@ def section_concordance(src: Source) -> str:
                                          f"{MISSING}."))
 
     context = []
-    for r in data.concordance_by_context(src):
-        num, den, rate = fraction(r["n_concordant"], r["n_evaluable"])
-        context.append({**r, "rate": rate, "num_text": num, "den_text": den})
+    raw_context = data.concordance_by_context(src)
+    for name in dict.fromkeys(r["context"] for r in raw_context):
+        context += rate_cells([r for r in raw_context if r["context"] == name], "value", "line",
+                              "n_concordant", "n_evaluable")
     parts.append("<h3>By clinical context</h3>")
     if context:
         parts.append(render.figure(figures.context_rates(context), "fig-concordance-context",
@@ -183,7 +211,7 @@ def section_concordance(src: Source) -> str:
         parts.append(render.note_missing(f"Concordance by context: audit.line_concordance is "
                                          f"{MISSING}."))
 
-    eras = [suppress_categories(r) for r in data.concordance_by_guideline(src)]
+    eras = suppress_category_rows(data.concordance_by_guideline(src))
     parts.append("<h3>By guideline era</h3>")
     if eras:
         for r in eras:
@@ -197,10 +225,8 @@ def section_concordance(src: Source) -> str:
         parts.append(render.note_missing(f"Concordance by guideline era: "
                                          f"audit.line_concordance is {MISSING}."))
 
-    years = []
-    for r in data.concordance_by_year(src):
-        num, den, rate = fraction(r["n_concordant"], r["n_evaluable"])
-        years.append({**r, "rate": rate, "num_text": num, "den_text": den})
+    years = rate_cells(data.concordance_by_year(src), "year", "line", "n_concordant",
+                       "n_evaluable")
     parts.append("<h3>By year of line start</h3>")
     if years:
         parts.append(render.figure(figures.rate_by_year(years), "fig-concordance-year",
@@ -217,25 +243,25 @@ def section_concordance(src: Source) -> str:
 
 
 def _suppress_sites(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Site rows of one line group with suppression (complementary across sites, since the
-    all-sites totals are shown elsewhere)."""
-    hidden_lines = suppress_parts([r["n_lines"] for r in rows])
-    hidden_patients = suppress_parts([r["n_patients"] for r in rows])
-    hidden_eval = suppress_parts([r["n_evaluable"] for r in rows])
-    shown = []
-    for r, hl, hp, he in zip(rows, hidden_lines, hidden_patients, hidden_eval, strict=True):
-        num, den, rate = fraction(r["n_concordant"], r["n_evaluable"])
-        if he:
-            num = fmt_count(r["n_concordant"], True)
-            den, rate = fmt_count(r["n_evaluable"], True), None
-        shown.append({
-            **r, "rate": rate, "num_text": num, "den_text": den,
-            "n_evaluable": None if he else r["n_evaluable"],
-            "patients_text": fmt_count(r["n_patients"], hp),
-            "lines_text": fmt_count(r["n_lines"], hl),
-            "position": (r.get("funnel_position") or "–") if rate is not None else "suppressed",
-        })
-    return shown
+    """Site rows of every line group, suppressed as one table: the line groups of a site add
+    up to its 'all' row, and the sites of a line group add up to the all-sites totals shown
+    elsewhere, so complementary suppression runs along both."""
+    shown = rate_cells(rows, "site_id", "line", "n_concordant", "n_evaluable")
+    out = []
+    for line in dict.fromkeys(r["line"] for r in shown):
+        mine = [r for r in shown if r["line"] == line]
+        hidden_lines = suppress_parts([r["n_lines"] for r in mine])
+        hidden_patients = suppress_parts([r["n_patients"] for r in mine])
+        for r, hl, hp in zip(mine, hidden_lines, hidden_patients, strict=True):
+            out.append({
+                **r,
+                "n_evaluable": None if r["hidden"] else r["n_evaluable"],
+                "patients_text": fmt_count(r["n_patients"], hp),
+                "lines_text": fmt_count(r["n_lines"], hl),
+                "position": ((r.get("funnel_position") or "–") if r["rate"] is not None
+                             else "suppressed"),
+            })
+    return out
 
 
 def section_sites(src: Source) -> str:
@@ -246,9 +272,10 @@ def section_sites(src: Source) -> str:
     lines = sorted({r["line"] for r in rows}, key=lambda v: (v != "all", v))
     panels, notes = [], []
     by_line: dict[str, list[dict[str, Any]]] = {}
+    suppressed = _suppress_sites(rows)
     for line in lines:
         mine = [r for r in rows if r["line"] == line]
-        shown = by_line[line] = _suppress_sites(mine)
+        shown = by_line[line] = [r for r in suppressed if r["line"] == line]
         p0 = next((r["expected_rate"] for r in mine if r.get("expected_rate") is not None), None)
         label = "all lines" if line == "all" else f"line {line}"
         panels.append((label, shown, p0))
