@@ -381,7 +381,8 @@ def survival_summary(src: Source) -> list[dict[str, Any]]:
     line = "line_number, " if "line_number" in src.columns("survival_summary") else ""
     return src.rows(
         f"""
-        select endpoint, grouping, group_label::varchar as group_label, n, events, median_days,
+        select endpoint, grouping, group_label::varchar as group_label,
+               {line.rstrip(", ") or "null::integer"} as line_number, n, events, median_days,
                median_ci_lower_days, median_ci_upper_days
         from {src.t('survival_summary')}
         order by case endpoint when 'os' then 0 when 'ttnt' then 1 when 'ttd' then 2 else 9 end,

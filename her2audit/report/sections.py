@@ -357,17 +357,17 @@ def section_outcomes(src: Source) -> str:
     parts.append("<h3>Medians</h3>")
     if summary:
         rows = []
-        for r in summary:
-            n_small = is_small(r["n"])
-            events_hidden = n_small or is_small(r["events"]) or is_small(
-                (r["n"] or 0) - (r["events"] or 0))
+        hidden_n, hidden_events = _suppress_summary(summary)
+        for i, r in enumerate(summary):
+            n_small = i in hidden_n
+            events_hidden = n_small or i in hidden_events
             hide_median = n_small or events_hidden
             ci = ("–" if hide_median or r["median_ci_lower_days"] is None else
                   f"{_months(r['median_ci_lower_days'])}–{_months(r['median_ci_upper_days'])}")
             rows.append([
                 ENDPOINT_NAMES.get(r["endpoint"], r["endpoint"]),
                 r["grouping"].replace("_", " "), r["group_label"],
-                fmt_count(r["n"]), fmt_count(r["events"], events_hidden),
+                fmt_count(r["n"], n_small), fmt_count(r["events"], events_hidden),
                 "suppressed" if hide_median else (
                     _months(r["median_days"]) if r["median_days"] is not None
                     else "not reached"),
@@ -401,6 +401,25 @@ def section_outcomes(src: Source) -> str:
         "Kaplan–Meier estimates with 95% confidence bands (log(−log) intervals); time from "
         "the start of the line (overall survival from the line start, time to next treatment, "
         "time to treatment discontinuation).", "".join(parts))
+
+
+def _suppress_summary(summary: list[dict[str, Any]]) -> tuple[set[int], set[int]]:
+    """Rows of `survival_summary` whose patients (n) and whose events must be hidden. The
+    groups of one endpoint × grouping (and of one line within it) add up to totals shown
+    elsewhere, so complementary suppression runs within each; events are hidden with a
+    small remainder (n − events) too."""
+    blocks: dict[tuple, list[int]] = {}
+    for i, r in enumerate(summary):
+        blocks.setdefault((r["endpoint"], r["grouping"]), []).append(i)
+        if r.get("line_number") is not None:
+            blocks.setdefault((r["endpoint"], r["grouping"], r["line_number"]), []).append(i)
+    relations = list(blocks.values())
+    hidden_n = suppress_relations({i: r["n"] for i, r in enumerate(summary)}, relations)
+    start = hidden_n | {i for i, r in enumerate(summary)
+                        if is_small((r["n"] or 0) - (r["events"] or 0))}
+    hidden_events = suppress_relations({i: r["events"] for i, r in enumerate(summary)},
+                                       relations, start)
+    return hidden_n, hidden_events
 
 
 def _pick(cols: list[str], *names: str) -> str | None:
@@ -529,10 +548,13 @@ def section_cohort(src: Source) -> str:
 def section_data_quality(src: Source, pseudo: Pseudonymiser) -> str:
     parts = []
     accounting = data.row_accounting(src)
+    quarantine_total_hidden: set[str] = set()
     if accounting:
         rows = []
         for r in accounting:
             hidden = suppress_parts([r["rows_staged"], r["rows_quarantined"]])
+            if hidden[1]:
+                quarantine_total_hidden.add(r["source_table"])
             rows.append([r["source_table"], fmt_count(r["rows_in"]),
                          fmt_count(r["rows_staged"], hidden[0]),
                          fmt_count(r["rows_quarantined"], hidden[1])])
@@ -549,6 +571,8 @@ def section_data_quality(src: Source, pseudo: Pseudonymiser) -> str:
         for table in sorted({r["source_table"] for r in by_rule}):
             mine = [r for r in by_rule if r["source_table"] == table]
             hidden = suppress_parts([r["n"] for r in mine])
+            if table in quarantine_total_hidden:  # the rules would add up to the hidden total
+                hidden = [True] * len(mine)
             for r, h in zip(mine, hidden, strict=True):
                 shown.append({**r, "n": None if h else r["n"], "n_text": fmt_count(r["n"], h)})
         shown.sort(key=lambda r: (-(r["n"] or 0), r["source_table"], r["rule"]))
