@@ -469,7 +469,7 @@ def data_quality_results(src: Source) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------- case review (internal)
 
-CASE_REVIEW_LIMIT = 25_000
+CASE_REVIEW_LIMIT = 10_000
 
 
 def count_discordant_lines(src: Source) -> int:
