@@ -307,7 +307,8 @@ def km_curves(
                         fill="tonexty", fillcolor=_rgba(colour, 0.15), legendgroup=label,
                         showlegend=False, hoverinfo="skip")
         fig.add_scatter(
-            x=x, y=[p["survival"] for p in mine], mode="lines", name=label, legendgroup=label,
+            x=x, y=[p["survival"] for p in mine], mode="lines", name=label.replace("_", " "),
+            legendgroup=label,
             line={"color": colour, "width": 2, "shape": "hv"},
             hovertemplate="%{x:.1f} months: %{y:.1%}<extra>" + label + "</extra>",
         )

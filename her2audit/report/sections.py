@@ -279,12 +279,14 @@ def section_sites(src: Source) -> str:
         p0 = next((r["expected_rate"] for r in mine if r.get("expected_rate") is not None), None)
         label = "all lines" if line == "all" else f"line {line}"
         panels.append((label, shown, p0))
-        outliers = [s for s in shown if s["rate"] is not None and "99.8" in str(s["position"])]
         not_plotted = sum(1 for s in shown if s["rate"] is None)
-        notes.append([label, fmt_rate(p0),
-                      "; ".join(f"{s['site_id']} ({fmt_rate(s['rate'])}, {s['position']})"
-                                for s in outliers) or "none",
-                      not_plotted])
+
+        def outside(direction: str, sites: list[dict[str, Any]] = shown) -> str:
+            found = sorted((s for s in sites if s["rate"] is not None
+                            and s["position"] == f"{direction} 99.8%"), key=lambda s: s["rate"])
+            return ", ".join(f"{s['site_id']} {fmt_rate(s['rate'])}" for s in found) or "none"
+
+        notes.append([label, fmt_rate(p0), outside("below"), outside("above"), not_plotted])
     shown = by_line.get("all", [])
     body = (
         render.figure(figures.funnel_plot(panels), "fig-funnel",
@@ -293,8 +295,9 @@ def section_sites(src: Source) -> str:
             "Control limits are exact binomial limits (Spiegelhalter 2005) around the rate of "
             "all sites for the line group chosen in the menu (top right). Sites whose counts "
             "are suppressed are not plotted.")
-        + render.table(["line group", "rate of all sites", "sites outside the 99.8% limits",
-                        "sites not plotted"], notes, [False, True, False, True])
+        + render.table(["line group", "rate of all sites", "below the 99.8% limit",
+                        "above the 99.8% limit", "sites not plotted"], notes,
+                       [False, True, False, False, True])
         + "<details><summary>All sites, all lines</summary>"
         + render.table(
             ["site", "patients", "lines", "evaluable", "concordant", "rate", "funnel position"],
@@ -326,7 +329,7 @@ def section_sequences(src: Source) -> str:
 
 def _at_risk_table(at_risk: dict[str, dict[int, int]]) -> str:
     headers = ["group"] + [f"{m} mo" for m in RISK_MONTHS]
-    body = [[label] + [fmt_count(counts[m]) for m in RISK_MONTHS]
+    body = [[label.replace("_", " ")] + [fmt_count(counts[m]) for m in RISK_MONTHS]
             for label, counts in at_risk.items()]
     return render.table(headers, body, [False] + [C] * len(RISK_MONTHS))
 
