@@ -61,6 +61,9 @@ class Stage:
 
 def publish_stage(ctx: RunContext) -> None:
     """Publish `build` to `audit` atomically and record the run in `audit.runs`."""
+    from her2audit.quality import check_outputs
+
+    check_outputs(ctx)  # output invariants on build.*; a critical failure publishes nothing
     info = run_info(ctx.con)
     row_counts = {
         name: warehouse.row_count(ctx.con, f"{warehouse.BUILD}.{name}")
@@ -103,6 +106,7 @@ def _guideline_versions(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 # The pipeline, in order. Later stages are appended here as they are built.
 STAGES: list[Stage] = [
     Stage("extract", "her2audit.extract:run", "read the registry into raw, staging and quarantine"),
+    Stage("validate", "her2audit.quality:run", "data-quality gate (Great Expectations suites)"),
     Stage("publish", "her2audit.pipeline:publish_stage", "publish build tables to audit"),
 ]
 
