@@ -12,7 +12,7 @@ import pytest
 SMALL_REGISTRY = Path(__file__).resolve().parents[1] / "dags" / "data" / "registry"
 
 
-def rewrite(path: Path, change: Callable[[int, dict[str, str]], dict[str, str] | None]) -> None:
+def _rewrite(path: Path, change: Callable[[int, dict[str, str]], dict[str, str] | None]) -> None:
     """Rewrite a registry CSV row by row; `change(i, row)` returns the new row, or None to
     drop it."""
     with open(path, newline="", encoding="utf-8") as f:
@@ -29,3 +29,9 @@ def rewrite(path: Path, change: Callable[[int, dict[str, str]], dict[str, str] |
 def small_registry(tmp_path: Path) -> Path:
     """A writable copy of tests/dags/data/registry (60 patients, 2 quarantined treatment rows)."""
     return Path(shutil.copytree(SMALL_REGISTRY, tmp_path / "registry"))
+
+
+@pytest.fixture(name="rewrite")
+def rewrite_fixture():
+    """`rewrite(path, change)`: edit a registry CSV row by row."""
+    return _rewrite

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import rewrite  # tests/quality/conftest.py
 
 from her2audit import cli, pipeline, warehouse
 from her2audit.errors import DataQualityError
@@ -45,7 +44,7 @@ def test_a_clean_registry_passes_and_records_every_expectation(small_registry, t
     assert (status, float(observed)) == ("passed", pytest.approx(2 / 1209, rel=1e-4))
 
 
-def test_too_many_quarantined_treatments_stop_the_run(small_registry, tmp_path):
+def test_too_many_quarantined_treatments_stop_the_run(small_registry, rewrite, tmp_path):
     # a third of the treatment rows get an impossible date: the reader quarantines them,
     # the gate sees a quarantine rate of about 33% > 20%
     rewrite(small_registry / "treatments.csv",
@@ -63,7 +62,7 @@ def test_too_many_quarantined_treatments_stop_the_run(small_registry, tmp_path):
     assert history["treatments_quarantine_rate_at_most_20pct"][1] == "failed"
 
 
-def test_missing_her2_results_fail_two_critical_expectations(small_registry, tmp_path):
+def test_missing_her2_results_fail_two_critical_expectations(small_registry, rewrite, tmp_path):
     rewrite(small_registry / "biomarkers.csv", lambda i, r: None if r["marker"] == "HER2" else r)
     with pytest.raises(DataQualityError) as err:
         validate(small_registry, tmp_path / "w.duckdb")
@@ -73,7 +72,7 @@ def test_missing_her2_results_fail_two_critical_expectations(small_registry, tmp
     ]
 
 
-def test_patients_without_diagnosis_are_measured_as_a_share(small_registry, tmp_path):
+def test_patients_without_diagnosis_are_measured_as_a_share(small_registry, rewrite, tmp_path):
     rewrite(small_registry / "diagnoses.csv", lambda i, r: None if i % 4 == 0 else r)  # 15 of 60
     with pytest.raises(DataQualityError, match="patients_with_diagnosis_at_least_80pct"):
         validate(small_registry, tmp_path / "w.duckdb")
@@ -81,7 +80,7 @@ def test_patients_without_diagnosis_are_measured_as_a_share(small_registry, tmp_
     assert float(got["patients_with_diagnosis_at_least_80pct"][3]) == pytest.approx(0.75)
 
 
-def test_warnings_are_recorded_but_do_not_stop_the_run(small_registry, tmp_path):
+def test_warnings_are_recorded_but_do_not_stop_the_run(small_registry, rewrite, tmp_path):
     rewrite(small_registry / "treatments.csv", lambda i, r: {**r, "setting": ""})
     db = tmp_path / "w.duckdb"
     validate(small_registry, db)
@@ -89,7 +88,7 @@ def test_warnings_are_recorded_but_do_not_stop_the_run(small_registry, tmp_path)
     assert got["treatments_setting_unknown_at_most_50pct"] == ("warning", "failed", False, "1")
 
 
-def test_validate_command_prints_the_results_and_exits_3(small_registry, tmp_path, capsys):
+def test_validate_command_prints_the_results_and_exits_3(small_registry, rewrite, tmp_path, capsys):
     rewrite(small_registry / "treatments.csv",
             lambda i, r: {**r, "patient_id": "nobody"} if i % 2 == 0 else r)
     status = cli.main(["validate", "--registry", str(small_registry)])
