@@ -1,9 +1,9 @@
 """The data-quality gate (stage `validate`, and the output checks inside `publish`).
 
 Registry suites (`expectations/<table>.json`, `meta.stage = validate`) run right after
-extraction on table-level batches built by `sql/30_validate/`; the output suite
-(`expectations/audit_tables.json`, `meta.stage = publish`) runs on the `build` tables
-just before they are published (`sql/85_output_checks/`).
+extraction on table-level batches built by `sql/30_validate/`; the output suites
+(`expectations/audit_*.json`, `meta.stage = publish`) run on the `build` tables just
+before they are published (batches from `sql/85_output_checks/`).
 
 Every result is written to `build.data_quality_results` (published with the run as
 `audit.data_quality_results`) and appended to `audit.data_quality_results_history`, an
@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from her2audit import warehouse
 from her2audit.errors import DataQualityError
+from her2audit.paths import SQL_DIR
 from her2audit.quality.gx_runner import FAILED, Outcome, Validator, not_evaluated, read_batch
 from her2audit.quality.suites import Suite, load_suites
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 RESULTS = "data_quality_results"
 HISTORY = "data_quality_results_history"
-STAGE_SQL = {"validate": "30_validate", "publish": "85_output_checks"}
 
 RESULT_SCHEMA = pa.schema([
     ("run_id", pa.string()),
@@ -76,10 +76,14 @@ def evaluate(
     """Build the stage's batches and run its suites; returns one outcome per expectation."""
     suites = list(suites) if suites is not None else load_suites(stage=stage)
     runnable = [s for s in suites if all(table_exists(con, t) for t in s.requires)]
-    if runnable:
-        if stage == "validate":
-            _prepare_validate_inputs(con)
-        warehouse.run_sql_stage(con, STAGE_SQL[stage])
+    if runnable and stage == "validate":
+        _prepare_validate_inputs(con)
+    ran: set[str] = set()
+    for suite in runnable:
+        for file in suite.sql:
+            if file not in ran:
+                warehouse.run_sql_file(con, SQL_DIR / file)
+                ran.add(file)
     validator = Validator() if runnable else None
     outcomes: list[Outcome] = []
     for suite in suites:

@@ -3,8 +3,10 @@ table plus one for the published tables' invariants.
 
 Each file is a GX 1.x `ExpectationSuite` in JSON. Our additions live in `meta`:
 
-- suite `meta.batch`: the DuckDB relation the suite validates (a view built by the
-  stage's SQL, one row per input row for registry tables);
+- suite `meta.batch`: the DuckDB relation the suite validates (a view, one row per input
+  row for registry tables);
+- suite `meta.sql`: the SQL files (relative to `sql/`) that build the batch, run in
+  order before the suite (a file shared by several suites runs once);
 - suite `meta.stage`: `validate` (registry tables, before any analysis) or `publish`
   (built tables, just before they are published); default `validate`;
 - suite `meta.requires` and expectation `meta.requires`: tables that must exist for the
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from her2audit.errors import RuleFileError
-from her2audit.paths import EXPECTATIONS_DIR
+from her2audit.paths import EXPECTATIONS_DIR, SQL_DIR
 
 SEVERITIES = ("critical", "warning")
 STAGES = ("validate", "publish")
@@ -60,6 +62,7 @@ class Suite:
     name: str
     path: Path
     batch: str
+    sql: tuple[str, ...]
     stage: str
     requires: tuple[str, ...]
     description: str
@@ -107,8 +110,15 @@ def load_suite(path: Path) -> Suite:
         ))
     if not expectations:
         raise _fail(path, "the suite has no expectations")
+    sql = meta.get("sql")
+    if not isinstance(sql, list) or not sql or not all(isinstance(f, str) for f in sql):
+        raise _fail(path, "meta.sql must list the SQL files (relative to sql/) that build "
+                          "the batch")
+    for file in sql:
+        if not (SQL_DIR / file).is_file():
+            raise _fail(path, f"meta.sql: no file sql/{file}")
     return Suite(
-        name=doc["name"], path=Path(path), batch=meta["batch"], stage=stage,
+        name=doc["name"], path=Path(path), batch=meta["batch"], sql=tuple(sql), stage=stage,
         requires=_requires(meta.get("requires"), path),
         description=str(meta.get("description", "")), expectations=tuple(expectations),
     )

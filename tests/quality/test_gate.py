@@ -130,9 +130,22 @@ def built(tmp_path):
 def test_valid_line_tables_are_published_with_their_checks(built):
     pipeline.publish_stage(built)
     rows = built.con.execute("select expectation, status from audit.data_quality_results "
-                             "where suite = 'audit_tables'").fetchall()
-    assert len(rows) == 9 and {s for _, s in rows} == {"passed"}
+                             "where suite like 'audit_%'").fetchall()
+    assert len(rows) == 10 and {s for _, s in rows} == {"passed"}
     assert built.con.execute("select count(*) from audit.lines_of_therapy").fetchone()[0] == 3
+
+
+def test_lines_are_checked_before_the_concordance_stage_exists(built):
+    built.con.execute("drop table build.line_concordance")
+    built.con.execute("update build.lines_of_therapy set line_number = 2 "
+                      "where patient_id = 'P2'")  # P2 starts at line 2
+    with pytest.raises(DataQualityError, match="lines_numbered_consecutively_from_1"):
+        pipeline.publish_stage(built)
+    statuses = built.con.execute("select suite, status, count(*) from build.data_quality_results "
+                                 "group by all order by all").fetchall()
+    assert statuses == [("audit_line_concordance", "not_evaluated", 4),
+                        ("audit_lines_of_therapy", "failed", 1),
+                        ("audit_lines_of_therapy", "passed", 5)]
 
 
 def test_broken_line_tables_are_not_published(built):
@@ -145,12 +158,12 @@ def test_broken_line_tables_are_not_published(built):
     with pytest.raises(DataQualityError) as err:
         pipeline.publish_stage(built)
     assert sorted(f.split(" ")[0] for f in err.value.failed) == [
-        "audit_tables.concordance_category_allowed",
-        "audit_tables.concordance_flag_matches_category",  # 'maybe' flagged concordant
-        "audit_tables.concordance_one_row_per_line",  # P1 line 3 has no concordance row
-        "audit_tables.lines_numbered_consecutively_from_1",
-        "audit_tables.lines_one_row_per_line",
-        "audit_tables.lines_start_on_or_before_end",
+        "audit_line_concordance.concordance_category_allowed",
+        "audit_line_concordance.concordance_flag_matches_category",  # 'maybe' is concordant
+        "audit_line_concordance.concordance_one_row_per_line",  # P1 line 3: no concordance
+        "audit_line_concordance.concordance_rows_have_a_line",  # P1 line 2 is gone
+        "audit_lines_of_therapy.lines_numbered_consecutively_from_1",
+        "audit_lines_of_therapy.lines_start_on_or_before_end",
     ]
     assert built.con.execute("select patient_id from audit.lines_of_therapy").fetchall() == [
         ("previous",)]

@@ -22,7 +22,8 @@ def test_one_suite_per_registry_table_and_one_for_outputs():
     suites = load_suites()
     validate = sorted(s.name for s in suites if s.stage == "validate")
     assert validate == registry_tables()
-    assert [s.name for s in suites if s.stage == "publish"] == ["audit_tables"]
+    assert sorted(s.name for s in suites if s.stage == "publish") == [
+        "audit_line_concordance", "audit_lines_of_therapy"]
 
 
 def test_every_expectation_has_a_severity_and_a_unique_name():
@@ -47,8 +48,22 @@ def test_suites_are_plain_gx_suite_json():
     context = gx.get_context(mode="ephemeral")
     for path in sorted(EXPECTATIONS_DIR.glob("*.json")):
         doc = json.loads(path.read_text())
-        suite = context.suites.add(ExpectationSuite(**doc))
+        suite = context.suites.add(ExpectationSuite(**doc))  # our keys live in meta
         assert len(suite.expectations) == len(doc["expectations"])
+
+
+META = {"batch": "staging.dq_patients",
+        "sql": ["30_validate/00_quarantined_rows.sql", "30_validate/10_patients.sql"]}
+
+
+def test_a_suite_must_name_existing_sql(tmp_path: Path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"name": "bad", "meta": {**META, "sql": ["30_validate/nope.sql"]},
+                                "expectations": [{"type": "expect_column_sum_to_be_between",
+                                                  "kwargs": {"column": "a"},
+                                                  "meta": {"name": "a", "severity": "warning"}}]}))
+    with pytest.raises(RuleFileError, match="no file sql/30_validate/nope.sql"):
+        load_suite(path)
 
 
 @pytest.mark.parametrize("meta, problem", [
@@ -58,7 +73,7 @@ def test_suites_are_plain_gx_suite_json():
 ])
 def test_a_malformed_expectation_is_rejected(tmp_path: Path, meta, problem):
     path = tmp_path / "bad.json"
-    path.write_text(json.dumps({"name": "bad", "meta": {"batch": "staging.x"}, "expectations": [
+    path.write_text(json.dumps({"name": "bad", "meta": META, "expectations": [
         {"type": "expect_column_sum_to_be_between", "kwargs": {"column": "a"}, "meta": meta}]}))
     with pytest.raises(RuleFileError, match=problem):
         load_suite(path)
@@ -69,6 +84,6 @@ def test_duplicate_names_across_suites_are_rejected(tmp_path: Path):
            "meta": {"name": "same", "severity": "warning"}}
     for name in ("a", "b"):
         (tmp_path / f"{name}.json").write_text(json.dumps(
-            {"name": name, "meta": {"batch": "staging.x"}, "expectations": [exp]}))
+            {"name": name, "meta": META, "expectations": [exp]}))
     with pytest.raises(RuleFileError, match="unique"):
         load_suites(tmp_path)
