@@ -9,7 +9,6 @@ callables can be tested and reused without it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping
@@ -115,18 +114,16 @@ def _reports(params: Mapping[str, Any]) -> Path | None:
 def context_for(con, run_id: str, reports: Path | None) -> pipeline.RunContext:
     """Rebuild the RunContext of `run_id` from `build.run_info` (fails if another run has
     since started on this warehouse)."""
-    info = pipeline.run_info(con) if "run_info" in warehouse.table_names(
-        con, warehouse.BUILD) else {}
-    if info.get("run_id") != run_id:
+    current = None
+    if "run_info" in warehouse.table_names(con, warehouse.BUILD):
+        current = pipeline.run_info(con).get("run_id")
+    if current != run_id:
         raise RuntimeError(
-            f"the warehouse's current run is {info.get('run_id')!r}, not {run_id!r}: another "
-            f"run started on this warehouse; one DAG run per warehouse at a time "
+            f"the warehouse's current run is {current!r}, not {run_id!r}: another run "
+            f"started on this warehouse; one DAG run per warehouse at a time "
             f"(max_active_runs=1 and the {POOL} pool)"
         )
-    params_json = info["parameters"]
-    params = json.loads(params_json) if isinstance(params_json, str) else params_json
-    run_params = load_parameters(None, params)
-    return pipeline.RunContext(con, run_id, info["registry"], run_params, reports, _progress)
+    return pipeline.context_from_warehouse(con, reports, _progress)
 
 
 def run_task(task: str, run_id: str, db: str | Path, reports: str | Path | None = None) -> str:
