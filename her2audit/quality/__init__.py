@@ -59,13 +59,13 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
 
 
 def _prepare_validate_inputs(con: duckdb.DuckDBPyConnection) -> None:
-    """Optional inputs of the registry batches: the drug mapping (from extract)."""
-    has_mapping = table_exists(con, "staging.administrations")
-    if has_mapping:
-        con.execute("create or replace table staging.dq_mapped_records as "
-                    "select distinct record_key from staging.administrations")
-    else:
-        con.execute("create or replace table staging.dq_mapped_records (record_key varchar)")
+    """Optional inputs of the registry batches: the unmapped drug spellings (from extract)."""
+    has_mapping = table_exists(con, "build.unmapped_drugs")
+    source = (
+        "select regexp_replace(lower(trim(drug)), '\\s+', ' ', 'g') as drug_key "
+        "from build.unmapped_drugs" if has_mapping else "select null::varchar as drug_key limit 0"
+    )
+    con.execute(f"create or replace view staging.dq_unmapped_drug_keys as {source}")
     warehouse.set_variables(con, {"dq_has_drug_mapping": has_mapping})
 
 

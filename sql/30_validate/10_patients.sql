@@ -18,14 +18,14 @@ treated as (
 
 staged as (
     select
-        1 as staged,
-        0::double as quarantined,
-        patients.birth_date,
-        (patients.site_id <> 'unknown')::int::double as site_known,
-        (diagnosed.patient_id is not null)::int::double as has_diagnosis,
-        (her2_tested.patient_id is not null)::int::double as has_her2_test,
-        (treated.patient_id is not null)::int::double as has_treatment,
-        (patients.death_date is not null or patients.last_contact_date is not null)::int::double
+        1::tinyint as staged,
+        0::tinyint as quarantined,
+        year(patients.birth_date)::smallint as birth_year,
+        (patients.site_id <> 'unknown')::tinyint as site_known,
+        (diagnosed.patient_id is not null)::tinyint as has_diagnosis,
+        (her2_tested.patient_id is not null)::tinyint as has_her2_test,
+        (treated.patient_id is not null)::tinyint as has_treatment,
+        (patients.death_date is not null or patients.last_contact_date is not null)::tinyint
             as has_follow_up_date
     from staging.patients as patients
     left join diagnosed using (patient_id)
@@ -35,14 +35,14 @@ staged as (
 
 quarantined as (
     select
-        0 as staged,
-        1::double as quarantined,
-        null::date as birth_date,
-        null::double as site_known,
-        null::double as has_diagnosis,
-        null::double as has_her2_test,
-        null::double as has_treatment,
-        null::double as has_follow_up_date
+        0::tinyint as staged,
+        1::tinyint as quarantined,
+        null::smallint as birth_year,
+        null::tinyint as site_known,
+        null::tinyint as has_diagnosis,
+        null::tinyint as has_her2_test,
+        null::tinyint as has_treatment,
+        null::tinyint as has_follow_up_date
     from dq_quarantined_rows('patients')
 )
 

@@ -7,22 +7,22 @@
 create or replace view staging.dq_biomarkers as
 with staged as (
     select
-        1 as staged,
-        0::double as quarantined,
+        1::tinyint as staged,
+        0::tinyint as quarantined,
         marker,
-        test_date,
-        case when marker = 'HER2' then (result in ('2+', 'equivocal'))::int::double end
+        year(test_date)::smallint as test_year,
+        case when marker = 'HER2' then (result in ('2+', 'equivocal'))::tinyint end
             as her2_equivocal
     from staging.biomarkers
 ),
 
 quarantined as (
     select
-        0 as staged,
-        1::double as quarantined,
+        0::tinyint as staged,
+        1::tinyint as quarantined,
         null::varchar as marker,
-        null::date as test_date,
-        null::double as her2_equivocal
+        null::smallint as test_year,
+        null::tinyint as her2_equivocal
     from dq_quarantined_rows('biomarkers')
 )
 

@@ -5,21 +5,19 @@
 create or replace view staging.dq_metastases as
 with staged as (
     select
-        1 as staged,
-        0::double as quarantined,
-        metastases.diagnosis_date,
+        1::tinyint as staged,
+        0::tinyint as quarantined,
         date_diff('day', diagnoses.diagnosis_date, metastases.diagnosis_date)
-            as days_from_breast_diagnosis
+            ::integer as days_from_breast_diagnosis
     from staging.metastases as metastases
     left join staging.diagnoses as diagnoses using (patient_id)
 ),
 
 quarantined as (
     select
-        0 as staged,
-        1::double as quarantined,
-        null::date as diagnosis_date,
-        null::bigint as days_from_breast_diagnosis
+        0::tinyint as staged,
+        1::tinyint as quarantined,
+        null::integer as days_from_breast_diagnosis
     from dq_quarantined_rows('metastases')
 )
 

@@ -1,37 +1,39 @@
 -- stage: validate / step: treatments batch
--- reads: staging.treatments, staging.dq_mapped_records, staging.dq_quarantined
+-- reads: staging.treatments, staging.dq_unmapped_drug_keys, staging.dq_quarantined
 -- writes: staging.dq_treatments (view; one row per treatments input row)
--- drug_mapped is 1 when the row's drug maps to at least one ingredient (its record is
--- in staging.administrations); null when this build has no drug mapping yet
--- (getvariable('dq_has_drug_mapping') is false), and the expectation on it is then
+-- The largest batch (about 100 rows per patient), so only small numeric columns:
+-- years instead of dates, 0/1 flags. drug_mapped is 0 for a row whose spelling is listed
+-- in build.unmapped_drugs (matched on the same case- and space-folded key the drug
+-- vocabulary uses), 1 otherwise; null when this build has no drug mapping
+-- (getvariable('dq_has_drug_mapping') is false), and the expectations on it are then
 -- reported as not evaluated.
 
 create or replace view staging.dq_treatments as
-with mapped as (
-    select distinct record_key from staging.dq_mapped_records
+with unmapped as (
+    select distinct drug_key from staging.dq_unmapped_drug_keys
 ),
 
 staged as (
     select
-        1 as staged,
-        0::double as quarantined,
-        treatments.start_date,
-        date_diff('day', treatments.start_date, treatments.end_date) as course_days,
-        (treatments.setting = 'unknown')::int::double as setting_unknown,
+        1::tinyint as staged,
+        0::tinyint as quarantined,
+        year(treatments.start_date)::smallint as start_year,
+        date_diff('day', treatments.start_date, treatments.end_date)::integer as course_days,
+        (treatments.setting = 'unknown')::tinyint as setting_unknown,
         case when getvariable('dq_has_drug_mapping') then
-            (mapped.record_key is not null)::int::double end as drug_mapped
+            (unmapped.drug_key is null)::tinyint end as drug_mapped
     from staging.treatments as treatments
-    left join mapped using (record_key)
+    left join unmapped using (drug_key)
 ),
 
 quarantined as (
     select
-        0 as staged,
-        1::double as quarantined,
-        null::date as start_date,
-        null::bigint as course_days,
-        null::double as setting_unknown,
-        null::double as drug_mapped
+        0::tinyint as staged,
+        1::tinyint as quarantined,
+        null::smallint as start_year,
+        null::integer as course_days,
+        null::tinyint as setting_unknown,
+        null::tinyint as drug_mapped
     from dq_quarantined_rows('treatments')
 )
 

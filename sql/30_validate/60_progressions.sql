@@ -5,21 +5,19 @@
 create or replace view staging.dq_progressions as
 with staged as (
     select
-        1 as staged,
-        0::double as quarantined,
-        progressions.progression_date,
+        1::tinyint as staged,
+        0::tinyint as quarantined,
         date_diff('day', diagnoses.metastatic_date, progressions.progression_date)
-            as days_from_metastatic_diagnosis
+            ::integer as days_from_metastatic_diagnosis
     from staging.progressions as progressions
     left join staging.diagnoses as diagnoses using (patient_id)
 ),
 
 quarantined as (
     select
-        0 as staged,
-        1::double as quarantined,
-        null::date as progression_date,
-        null::bigint as days_from_metastatic_diagnosis
+        0::tinyint as staged,
+        1::tinyint as quarantined,
+        null::integer as days_from_metastatic_diagnosis
     from dq_quarantined_rows('progressions')
 )
 
