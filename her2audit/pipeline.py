@@ -85,7 +85,10 @@ def record_row_dispositions(con: duckdb.DuckDBPyConnection) -> None:
 
 def publish_stage(ctx: RunContext) -> None:
     """Publish `build` to `audit` atomically and record the run in `audit.runs`."""
+    from her2audit.quality import check_outputs
+
     record_row_dispositions(ctx.con)
+    check_outputs(ctx)  # output invariants on build.*; a critical failure publishes nothing
     info = run_info(ctx.con)
     row_counts = {
         name: warehouse.row_count(ctx.con, f"{warehouse.BUILD}.{name}")
@@ -128,6 +131,7 @@ def _guideline_versions(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 # The pipeline, in order. Later stages are appended here as they are built.
 STAGES: list[Stage] = [
     Stage("extract", "her2audit.extract:run", "read the registry into raw, staging and quarantine"),
+    Stage("validate", "her2audit.quality:run", "data-quality gate (Great Expectations suites)"),
     Stage("cohort", "her2audit.cohort:run", "HER2-positive metastatic cohort and attrition"),
     Stage("lines", "her2audit.lines:run", "infer lines of therapy and name their regimens"),
     Stage("concordance", "her2audit.concordance:run", "guideline concordance of lines, sequences"),
