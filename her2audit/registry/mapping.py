@@ -8,6 +8,7 @@
 - `map_results(source_key, result)`: result spellings -> canonical result.
 - `map_systems(system, vocabulary)`: FHIR system URL -> vocabulary name.
 - `map_fhir_status(resource_type, status)`: statuses meaning "did not happen".
+- `map_drug_systems(code_system, url, priority)`: treatments.code_system <-> FHIR system.
 """
 
 from __future__ import annotations
@@ -109,6 +110,14 @@ def load(con: duckdb.DuckDBPyConnection) -> None:
             for rtype, statuses in m.get("fhir_rejected_status", {}).items()
             for status in statuses
         ],
+    )
+    con.execute(
+        "create or replace temp table map_drug_systems (code_system varchar, url varchar, "
+        "priority integer)"
+    )
+    con.executemany(
+        "insert into map_drug_systems values (?, ?, ?)",
+        [(k, v, i) for i, (k, v) in enumerate(m.get("drug_code_systems", {}).items())],
     )
     drugs = m.get("drugs", {})
     con.execute(
