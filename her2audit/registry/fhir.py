@@ -95,7 +95,7 @@ def read_folder(
         },
     )
     warehouse.run_sql_stage(con, "10_fhir")
-    n_patients = con.execute(f"select count(*) from {SRC}.out_patients").fetchone()[0]
+    n_patients = con.execute(f"select count(*) from {SRC}.out_patients").fetchall()[0][0]
     if n_patients == 0:
         raise RegistryError(source, "has no Patient resources; a registry needs at least one")
     if progress:

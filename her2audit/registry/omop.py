@@ -165,6 +165,11 @@ VOCABULARY_TABLES = ("concept", "concept_ancestor")
 OUTPUTS = ("patients", "diagnoses", "biomarkers", "metastases", "treatments")
 
 
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    # fetchall: a result must be finished before DuckDB runs the next statement
+    return con.execute(f"select count(*) from {table}").fetchall()[0][0]
+
+
 def _describe(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
 
@@ -237,7 +242,9 @@ def read_folder(
 ) -> str:
     """Land an OMOP folder (CSV or Parquet tables) into `raw`; returns the fingerprint."""
     files = omop_folder_tables(folder)
-    _check_required(str(folder), set(files))
+    _check_required(
+        str(folder), set(files), [p.name for p in folder.iterdir() if p.is_file()]
+    )
     con.execute(f"create schema if not exists {SRC}")
     fingerprint = hashlib.sha256()
     for table in OMOP_TABLES:
@@ -252,18 +259,19 @@ def read_folder(
         fingerprint.update(f"{path.name}:{sha}\n".encode())
         _land_file(con, table, path)
         if progress:
-            progress(f"  omop {path.name}: {warehouse.row_count(con, f'{SRC}.{table.name}'):,} rows")
+            progress(f"  omop {path.name}: {_count(con, f'{SRC}.{table.name}'):,} rows")
     digest = fingerprint.hexdigest()
     _map_to_raw(con, prefix="", fingerprint=digest)
     return digest
 
 
-def _check_required(where: str, present: set[str]) -> None:
+def _check_required(where: str, present: set[str], found_tables: list[str]) -> None:
     missing = [t.name for t in OMOP_TABLES if t.required and t.name not in present]
     if not ({"measurement", "observation"} & present):
         missing.append("measurement (or observation)")
     if missing:
-        found = ", ".join(sorted(present)) or "no OMOP tables"
+        shown = sorted(found_tables)
+        found = ", ".join(shown[:12]) + (", …" if len(shown) > 12 else "") or "no tables"
         raise RegistryError(
             where,
             f"is not an OMOP CDM v5.4 source: table(s) {', '.join(missing)} missing "
@@ -373,15 +381,21 @@ def _pg_select(table: OmopTable, schema: str, columns: set[str], where: str = ""
     return f"select {select} from {schema}.{table.name} as t {where}"
 
 
-def _stream(con: duckdb.DuckDBPyConnection, cur, sql: str, target: str) -> None:
-    """Run `sql` on PostgreSQL and stream its Arrow record batches into `target`."""
-    cur.execute(sql)
-    reader = cur.fetch_record_batch()
-    con.register("_pg_stream", reader)
+def _stream(con: duckdb.DuckDBPyConnection, source: PostgresSource, sql: str, target: str) -> None:
+    """Run `sql` on PostgreSQL and stream its Arrow record batches into `target`. Each
+    table gets its own connection: the driver wants a result finished before the next."""
+    conn = _pg_connect(source)
     try:
-        con.execute(f"create or replace table {target} as select * from _pg_stream")
+        cur = conn.cursor()
+        cur.execute(sql)
+        reader = cur.fetch_record_batch()
+        con.register("_pg_stream", reader)
+        try:
+            con.execute(f"create or replace table {target} as select * from _pg_stream")
+        finally:
+            con.unregister("_pg_stream")
     finally:
-        con.unregister("_pg_stream")
+        conn.close()
 
 
 def _vocabulary_filters(schema: str, vocab: str, have_vocab: bool) -> dict[str, str]:
@@ -449,7 +463,7 @@ def read_postgres(
             for name in TABLES
             if name in (vocab_columns if name in VOCABULARY_TABLES else columns)
         }
-        _check_required(f"{source.display} (schema {source.schema})", present)
+        _check_required(f"{source.display} (schema {source.schema})", present, list(columns))
         for name in present:
             cols = vocab_columns if name in VOCABULARY_TABLES else columns
             missing = [c for c in TABLES[name].key_columns if c not in cols[name]]
@@ -463,6 +477,7 @@ def read_postgres(
             "concept", set()
         )
         filters = _vocabulary_filters(source.schema, source.vocabulary_schema, have_vocab)
+        cur.close()
         con.execute(f"create schema if not exists {SRC}")
         for table in OMOP_TABLES:
             if table.name not in present:
@@ -472,7 +487,7 @@ def read_postgres(
             cols = vocab_columns if table.name in VOCABULARY_TABLES else columns
             sql = _pg_select(table, schema, cols[table.name], filters.get(table.name, ""))
             try:
-                _stream(con, cur, sql, f"{SRC}.{table.name}")
+                _stream(con, source, sql, f"{SRC}.{table.name}")
             except RegistryError:
                 raise
             except Exception as exc:
@@ -481,9 +496,8 @@ def read_postgres(
                     f"cannot read {schema}.{table.name}: {_scrub(str(exc), source)}",
                 ) from None
             if progress:
-                n = warehouse.row_count(con, f"{SRC}.{table.name}")
+                n = _count(con, f"{SRC}.{table.name}")
                 progress(f"  omop {schema}.{table.name}: {n:,} rows")
-        cur.close()
     finally:
         conn.close()
     digest = _content_fingerprint(con, source)
@@ -498,7 +512,7 @@ def _content_fingerprint(con: duckdb.DuckDBPyConnection, source: PostgresSource)
     for table in OMOP_TABLES:
         n, h = con.execute(
             f"select count(*), coalesce(bit_xor(hash(t)), 0) from {SRC}.{table.name} as t"
-        ).fetchone()
+        ).fetchall()[0]
         digest.update(f"{table.name}:{n}:{h}\n".encode())
     return digest.hexdigest()
 
