@@ -6,10 +6,9 @@ The canonical folder is read with the canonical reader (so the exporter sees exa
 the rows the pipeline would), mapped with `sql/90_export_omop` or `sql/90_export_fhir`
 using the codes of `rules/omop_mapping.yaml`, and written with DuckDB's COPY.
 
-What the target format cannot hold is not written: OMOP has no treatment setting and
-no progression table; neither format has `progressions`. A row whose date is not a
-valid date, or whose patient_id is empty, is not written (the canonical reader would
-quarantine it).
+Only the rows the canonical reader stages are written (what it would quarantine is left
+out, see `_keep_staged_rows`). What the target format cannot hold is not written: OMOP
+has no treatment setting, and neither format gets `progressions`.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ import duckdb
 from her2audit import warehouse
 from her2audit.errors import UsageError
 from her2audit.registry import canonical, mapping
+from her2audit.registry.schema import load_allowed_values
 
 FORMATS = ("omop", "fhir")
 OMOP_TABLES = (
@@ -108,6 +108,25 @@ def _load_export_codes(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _keep_staged_rows(con: duckdb.DuckDBPyConnection) -> None:
+    """Keep in `raw` only the rows the canonical reader stages: what it would quarantine
+    (an invalid date, an end before the start, an unknown or duplicate patient …) often
+    cannot be written in a typed format, and leaving it out keeps every adapter's view
+    of the registry the same as the canonical reader's."""
+    load_allowed_values(con)
+    warehouse.run_sql_stage(con, "20_staging")
+    for name in ("patients", "diagnoses", "biomarkers", "metastases", "treatments"):
+        con.execute(
+            f"""
+            create or replace table raw.{name} as
+            select r.* from raw.{name} as r
+            semi join staging.{name}_checked as c
+                on c.record_key = r._source_file || ':' || r._row_number and c.rule is null
+            order by r._row_number
+            """
+        )
+
+
 def export(canonical_dir: Path, out: Path, fmt: str) -> dict[str, int]:
     """Convert the canonical registry in `canonical_dir` to `fmt` (`omop` or `fhir`) in
     `out` (created; files of the same names are replaced). Returns rows written per file."""
@@ -118,9 +137,10 @@ def export(canonical_dir: Path, out: Path, fmt: str) -> dict[str, int]:
         raise UsageError("the export folder must differ from the canonical registry folder")
     con = duckdb.connect()
     try:
-        for schema in ("raw", "export"):
+        for schema in ("raw", "staging", "build", "export"):
             con.execute(f"create schema {schema}")
         canonical.read_folder(con, canonical_dir)
+        _keep_staged_rows(con)
         _load_export_codes(con)
         out.mkdir(parents=True, exist_ok=True)
         written: dict[str, int] = {}
