@@ -108,7 +108,7 @@ select
     m.drug_code,
     m.code_system,
     m.start_date,
-    case when m.end_date > m.start_date then m.end_date end as end_date,
+    m.end_date,
     m.setting,
     m.route,
     m.file as _src,
