@@ -77,7 +77,8 @@ def load(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.executemany("insert into map_conditions values (?, ?, ?, ?, ?, ?, ?)", condition_rows())
     con.execute(
-        "create or replace temp table map_biomarkers (loinc varchar, marker varchar, method varchar)"
+        "create or replace temp table map_biomarkers "
+        "(loinc varchar, marker varchar, method varchar)"
     )
     con.executemany(
         "insert into map_biomarkers values (?, ?, ?)",

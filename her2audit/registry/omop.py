@@ -136,7 +136,11 @@ OMOP_TABLES: tuple[OmopTable, ...] = (
     ),
     OmopTable(
         "care_site",
-        {"care_site_id": "bigint", "care_site_name": "varchar", "care_site_source_value": "varchar"},
+        {
+            "care_site_id": "bigint",
+            "care_site_name": "varchar",
+            "care_site_source_value": "varchar",
+        },
         False,
         ("care_site_id",),
     ),
@@ -375,7 +379,7 @@ def _pg_select(table: OmopTable, schema: str, columns: set[str], where: str = ""
         "varchar": "text",
     }
     select = ", ".join(
-        f"cast({c} as {pg_types[t]}) as {c}" if c in columns else f"cast(null as {pg_types[t]}) as {c}"
+        f"cast({c if c in columns else 'null'} as {pg_types[t]}) as {c}"
         for c, t in table.columns.items()
     )
     return f"select {select} from {schema}.{table.name} as t {where}"
@@ -473,8 +477,8 @@ def read_postgres(
                     f"table {name} is not an OMOP CDM table: column(s) {', '.join(missing)} "
                     "missing",
                 )
-        have_vocab = {"concept", "concept_ancestor"} <= present and "domain_id" in vocab_columns.get(
-            "concept", set()
+        have_vocab = {"concept", "concept_ancestor"} <= present and (
+            "domain_id" in vocab_columns.get("concept", set())
         )
         filters = _vocabulary_filters(source.schema, source.vocabulary_schema, have_vocab)
         cur.close()

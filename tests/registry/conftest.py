@@ -75,7 +75,8 @@ def load_omop_folder_into_postgres(folder: Path, schema: str) -> None:
                     return types["datetime"]
                 if col == "value_as_number":
                     return types["value_as_number"]
-                if col.endswith("_id") or col in ("year_of_birth", "month_of_birth", "day_of_birth"):
+                if col.endswith("_id") or col in ("year_of_birth", "month_of_birth",
+                                                  "day_of_birth"):
                     return "bigint"
                 return "varchar(255)"
 

@@ -107,7 +107,8 @@ def write_random_registry(folder: Path, patients: int, seed: int) -> Path:
         birth = dt.date(1940, 1, 1) + dt.timedelta(days=rng.randrange(0, 40 * 365))
         dx = dt.date(2012, 1, 1) + dt.timedelta(days=rng.randrange(0, 9 * 365))
         metastatic = rng.random() < 0.8
-        met = dx + dt.timedelta(days=rng.choice([0, rng.randrange(120, 2000)])) if metastatic else None
+        delay = rng.choice([0, rng.randrange(120, 2000)])
+        met = dx + dt.timedelta(days=delay) if metastatic else None
         dead = met is not None and rng.random() < 0.4
         death = met + dt.timedelta(days=rng.randrange(200, 2500)) if dead else None
         last = (death or dt.date(2025, 6, 30)) if rng.random() < 0.9 else None
@@ -125,8 +126,8 @@ def write_random_registry(folder: Path, patients: int, seed: int) -> Path:
         if score == "2+":
             rows["biomarkers"].append([pid, test.isoformat(), "HER2", "ISH",
                                        rng.choice(["amplified", "not amplified"])])
-        rows["biomarkers"].append([pid, test.isoformat(), "ER", "IHC",
-                                   rng.choice(["positive", "negative", f"{rng.randrange(0, 101)}%"])])
+        er = rng.choice(["positive", "negative", f"{rng.randrange(0, 101)}%"])
+        rows["biomarkers"].append([pid, test.isoformat(), "ER", "IHC", er])
         rows["biomarkers"].append([pid, test.isoformat(), "PR", "IHC",
                                    rng.choice(["positive", "negative"])])
         if met is None:

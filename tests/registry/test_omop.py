@@ -139,13 +139,17 @@ def test_postgres_round_trip_matches_canonical(pg_schema: str, tmp_path: Path):
     canonical = write_random_registry(tmp_path / "canonical", patients=300, seed=8)
     exporters.export(canonical, tmp_path / "omop", "omop")
     load_omop_folder_into_postgres(tmp_path / "omop", pg_schema)
-    uri = f"{PG_URI_BASE}?schema={pg_schema}"
+    # the server trusts local connections, so this password is accepted and ignored;
+    # it must still never be recorded
+    uri = f"{PG_URI_BASE}?schema={pg_schema}".replace("postgres@", "postgres:pw-h2a-9z@")
     run_extract(str(canonical), tmp_path / "canonical.duckdb")
     run_extract(uri, tmp_path / "pg.duckdb")
     compare_with_canonical(tmp_path / "canonical.duckdb", tmp_path / "pg.duckdb",
                            setting=False, drug_code=False)
     assert table_rows(tmp_path / "pg.duckdb", "select distinct _source_file from raw.patients") \
         == [(f"{pg_schema}.person",)]
+    recorded = table_rows(tmp_path / "pg.duckdb", "select registry from audit.runs")
+    assert recorded == [(uri.replace("pw-h2a-9z", "***"),)]
     # the same database read twice gives the same fingerprint; nothing of omop_src remains
     con = duckdb.connect(str(tmp_path / "pg.duckdb"))
     first = con.execute("select source_fingerprint from audit.runs").fetchone()[0]
