@@ -8,8 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import compare_with_canonical, run_extract, table_rows
-from registry_fixture import write_random_registry
+from conftest import compare_with_canonical, run_extract, synthetic_registry, table_rows
 
 from her2audit.errors import RegistryError
 from her2audit.registry import exporters, sources
@@ -42,8 +41,8 @@ def test_fhir_round_trip_matches_canonical(hand_registry: Path, tmp_path: Path):
                            setting=True, drug_code=True)
 
 
-def test_fhir_round_trip_random_registry(tmp_path: Path):
-    canonical = write_random_registry(tmp_path / "canonical", patients=300, seed=11)
+def test_fhir_round_trip_synthetic_registry(tmp_path: Path):
+    canonical = synthetic_registry(tmp_path / "canonical", patients=200, seed=11)
     exporters.export(canonical, tmp_path / "fhir", "fhir")
     run_extract(str(canonical), tmp_path / "canonical.duckdb")
     run_extract(f"fhir:{tmp_path / 'fhir'}", tmp_path / "fhir.duckdb")

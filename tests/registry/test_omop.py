@@ -13,9 +13,9 @@ from conftest import (
     compare_with_canonical,
     load_omop_folder_into_postgres,
     run_extract,
+    synthetic_registry,
     table_rows,
 )
-from registry_fixture import write_random_registry
 
 from her2audit import cli
 from her2audit.errors import RegistryError
@@ -136,7 +136,7 @@ def test_person_table_without_omop_columns_is_refused(tmp_path: Path):
 
 @pytest.mark.postgres
 def test_postgres_round_trip_matches_canonical(pg_schema: str, tmp_path: Path):
-    canonical = write_random_registry(tmp_path / "canonical", patients=300, seed=8)
+    canonical = synthetic_registry(tmp_path / "canonical", patients=200, seed=8)
     exporters.export(canonical, tmp_path / "omop", "omop")
     load_omop_folder_into_postgres(tmp_path / "omop", pg_schema)
     # the server trusts local connections, so this password is accepted and ignored;
