@@ -27,6 +27,7 @@ import duckdb
 
 from her2audit import __version__, warehouse
 from her2audit.parameters import RunParameters
+from her2audit.registry.sources import display_source
 
 
 def _default_progress(message: str) -> None:
@@ -102,7 +103,7 @@ def publish_stage(ctx: RunContext) -> None:
         "finished_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
         "status": "published",
         "command": info.get("command"),
-        "registry": ctx.registry,
+        "registry": display_source(ctx.registry),  # a database password never recorded
         "source_fingerprint": info.get("source_fingerprint"),
         "parameters": json.dumps(ctx.params.as_dict(), sort_keys=True),
         "guideline_versions": json.dumps(guideline_versions, sort_keys=True),
@@ -169,7 +170,7 @@ def start_run(
         [
             run_id,
             dt.datetime.now(dt.UTC).replace(tzinfo=None),
-            registry,
+            display_source(registry),
             json.dumps(params.as_dict(), sort_keys=True),
             command,
         ],
