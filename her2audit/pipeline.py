@@ -137,6 +137,8 @@ STAGES: list[Stage] = [
     Stage("lines", "her2audit.lines:run", "infer lines of therapy and name their regimens"),
     Stage("concordance", "her2audit.concordance:run", "guideline concordance of lines, sequences"),
     Stage("outcomes", "her2audit.outcomes:run", "OS, time to next treatment, to discontinuation"),
+    Stage("marts", "her2audit.report.marts:run", "concordance marts for dashboards"),
+    Stage("report", "her2audit.report:run", "render the HTML report and the case-review file"),
     Stage("publish", "her2audit.pipeline:publish_stage", "publish build tables to audit"),
 ]
 
