@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -627,12 +628,12 @@ def section_data_quality(src: Source, pseudo: Pseudonymiser) -> str:
                     v = "passed" if v else "FAILED"
                 elif c == "unexpected_count":
                     v = fmt_count(v)
-                elif c == "observed_value" and v is not None and str(v).strip().isdigit():
-                    v = fmt_count(int(str(v).strip()))
+                elif c == "observed_value":
+                    v = _observed(v, r.get("expectation"))
                 row.append(v)
             rows.append(row)
-        parts.append(render.table(cols, rows, [C if c == "unexpected_count" else False
-                                               for c in cols]))
+        parts.append(render.table([c.replace("_", " ") for c in cols], rows,
+                                  [C if c == "unexpected_count" else False for c in cols]))
     else:
         parts.append(render.note_missing(
             f"Data-quality results: audit.data_quality_results is {MISSING}."))
@@ -640,6 +641,21 @@ def section_data_quality(src: Source, pseudo: Pseudonymiser) -> str:
         "data-quality", "Data quality",
         "Rows that broke a row-level rule were quarantined with a reason, never dropped "
         "silently; table-level expectations guard each run.", "".join(parts))
+
+
+def _observed(value: Any, expectation: str | None) -> Any:
+    """An expectation's observed value with small counts suppressed: a whole number is a
+    count unless the expectation is about a share (`pct`, `rate`, `share`, `ratio`), and
+    "N of M values unexpected" has both numbers checked."""
+    if value is None:
+        return value
+    text = str(value).strip()
+    is_share = any(w in (expectation or "") for w in ("pct", "rate", "share", "ratio"))
+    if text.isdigit() and not is_share:
+        return fmt_count(int(text))
+    return re.sub(r"\b(\d+) of (\d+)\b",
+                  lambda m: f"{fmt_count(int(m.group(1)))} of {fmt_count(int(m.group(2)))}",
+                  text)
 
 
 def _jsonish(value: Any) -> str:
