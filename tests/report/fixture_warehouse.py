@@ -435,15 +435,23 @@ def write_build_tables(con, n_patients: int = 800, seed: int = 7) -> None:
         select * from (values ('zzz unknown', 23), ('herceptn', 4), ('xyz-123', 2))
             as t(drug, n_records)
     """)
-    con.execute("""
-        create or replace table build.data_quality_results as
-        select * from (values
-          ('r1', 'patients', 'expect_column_values_to_not_be_null(patient_id)', 'critical',
-           true, '0', 0),
-          ('r1', 'treatments', 'expect_column_values_to_be_in_set(route)', 'warning',
-           false, '7 unexpected', 7)
-        ) as t(run_id, suite, expectation, severity, success, observed_value, unexpected_count)
-    """)
+    from her2audit.quality import RESULT_SCHEMA  # the validate stage's own layout
+
+    base = {"expectation_type": None, "column_name": None, "status": None,
+            "unexpected_percent": None, "description": None}
+    results = pa.Table.from_pylist([
+        {**base, "run_id": "fixture-run", "suite": "patients",
+         "expectation": "expect_column_values_to_not_be_null(patient_id)",
+         "severity": "critical", "success": True, "status": "passed",
+         "observed_value": "0 of 1203 values unexpected", "unexpected_count": 0},
+        {**base, "run_id": "fixture-run", "suite": "treatments",
+         "expectation": "expect_column_values_to_be_in_set(route)", "severity": "warning",
+         "success": False, "status": "failed", "observed_value": "7 of 52000 values unexpected",
+         "unexpected_count": 7},
+    ], schema=RESULT_SCHEMA)
+    con.register("_t", results)
+    con.execute("create or replace table build.data_quality_results as select * from _t")
+    con.unregister("_t")
     con.execute("""
         create or replace table build.guideline_versions as
         select * from (values
