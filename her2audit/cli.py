@@ -25,12 +25,16 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_parameter_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("line-of-therapy and audit parameters (defaults: rules/parameters.yaml)")
+    g = p.add_argument_group(
+        "line-of-therapy and audit parameters (defaults: rules/parameters.yaml)"
+    )
     g.add_argument("--config", type=Path, help="YAML file of parameters to use for this run")
     g.add_argument("--pre-index-days", type=int)
     g.add_argument("--regimen-window-days", type=int)
     g.add_argument("--max-gap-days", type=int)
-    g.add_argument("--data-cutoff", help="censoring date YYYY-MM-DD (default: latest date in the data)")
+    g.add_argument(
+        "--data-cutoff", help="censoring date YYYY-MM-DD (default: latest date in the data)"
+    )
     g.add_argument("--guideline", help="pin one rulebook id (e.g. her2-mbc-2023) for every line")
 
 

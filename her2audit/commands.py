@@ -47,10 +47,17 @@ def demo(args: argparse.Namespace) -> int:
 
     registry = args.out / "registry"
     db = args.out / "her2audit.duckdb"
-    _say(f"her2audit demo: writing a synthetic registry of {args.patients:,} patients "
-         f"(seed {args.seed}) to {registry}")
-    synth.write_registry(registry, patients=args.patients, seed=args.seed, fmt="csv",
-                         progress=lambda m: print(m, file=sys.stderr, flush=True))
+    _say(
+        f"her2audit demo: writing a synthetic registry of {args.patients:,} patients "
+        f"(seed {args.seed}) to {registry}"
+    )
+    synth.write_registry(
+        registry,
+        patients=args.patients,
+        seed=args.seed,
+        fmt="csv",
+        progress=lambda m: print(m, file=sys.stderr, flush=True),
+    )
     params = load_parameters()
     run_id, _ = _run_pipeline(str(registry), db, args.reports, params, "demo")
     summary.print_run_summary(db, run_id, args.reports, _say)
@@ -63,10 +70,17 @@ def synth(args: argparse.Namespace) -> int:
 
     if args.patients < 1:
         raise UsageError("--patients must be at least 1")
-    synth_module.write_registry(args.out, patients=args.patients, seed=args.seed, fmt=args.format,
-                                progress=lambda m: print(m, file=sys.stderr, flush=True))
-    _say(f"wrote a synthetic registry of {args.patients:,} patients (seed {args.seed}) to "
-         f"{args.out}; ground truth in {args.out / 'truth'}")
+    synth_module.write_registry(
+        args.out,
+        patients=args.patients,
+        seed=args.seed,
+        fmt=args.format,
+        progress=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    _say(
+        f"wrote a synthetic registry of {args.patients:,} patients (seed {args.seed}) to "
+        f"{args.out}; ground truth in {args.out / 'truth'}"
+    )
     return 0
 
 
@@ -82,7 +96,9 @@ def validate(args: argparse.Namespace) -> int:
 
         with tempfile.TemporaryDirectory() as tmp:
             tmp_db = Path(tmp) / "validate.duckdb"
-            pipeline.run_pipeline(tmp_db, args.registry, load_parameters(), None, "validate", stages)
+            pipeline.run_pipeline(
+                tmp_db, args.registry, load_parameters(), None, "validate", stages
+            )
             summary.print_validation_summary(tmp_db, _say)
     else:
         pipeline.run_pipeline(con_db, args.registry, load_parameters(), None, "validate", stages)

@@ -3,7 +3,7 @@ quarantine the rows that break row-level rules (`build.quarantine`)."""
 
 from __future__ import annotations
 
-from her2audit import warehouse
+from her2audit import vocabulary, warehouse
 from her2audit.pipeline import RunContext
 from her2audit.registry.schema import load_allowed_values
 from her2audit.registry.sources import land_registry
@@ -24,3 +24,4 @@ def run(ctx: RunContext) -> None:
         )
         if not balanced:
             raise RuntimeError(f"row accounting does not balance for {table}")
+    vocabulary.map_drugs(ctx)

@@ -59,8 +59,33 @@ class Stage:
         return getattr(importlib.import_module(module), func)
 
 
+# What the row-disposition step needs; a partial run (extract only) publishes without it.
+DISPOSITION_INPUTS = {("build", "patients"), ("staging", "line_administrations")}
+
+
+def record_row_dispositions(con: duckdb.DuckDBPyConnection) -> None:
+    """`build.row_dispositions`: every input row used, quarantined or out of scope, with
+    the reason; fails the run if any table's rows do not add up."""
+    present = {(s, t) for s in ("build", "staging") for t in warehouse.table_names(con, s)}
+    if not DISPOSITION_INPUTS.issubset(present):
+        return
+    warehouse.run_sql_stage(con, "90_publish")
+    unbalanced = con.execute(
+        """
+        select accounting.source_table, accounting.rows_in, sum(d.n_rows)::bigint
+        from build.row_accounting as accounting
+        left join build.row_dispositions as d using (source_table)
+        group by all
+        having accounting.rows_in <> coalesce(sum(d.n_rows), 0)
+        """
+    ).fetchall()
+    if unbalanced:
+        raise RuntimeError(f"row dispositions do not add up to the rows read: {unbalanced}")
+
+
 def publish_stage(ctx: RunContext) -> None:
     """Publish `build` to `audit` atomically and record the run in `audit.runs`."""
+    record_row_dispositions(ctx.con)
     info = run_info(ctx.con)
     row_counts = {
         name: warehouse.row_count(ctx.con, f"{warehouse.BUILD}.{name}")
@@ -103,6 +128,8 @@ def _guideline_versions(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 # The pipeline, in order. Later stages are appended here as they are built.
 STAGES: list[Stage] = [
     Stage("extract", "her2audit.extract:run", "read the registry into raw, staging and quarantine"),
+    Stage("cohort", "her2audit.cohort:run", "HER2-positive metastatic cohort and attrition"),
+    Stage("lines", "her2audit.lines:run", "infer lines of therapy and name their regimens"),
     Stage("publish", "her2audit.pipeline:publish_stage", "publish build tables to audit"),
 ]
 
@@ -117,9 +144,8 @@ def stage(name: str) -> Stage:
 def new_run_id(registry: str, params: RunParameters) -> str:
     """Sortable, unique run id: UTC time plus a short hash of what was asked."""
     now = dt.datetime.now(dt.UTC)
-    digest = hashlib.sha256(
-        f"{registry}|{json.dumps(params.as_dict(), sort_keys=True)}|{time.perf_counter_ns()}".encode()
-    ).hexdigest()[:8]
+    asked = f"{registry}|{json.dumps(params.as_dict(), sort_keys=True)}|{time.perf_counter_ns()}"
+    digest = hashlib.sha256(asked.encode()).hexdigest()[:8]
     return f"{now:%Y%m%dT%H%M%SZ}-{digest}"
 
 
@@ -148,6 +174,22 @@ def run_info(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     rows = con.execute("select * from build.run_info").fetchall()
     cols = [d[0] for d in con.description]
     return dict(zip(cols, rows[0], strict=True)) if rows else {}
+
+
+def context_from_warehouse(
+    con: duckdb.DuckDBPyConnection,
+    reports_dir: Path | None = None,
+    progress: Callable[[str], None] = _default_progress,
+) -> RunContext:
+    """Rebuild the RunContext of the run in progress from `build.run_info`, so a stage can
+    run in its own process (an Airflow task, a benchmark step)."""
+    from her2audit.parameters import load_parameters
+
+    info = run_info(con)
+    if not info:
+        raise RuntimeError("no run in progress in this warehouse (build.run_info is empty)")
+    params = load_parameters(overrides=json.loads(info["parameters"]))
+    return RunContext(con, info["run_id"], info["registry"], params, reports_dir, progress)
 
 
 def run_stage(ctx: RunContext, name: str) -> float:

@@ -25,7 +25,9 @@ def _accounting_lines(con, schema: str) -> list[str]:
     return out
 
 
-def print_run_summary(db: Path, run_id: str, reports: Path | None, say: Callable[[str], None]) -> None:
+def print_run_summary(
+    db: Path, run_id: str, reports: Path | None, say: Callable[[str], None]
+) -> None:
     con = warehouse.connect(db, read_only=True)
     try:
         tables = warehouse.table_names(con, warehouse.AUDIT)

@@ -35,6 +35,7 @@ def connect(db_path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConn
     if not read_only:
         db_path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(db_path), read_only=read_only)
+    con.execute("set enable_progress_bar = false")
     if not read_only:
         for schema in SCHEMAS:
             con.execute(f"create schema if not exists {schema}")

@@ -21,7 +21,9 @@ SUFFIXES = (".csv", ".parquet")
 
 
 def find_table_file(folder: Path, table: Table) -> Path | None:
-    found = [folder / f"{table.name}{s}" for s in SUFFIXES if (folder / f"{table.name}{s}").exists()]
+    found = [
+        folder / f"{table.name}{s}" for s in SUFFIXES if (folder / f"{table.name}{s}").exists()
+    ]
     if len(found) > 1:
         raise RegistryError(
             str(found[0].parent / table.name),
@@ -62,9 +64,11 @@ def _land_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path, sha: str
         raise RegistryError(str(path), "is not UTF-8 text; save the extract as UTF-8 CSV") from None
     if not header.strip():
         raise RegistryError(str(path), "the first line is empty; a CSV needs a header row")
-    scan = f"read_csv(?, header = true, all_varchar = true, delim = ',', quote = '\"', " \
-           f"escape = '\"', store_rejects = true, rejects_table = 'rejects_{table.name}', " \
-           f"rejects_scan = 'rejects_scan_{table.name}')"
+    scan = (
+        f"read_csv(?, header = true, all_varchar = true, delim = ',', quote = '\"', "
+        f"escape = '\"', store_rejects = true, rejects_table = 'rejects_{table.name}', "
+        f"rejects_scan = 'rejects_scan_{table.name}')"
+    )
     literal = "'" + str(path).replace("'", "''") + "'"
     scan_sql = scan.replace("?", literal, 1)
     try:
@@ -72,41 +76,63 @@ def _land_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path, sha: str
     except duckdb.Error as exc:
         raise RegistryError(str(path), f"cannot be read as CSV ({_describe(exc)})") from None
     mapping = _source_columns(names, table, path)
-    # Rows the parser rejects (wrong number of fields, bad quoting) go to raw.load_rejects.
     try:
-        con.execute(f"create or replace temp table _scan as select * from {scan_sql}")
-        con.execute(
-            f"""
-            insert into raw.load_rejects
-            select ?, ?, line,
-                string_agg(distinct error_type, '; '),
-                string_agg(distinct error_message, '; '),
-                any_value(csv_line)
-            from rejects_{table.name}
-            group by line
-            """,
-            [table.name, path.name],
+        n = raw.land(
+            con,
+            table,
+            f"select row_number() over () as _ordinal, * from {scan_sql}",
+            path.name,
+            sha,
+            "source._ordinal + 1",
+            mapping,
         )
+        _record_rejects(con, table, path)
     except duckdb.Error as exc:
         raise RegistryError(str(path), f"cannot be read as CSV ({_describe(exc)})") from None
-    # Line number in the file (header is line 1), skipping over rejected lines.
-    row_number_sql = (
-        "source._ordinal + 1 + (select count(*) from ("
-        "select line - row_number() over (order by line) as shift "
-        f"from raw.load_rejects where source_table = '{table.name}') as r "
-        "where r.shift <= source._ordinal)"
-    )
-    n = raw.land(
-        con,
-        table,
-        "select row_number() over () as _ordinal, * from _scan",
-        path.name,
-        sha,
-        row_number_sql,
-        mapping,
-    )
-    con.execute("drop table if exists _scan")
     return n
+
+
+def _record_rejects(con: duckdb.DuckDBPyConnection, table: Table, path: Path) -> None:
+    """Lines the CSV parser rejected (wrong number of fields, bad quoting) go to
+    `raw.load_rejects`; the accepted rows' `_row_number` is then corrected to their real
+    line in the file (header is line 1), skipping over the rejected lines."""
+    con.execute(
+        f"""
+        insert into raw.load_rejects
+        select ?, ?, line,
+            string_agg(distinct error_type, '; '),
+            string_agg(distinct error_message, '; '),
+            any_value(csv_line)
+        from rejects_{table.name}
+        group by line
+        """,
+        [table.name, path.name],
+    )
+    n_rejected = con.execute(
+        "select count(*) from raw.load_rejects where source_table = ?", [table.name]
+    ).fetchone()[0]
+    if n_rejected == 0:
+        return
+    con.execute(
+        "update raw.load_log set n_rejected = ? where source_table = ?", [n_rejected, table.name]
+    )
+    # Reject k (in line order) at line r_k has r_k - k - 1 accepted rows before it, so it
+    # precedes the accepted row with ordinal o exactly when r_k - k <= o.
+    con.execute(
+        f"""
+        update raw.{table.name} as target
+        set _row_number = target._row_number + (
+            select count(*)
+            from (
+                select line - row_number() over (order by line) as shift
+                from raw.load_rejects
+                where source_table = ?
+            ) as rejects
+            where rejects.shift <= target._row_number - 1
+        )
+        """,
+        [table.name],
+    )
 
 
 def _land_parquet(con: duckdb.DuckDBPyConnection, table: Table, path: Path, sha: str) -> int:

@@ -75,15 +75,13 @@ def land(
         for canon, src in source_columns.items()
     ]
     select_list += [
-        f"null::varchar as {quote_ident(c)}"
-        for c in table.column_names
-        if c not in source_columns
+        f"null::varchar as {quote_ident(c)}" for c in table.column_names if c not in source_columns
     ]
     con.execute(
         f"""
         create or replace table raw.{table.name} as
         select
-            {', '.join(select_list)},
+            {", ".join(select_list)},
             ?::varchar as _source_file,
             {row_number_sql} as _row_number,
             ?::varchar as _file_sha256,

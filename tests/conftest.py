@@ -1,0 +1,75 @@
+"""Shared test helpers: tiny hand-written registries and warehouses."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pytest
+
+from her2audit import warehouse
+from her2audit.parameters import RunParameters
+from her2audit.pipeline import RunContext, start_run
+
+MINIMAL_REGISTRY: dict[str, list[dict[str, str]]] = {
+    "patients": [
+        {"patient_id": "P1", "site_id": "S1", "birth_date": "1960-01-01", "sex": "F",
+         "death_date": "", "last_contact_date": "2024-01-01"},
+    ],
+    "diagnoses": [
+        {"patient_id": "P1", "diagnosis_date": "2020-01-01", "stage_at_diagnosis": "IV",
+         "metastatic_date": "2020-01-01"},
+    ],
+    "biomarkers": [
+        {"patient_id": "P1", "test_date": "2020-01-01", "marker": "HER2", "method": "IHC",
+         "result": "3+"},
+    ],
+    "treatments": [
+        {"patient_id": "P1", "drug": "docetaxel", "start_date": "2020-01-10", "end_date": "",
+         "setting": "metastatic"},
+    ],
+}
+
+
+def write_table(folder: Path, name: str, rows: Iterable[Mapping[str, str]],
+                header: list[str] | None = None) -> Path:
+    rows = list(rows)
+    header = header or (list(rows[0]) if rows else [])
+    path = folder / f"{name}.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def write_registry(folder: Path, tables: Mapping[str, list[dict[str, str]]] | None = None) -> Path:
+    """A registry folder from `{table: [row dicts]}` (defaults to a one-patient registry)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in (tables or MINIMAL_REGISTRY).items():
+        write_table(folder, name, rows)
+    return folder
+
+
+@pytest.fixture
+def registry_factory(tmp_path: Path):
+    counter = iter(range(1000))
+
+    def make(tables: Mapping[str, list[dict[str, str]]] | None = None) -> Path:
+        return write_registry(tmp_path / f"registry{next(counter)}", tables)
+
+    return make
+
+
+@pytest.fixture
+def run_context(tmp_path: Path):
+    """A started run on a fresh warehouse; yields a RunContext, closes the connection."""
+    con = warehouse.connect(tmp_path / "test.duckdb")
+    params = RunParameters()
+    start_run(con, "test-run", str(tmp_path), params, "test")
+    ctx = RunContext(con, "test-run", str(tmp_path), params, tmp_path / "reports",
+                     progress=lambda m: None)
+    ctx.set_sql_variables()
+    yield ctx
+    con.close()
