@@ -57,7 +57,10 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
     a["ing"] = a["ing"].copy()
     a["ing"][sw] = m.ING["paclitaxel"]
     a["product"][sw] = g.PRODUCT_OF_ING[m.ING["paclitaxel"]]
-    a = {k: v[~drop] for k, v in a.items()}
+    keep = ~drop
+    for k in list(a):
+        a[k] = a[k][keep]  # one column at a time: the old one is released at once
+    del keep
     mess["phesgo_rows"] = (R.phesgo, int(to_phesgo.sum()))
     mess["taxane_substitution_rows"] = (R.taxane_switch, int(sw.sum()))
     nr = len(a["patient"])
@@ -124,6 +127,10 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
         "code": code, "with_id": with_id, "bad_start": np.zeros(nr, dtype=np.int8),
     }
 
+    n_sup = int(g.SUPPORTIVE[a["ing"]].sum())
+    mess["supportive_rows"] = (n_sup / nr if nr else 0.0, n_sup)
+    del a  # the columns the rows still need are shared with `rows`
+
     # -- extra rows: duplicates, junk names, invalid dates, end before start, orphans -------
     def pick(rate: float, pool: np.ndarray | None = None) -> np.ndarray:
         base = np.arange(nr) if pool is None else np.nonzero(pool)[0]
@@ -168,8 +175,6 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
     del order
     rid = np.where(allrows["with_id"], np.cumsum(allrows["with_id"]), -1).astype(np.int64)
     allrows["record_id"] = rid
-    n_sup = int(g.SUPPORTIVE[a["ing"]].sum())
-    mess["supportive_rows"] = (n_sup / nr if nr else 0.0, n_sup)
 
     tables = {
         "treatments": allrows,

@@ -124,7 +124,11 @@ class Rows:
             self.cols.setdefault(k, []).append(v)
 
     def concat(self) -> dict[str, np.ndarray]:
-        return {k: np.concatenate(v) for k, v in self.cols.items()}
+        """Concatenate column by column, releasing the parts as it goes (peak memory)."""
+        out = {}
+        for k in list(self.cols):
+            out[k] = np.concatenate(self.cols.pop(k))
+        return out
 
 
 @dataclass
@@ -682,28 +686,32 @@ class Generator:
             c = {k: v[sel] for k, v in comp.items()}
             span = np.maximum(c["t_to"] - c["t_from"], 0)
             n_cyc = span // cycle + 1
-            ci = np.repeat(np.arange(len(n_cyc)), n_cyc)
-            first = np.cumsum(n_cyc) - n_cyc
-            cyc = np.arange(len(ci)) - np.repeat(first, n_cyc)
             reps = len(offsets)
-            ci = np.repeat(ci, reps)
-            cyc = np.repeat(cyc, reps)
-            off = np.tile(np.array(offsets), len(cyc) // reps)
-            t = c["t_from"][ci] + cyc * cycle + off
+            ci = np.repeat(np.arange(len(n_cyc), dtype=np.int32), n_cyc * reps)
+            first = (np.cumsum(n_cyc) - n_cyc) * reps
+            k = np.arange(len(ci), dtype=np.int32) - np.repeat(first, n_cyc * reps).astype(
+                np.int32)
+            cyc, slot = np.divmod(k, np.int32(reps))
+            del k, first
+            t = (c["t_from"][ci] + cyc * cycle
+                 + np.array(offsets, dtype=np.int32)[slot]).astype(np.int32)
+            del cyc, slot
             keep = t <= c["t_to"][ci]
-            ci, cyc, t = ci[keep], cyc[keep], t[keep]
+            ci, t = ci[keep], t[keep]
+            del keep
             line_id = c["line"][ci]
             # IV dates vary by 0-3 days per cycle (a week's delay now and then), shared by
             # every drug of the cycle; never on the first cycle
             if course == 0:
                 hu = _hash_unit(np.where(line_id >= 0, line_id, c["patient"][ci] + (1 << 32)),
                                 t // 7, self.seed)
-                jit = np.where(hu < 0.05, 7, (hu * 80).astype(np.int64) % 4)
-                jit = np.where(t == 0, 0, jit)
+                jit = np.where(hu < 0.05, 7, (hu * 80).astype(np.int32) % 4).astype(np.int32)
+                del hu
+                jit[t == 0] = 0
                 if cycle == 7:
                     jit = np.minimum(jit, 1)
             else:
-                jit = np.zeros(len(t), dtype=np.int64)
+                jit = np.zeros(len(t), dtype=np.int32)
             h_off = c["h_off"][ci]
             h_len = c["h_len"][ci]
             tj = t + jit
@@ -887,7 +895,9 @@ class Generator:
                       t=np.zeros(k, dtype=np.int32), comp=np.full(k, -1, dtype=np.int32),
                       kind=np.full(k, 2, dtype=np.int8))
         sup = extra.concat()
-        return {key: np.concatenate([out[key], sup[key]]) for key in out}
+        for key in list(out):
+            out[key] = np.concatenate([out[key], sup.pop(key)])
+        return out
 
     # -- everything -----------------------------------------------------------------------
     def run(self) -> dict:
