@@ -91,6 +91,7 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
     u = np.where(switch | (a["comp"] < 0), rng.random(nr), u_comp)
     spell = _spell(a["product"], u)
     mess["spelling_switch"] = (R.spelling_switch, int(switch.sum()))
+    del comp_key, u_comp, switch, u
     canonical = spell == g.PRODUCT_SPELL_START[a["product"]]
     variant = np.zeros(nr, dtype=np.int8)
     cv = rng.random(nr) < R.case_variant
@@ -99,6 +100,7 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
     variant[pad] = 4
     mess["case_variant"] = (R.case_variant, int(cv.sum()))
     mess["whitespace_padding"] = (R.whitespace_padding, int(pad.sum()))
+    del cv, pad
     # route: SC spellings, oral drugs, IV otherwise; some empty
     sc = np.isin(spell, [g.SPELL_TEXT.index(x) for x in
                          ("Herceptin Hylecta", "trastuzumab and hyaluronidase-oysk")])
@@ -109,6 +111,7 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
                                         m.ING["filgrastim"], m.ING["pegfilgrastim"]]),
                      np.where(a["ing"] == m.ING["fulvestrant"], 3, 1), route)
     route = np.where(rng.random(nr) < 0.1, 4, route).astype(np.int8)
+    del sc, oral
 
     # -- record ids and codes by site ---------------------------------------------------------
     site = gen.site[a["patient"]]
@@ -120,6 +123,7 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
     code = np.where(gen.site_atc[site] & single, atc_of_ing[a["ing"]], 0).astype(np.int8)
     mess["record_id"] = (R.record_id_site_share, int(with_id.sum()))
     mess["atc_code"] = (R.atc_code_site_share, int((code > 0).sum()))
+    del site, single
 
     rows = {
         "patient": a["patient"].astype(np.int32), "spell": spell, "variant": variant,
@@ -133,7 +137,9 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
 
     # -- extra rows: duplicates, junk names, invalid dates, end before start, orphans -------
     def pick(rate: float, pool: np.ndarray | None = None) -> np.ndarray:
-        base = np.arange(nr) if pool is None else np.nonzero(pool)[0]
+        if pool is None:
+            return np.nonzero(rng.random(nr) < rate)[0]
+        base = np.nonzero(pool)[0]
         return base[rng.random(len(base)) < rate]
 
     extras = []
