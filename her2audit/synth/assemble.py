@@ -45,14 +45,13 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
 
     # -- Phesgo (one row = pertuzumab + trastuzumab) and taxane substitution ---------------
     line = a["line"]
-    in_line = line >= 0
-    safe_line = np.where(in_line, line, 0)
-    ph = in_line & L["phesgo"][safe_line] & (a["t"] >= 21)
+    # per-line flags looked up per row; line -1 (not a line) hits the appended False
+    ph = np.append(L["phesgo"], False)[line] & (a["t"] >= 21)
     drop = ph & (a["ing"] == m.ING["trastuzumab"])
     to_phesgo = ph & (a["ing"] == m.ING["pertuzumab"])
     a["product"] = a["product"].copy()
     a["product"][to_phesgo] = g.PHESGO
-    sw = (in_line & L["tax_switch"][safe_line] & (a["ing"] == m.ING["docetaxel"])
+    sw = (np.append(L["tax_switch"], False)[line] & (a["ing"] == m.ING["docetaxel"])
           & (a["t"] >= 42))
     a["ing"] = a["ing"].copy()
     a["ing"][sw] = m.ING["paclitaxel"]

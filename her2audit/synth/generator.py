@@ -125,10 +125,28 @@ class Rows:
 
     def concat(self) -> dict[str, np.ndarray]:
         """Concatenate column by column, releasing the parts as it goes (peak memory)."""
-        out = {}
+        out = {k: np.zeros(0, dtype=dt) for k, dt in ROW_DTYPES.items()}
         for k in list(self.cols):
             out[k] = np.concatenate(self.cols.pop(k))
         return out
+
+
+ROW_DTYPES = {"patient": np.int32, "line": np.int32, "ing": np.int16, "product": np.int16,
+              "start": np.int32, "end": np.int32, "setting": np.int8, "maint": bool,
+              "t": np.int32, "comp": np.int32, "kind": np.int8}
+LINE_KEYS = ("patient", "line_number", "regimen", "start", "dur", "h_off", "h_len", "tax_end",
+             "maint_ai", "maint_ai_t", "maint_cdk", "maint_cdk_t", "tax_switch", "phesgo",
+             "era", "eval_line", "category", "cns_gen", "end_cal", "long_gap", "gap_next")
+COMP_KEYS = ("line", "ing", "t_from", "t_to", "sched", "maint", "patient", "anchor",
+             "setting", "h_off", "h_len", "comp")
+
+
+def _components(parts: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
+    out = {k: np.zeros(0, dtype=np.int64) for k in COMP_KEYS}
+    out["maint"] = np.zeros(0, dtype=bool)
+    out["setting"] = np.zeros(0, dtype=np.int8)
+    out.update({k: np.concatenate(v) for k, v in parts.items()})
+    return out
 
 
 @dataclass
@@ -667,6 +685,12 @@ class Generator:
             prev_hp[idx] = (ing_mask & HP_MASK) != 0
             received[idx] |= np.int64(1) << reg_group[choice].astype(np.int64)
             del cont
+        if not recs:  # nobody metastatic: an empty line table with the same columns
+            recs = {k: [np.zeros(0, dtype=np.int64)] for k in LINE_KEYS}
+            recs.update({f"slot{s}": [np.zeros(0, dtype=np.int32)]
+                         for s in range(SLOT_ING.shape[1])})
+            for k in ("tax_switch", "phesgo", "cns_gen", "long_gap"):
+                recs[k] = [np.zeros(0, dtype=bool)]
         self.line = {k: np.concatenate(v) for k, v in recs.items()}
         order = np.lexsort((self.line["line_number"], self.line["patient"]))
         self.line = {k: v[order] for k, v in self.line.items()}
@@ -782,7 +806,7 @@ class Generator:
         cdk = L["maint_cdk"]
         comp(cdk >= 0, np.where(cdk >= 0, cdk, 0), L["maint_cdk_t"], dur, SCHED["cdk"],
              maint=True)
-        c = {k: np.concatenate(v) for k, v in parts.items()}
+        c = _components(parts)
         li = c["line"]
         c.update(patient=L["patient"][li], anchor=L["start"][li], h_off=L["h_off"][li],
                  h_len=L["h_len"][li], comp=np.arange(len(li)),
@@ -831,7 +855,7 @@ class Generator:
         young = self.age[p] < 50
         for ing, mask in (("tamoxifen", young), ("letrozole", ~young)):
             acomp(hrp & mask & (e_to > 180), ing, 180, e_to, "endo_90", S_ADJ)
-        a = {k: np.concatenate(v) for k, v in adj_parts.items()}
+        a = _components(adj_parts)
         na = len(a["patient"])
         a.update(line=np.full(na, -1), comp=n_line_comp + np.arange(na), maint=np.zeros(na, bool),
                  h_off=np.full(na, 1 << 40), h_len=np.zeros(na, dtype=np.int64))
