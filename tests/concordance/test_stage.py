@@ -248,3 +248,13 @@ def test_same_input_gives_identical_tables(judge):
     second = {t: judge.con.execute(f"select * from build.{t}").fetchall() for t in tables}
     assert first == second
     assert warehouse.row_count(judge.con, "build.line_concordance") == 120
+
+
+def test_a_cohort_without_lines_still_gets_every_table(judge):
+    verdicts = judge([Patient("A", []), Patient("B", [])])
+    assert verdicts == {}
+    con = judge.con
+    assert [r["n_lines"] for r in fetch(con, "select n_lines from build.patient_sequences")] == [
+        0, 0]
+    totals = fetch(con, "select denominator, rate from build.quality_indicators")
+    assert len(totals) == 6 and all(t["denominator"] == 0 and t["rate"] is None for t in totals)
