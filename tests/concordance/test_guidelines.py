@@ -225,3 +225,11 @@ def test_the_readme_example_rulebook_loads_and_judges(tmp_path, judge):
     assert verdicts[("P", 2)]["guideline_id"] == "clinic-2025"
     assert (verdicts[("P", 2)]["category"], verdicts[("P", 2)]["rule_id"]) == (
         "preferred", "C2-CNS")
+
+
+def test_too_many_history_conditions_are_refused_not_left_to_run_forever(tmp_path):
+    doc = yaml.safe_load(MINIMAL)
+    groups = guidelines.regimen_groups()[:11]
+    doc["rules"].append({"id": "P3", "line": 3, "when": {"not_received": list(groups)},
+                         "preferred": ["trastuzumab_emtansine"], "citation": ["DB03"]})
+    assert "the rules test 11 different regimen groups" in refused(tmp_path, yaml.safe_dump(doc))
