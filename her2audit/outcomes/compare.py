@@ -1,8 +1,9 @@
 """Concordant vs not concordant: log-rank tests and Cox models (lifelines, Efron ties).
 
 For each endpoint and each line in the configuration (SPEC §7; default os, ttnt, ttd at
-lines 1–3): a log-rank test, an unadjusted Cox model and a Cox model adjusted for the
-configured covariates (age, HR status, CNS involvement, de novo disease, calendar year).
+lines 1–3): a log-rank test and, for the Cox endpoints (default os and ttnt), an
+unadjusted Cox model and a Cox model adjusted for the configured covariates (age, HR
+status, CNS involvement, de novo disease, calendar year).
 Lines whose category is excluded (`not_evaluable`) are left out. The hazard ratio is that
 of concordant relative to not concordant lines.
 
@@ -134,9 +135,13 @@ def compare_concordance(
     caveat: str,
     min_n: int,
     alpha: float = 0.05,
+    cox_endpoints: Sequence[str] | None = None,
 ) -> pa.Table:
     """All comparisons. `lines` has line_number, concordance ('concordant' or
-    'not_concordant'), `<endpoint>_days`, `<endpoint>_event` and the covariates."""
+    'not_concordant'), `<endpoint>_days`, `<endpoint>_event` and the covariates.
+    Every endpoint gets a log-rank test; those in `cox_endpoints` (default: all) also the
+    two Cox models."""
+    cox_endpoints = endpoints if cox_endpoints is None else cox_endpoints
     rows: list[dict[str, Any]] = []
     for endpoint in endpoints:
         for line_number in line_numbers:
@@ -152,7 +157,8 @@ def compare_concordance(
                 data[column] = subset[column].astype(float)
             data = data.dropna(subset=["days", "event"]).reset_index(drop=True)
             rows.extend(
-                _compare_one(data, endpoint, line_number, covariates, caveat, min_n, alpha)
+                _compare_one(data, endpoint, line_number, covariates, caveat, min_n, alpha,
+                             endpoint in cox_endpoints)
             )
     table: dict[str, list] = {name: [r.get(name) for r in rows] for name in SCHEMA.names}
     return pa.Table.from_pydict(table, schema=SCHEMA)
@@ -166,11 +172,13 @@ def _compare_one(
     caveat: str,
     min_n: int,
     alpha: float,
+    with_cox: bool = True,
 ) -> list[dict[str, Any]]:
     base = {"endpoint": endpoint, "line_number": line_number, "comparison": COMPARISON,
             "caveat": caveat}
     out = []
-    for model in (LOG_RANK, COX_UNADJUSTED, COX_ADJUSTED):
+    models = (LOG_RANK, COX_UNADJUSTED, COX_ADJUSTED) if with_cox else (LOG_RANK,)
+    for model in models:
         row = {**base, "model": model, "method": METHODS[model]}
         used: list[str] = []
         note: list[str] = []
