@@ -235,3 +235,23 @@ def test_stage_skips_when_upstream_tables_are_missing():
     assert "outcomes skipped" in messages[0] and "build.lines_of_therapy" in messages[0]
     assert con.sql("select count(*) from information_schema.tables "
                    "where table_schema = 'build'").fetchall() == [(0,)]
+
+
+def test_adjusted_model_uses_complete_cases_and_says_so():
+    import pandas as pd
+
+    n = 40
+    lines = pd.DataFrame({
+        "line_number": 1,
+        "concordance": ["concordant" if i % 2 else "not_concordant" for i in range(n)],
+        "os_days": [30 + 7 * i for i in range(n)],
+        "os_event": [i % 3 != 0 for i in range(n)],
+        "age_at_line_start": [None if i < 5 else 40.0 + (i * 7) % 30 for i in range(n)],
+    })
+    table = compare.compare_concordance(lines, ["os"], [1], ["age_at_line_start"], "c", 11)
+    rows = {r["model"]: r for r in table.to_pylist()}
+    assert rows["cox_unadjusted"]["n"] == 40
+    adjusted = rows["cox_adjusted"]
+    assert adjusted["n"] == 35 and adjusted["status"] == "estimated"
+    assert "5 lines with a missing covariate left out" in adjusted["note"]
+    assert adjusted["covariates"] == "concordant, age_at_line_start"
