@@ -130,6 +130,7 @@ STAGES: list[Stage] = [
     Stage("extract", "her2audit.extract:run", "read the registry into raw, staging and quarantine"),
     Stage("cohort", "her2audit.cohort:run", "HER2-positive metastatic cohort and attrition"),
     Stage("lines", "her2audit.lines:run", "infer lines of therapy and name their regimens"),
+    Stage("concordance", "her2audit.concordance:run", "guideline concordance of lines, sequences"),
     Stage("outcomes", "her2audit.outcomes:run", "OS, time to next treatment, to discontinuation"),
     Stage("publish", "her2audit.pipeline:publish_stage", "publish build tables to audit"),
 ]
