@@ -105,9 +105,30 @@ def log_rank(data: pd.DataFrame) -> dict[str, Any]:
     return {"p_value": _float(result.p_value), "test_statistic": _float(result.test_statistic)}
 
 
+def censored_at_last_event_time(days: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """Move every censored time down to the latest event time at or before it (0 when
+    there is none); event times stay.
+
+    The Cox partial likelihood (Efron or Breslow) depends on the data only through the
+    risk set at each event time, and a line censored at t is at risk at exactly the
+    event times <= t before and after the move. So the fit is the same, while lifelines'
+    Efron loop, which walks every distinct time, has only the event times to walk.
+    """
+    days = np.asarray(days, dtype=float)
+    is_event = np.asarray(event, dtype=float) == 1.0
+    event_times = np.unique(days[is_event])
+    if len(event_times) == 0:
+        return days
+    position = np.searchsorted(event_times, days, side="right") - 1
+    moved = np.where(position >= 0, event_times[np.maximum(position, 0)], 0.0)
+    return np.where(is_event, days, moved)
+
+
 def cox(data: pd.DataFrame, covariates: Sequence[str], alpha: float) -> dict[str, Any]:
     """Cox model of `days`/`event` on `concordant` (+ covariates); Efron ties (lifelines)."""
-    frame = data[["days", "event", "concordant", *covariates]]
+    frame = data[["days", "event", "concordant", *covariates]].assign(
+        days=censored_at_last_event_time(data["days"].to_numpy(), data["event"].to_numpy())
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         fitter = CoxPHFitter(alpha=alpha).fit(

@@ -255,3 +255,32 @@ def test_adjusted_model_uses_complete_cases_and_says_so():
     assert adjusted["n"] == 35 and adjusted["status"] == "estimated"
     assert "5 lines with a missing covariate left out" in adjusted["note"]
     assert adjusted["covariates"] == "concordant, age_at_line_start"
+
+
+def test_moving_censored_times_to_the_last_event_time_leaves_the_cox_fit_unchanged():
+    import numpy as np
+    import pandas as pd
+    from lifelines import CoxPHFitter
+
+    days = np.array([5, 7, 7, 9, 12, 12, 15, 20, 3, 30], dtype=float)
+    event = np.array([0, 1, 0, 1, 1, 0, 0, 1, 0, 0], dtype=float)
+    moved = compare.censored_at_last_event_time(days, event)
+    # censored 5 -> 0 (before any event), 7 -> 7 (tied with an event), 12 -> 12,
+    # 15 -> 12, 3 -> 0, 30 -> 20; events keep their times
+    assert moved.tolist() == [0, 7, 7, 9, 12, 12, 12, 20, 0, 20]
+
+    rng = np.random.default_rng(5)
+    n = 400
+    frame = pd.DataFrame({
+        "days": rng.integers(1, 400, n).astype(float),
+        "event": (rng.random(n) < 0.6).astype(float),
+        "concordant": (rng.random(n) < 0.5).astype(float),
+        "age": rng.normal(60, 10, n),
+    })
+    frame.loc[frame["concordant"] == 1, "days"] *= 1.3
+    plain = CoxPHFitter().fit(frame, "days", "event").summary
+    ours = compare.cox(frame, ["age"], 0.05)
+    assert ours["hazard_ratio"] == pytest.approx(plain.loc["concordant", "exp(coef)"], rel=1e-9)
+    assert ours["hr_ci_lower"] == pytest.approx(plain.loc["concordant", "exp(coef) lower 95%"],
+                                                rel=1e-9)
+    assert ours["p_value"] == pytest.approx(plain.loc["concordant", "p"], rel=1e-6)
