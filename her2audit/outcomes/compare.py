@@ -212,7 +212,7 @@ def _compare_one(
             for column in covariates:
                 if frame[column].nunique() > 1:
                     used.append(column)
-                else:
+                elif len(frame):
                     note.append(f"{column} constant: left out")
         row["covariates"] = ", ".join(["concordant", *used]) if model != LOG_RANK else None
         counts = _counts(frame)

@@ -284,3 +284,16 @@ def test_moving_censored_times_to_the_last_event_time_leaves_the_cox_fit_unchang
     assert ours["hr_ci_lower"] == pytest.approx(plain.loc["concordant", "exp(coef) lower 95%"],
                                                 rel=1e-9)
     assert ours["p_value"] == pytest.approx(plain.loc["concordant", "p"], rel=1e-6)
+
+
+def test_empty_cohort_gives_empty_tables_and_marked_comparisons():
+    con = duckdb.connect()
+    build_warehouse(con, [], [], [], CUTOFF)
+    run(context(con))
+    for table in ("line_outcomes", "survival_summary", "survival_curves"):
+        assert con.sql(f"select count(*) from build.{table}").fetchall() == [(0,)]
+    statuses = con.sql(
+        "select distinct status, note from build.survival_comparisons"
+    ).fetchall()
+    assert statuses == [("too_small", "no lines")]
+    assert "os_days" in [r[0] for r in con.sql("describe build.patients").fetchall()]
