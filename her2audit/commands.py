@@ -94,24 +94,28 @@ def synth(args: argparse.Namespace) -> int:
 
 
 def validate(args: argparse.Namespace) -> int:
+    """Extract and run the data-quality gate; print the results even when the gate fails."""
+    import tempfile
+
     from her2audit import pipeline, summary
+    from her2audit.errors import DataQualityError
     from her2audit.parameters import load_parameters
 
-    db = args.db if args.db is not None else Path(":memory:")
     stages = [s for s in ("extract", "validate") if s in {st.name for st in pipeline.STAGES}]
-    con_db = db if str(db) != ":memory:" else None
-    if con_db is None:
-        import tempfile
 
-        with tempfile.TemporaryDirectory() as tmp:
-            tmp_db = Path(tmp) / "validate.duckdb"
-            pipeline.run_pipeline(
-                tmp_db, args.registry, load_parameters(), None, "validate", stages
-            )
-            summary.print_validation_summary(tmp_db, _say)
+    def check(db: Path) -> None:
+        try:
+            pipeline.run_pipeline(db, args.registry, load_parameters(), None, "validate", stages)
+        except DataQualityError:
+            summary.print_validation_summary(db, _say)
+            raise
+        summary.print_validation_summary(db, _say)
+
+    if args.db is not None:
+        check(args.db)
     else:
-        pipeline.run_pipeline(con_db, args.registry, load_parameters(), None, "validate", stages)
-        summary.print_validation_summary(con_db, _say)
+        with tempfile.TemporaryDirectory() as tmp:
+            check(Path(tmp) / "validate.duckdb")
     return 0
 
 

@@ -27,6 +27,7 @@ import duckdb
 
 from her2audit import __version__, warehouse
 from her2audit.parameters import RunParameters
+from her2audit.registry.sources import display_source
 
 
 def _default_progress(message: str) -> None:
@@ -85,7 +86,10 @@ def record_row_dispositions(con: duckdb.DuckDBPyConnection) -> None:
 
 def publish_stage(ctx: RunContext) -> None:
     """Publish `build` to `audit` atomically and record the run in `audit.runs`."""
+    from her2audit.quality import check_outputs
+
     record_row_dispositions(ctx.con)
+    check_outputs(ctx)  # output invariants on build.*; a critical failure publishes nothing
     info = run_info(ctx.con)
     row_counts = {
         name: warehouse.row_count(ctx.con, f"{warehouse.BUILD}.{name}")
@@ -99,7 +103,7 @@ def publish_stage(ctx: RunContext) -> None:
         "finished_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
         "status": "published",
         "command": info.get("command"),
-        "registry": ctx.registry,
+        "registry": display_source(ctx.registry),  # a database password never recorded
         "source_fingerprint": info.get("source_fingerprint"),
         "parameters": json.dumps(ctx.params.as_dict(), sort_keys=True),
         "guideline_versions": json.dumps(guideline_versions, sort_keys=True),
@@ -128,10 +132,13 @@ def _guideline_versions(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 # The pipeline, in order. Later stages are appended here as they are built.
 STAGES: list[Stage] = [
     Stage("extract", "her2audit.extract:run", "read the registry into raw, staging and quarantine"),
+    Stage("validate", "her2audit.quality:run", "data-quality gate (Great Expectations suites)"),
     Stage("cohort", "her2audit.cohort:run", "HER2-positive metastatic cohort and attrition"),
     Stage("lines", "her2audit.lines:run", "infer lines of therapy and name their regimens"),
     Stage("concordance", "her2audit.concordance:run", "guideline concordance of lines, sequences"),
     Stage("outcomes", "her2audit.outcomes:run", "OS, time to next treatment, to discontinuation"),
+    Stage("marts", "her2audit.report.marts:run", "concordance marts for dashboards"),
+    Stage("report", "her2audit.report:run", "render the HTML report and the case-review file"),
     Stage("publish", "her2audit.pipeline:publish_stage", "publish build tables to audit"),
 ]
 
@@ -165,7 +172,7 @@ def start_run(
         [
             run_id,
             dt.datetime.now(dt.UTC).replace(tzinfo=None),
-            registry,
+            display_source(registry),
             json.dumps(params.as_dict(), sort_keys=True),
             command,
         ],
