@@ -142,10 +142,11 @@ def infer(db: Path) -> None:
     con = warehouse.connect(db)
     try:
         warehouse.set_variables(con, RunParameters().sql_variables())
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         timings = lines.infer_lines(con, progress=print)
         print("  steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
-              + f"; total {time.perf_counter() - started:.1f} s", flush=True)
+              + f"; total {time.perf_counter() - started:.1f} s wall, "
+              f"{time.process_time() - cpu:.1f} s CPU", flush=True)
     finally:
         con.close()
 
@@ -171,8 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.perf_counter() - started
         if os.waitstatus_to_exitcode(status) != 0:
             return 1
-        print(f"lines stage: {wall:.1f} s wall (process incl. start-up), peak RSS "
-              f"{usage.ru_maxrss / 1024:,.0f} MiB, {n / wall:,.0f} administrations/s")
+        cpu = usage.ru_utime + usage.ru_stime
+        print(f"lines stage: {wall:.1f} s wall (process incl. start-up), {cpu:.1f} s CPU, "
+              f"peak RSS {usage.ru_maxrss / 1024:,.0f} MiB, {n / wall:,.0f} administrations/s "
+              f"(wall; {n / cpu:,.0f} per CPU second)")
     return 0
 
 

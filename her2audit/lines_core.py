@@ -74,6 +74,34 @@ def gap_episodes(pid, start, last, max_gap: int):
     return episode_start, gap
 
 
+def _bits(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A substitution key as a bit in a 128-bit mask (two uint64 words)."""
+    bit = np.left_shift(np.uint64(1), (key % 64).astype(np.uint64))
+    zero = np.uint64(0)
+    return np.where(key < 64, bit, zero), np.where(key >= 64, bit, zero)
+
+
+def _ingredient_runs(pid, start, ingredient, episode, window: int):
+    """Runs of one ingredient of one patient: consecutive administrations at most `window`
+    days apart, in one gap episode. Only the first administration of a run can be a new
+    ingredient (an earlier one within the window means the drug was already in the line or
+    its window), and a run has an administration within [s, s + window] exactly when it
+    starts on or before s + window and its last administration starts on or after s.
+    Returns run arrays sorted by (patient, run start, ingredient)."""
+    n_ingredients = int(ingredient.max()) + 1
+    patient_ingredient = pid * n_ingredients + ingredient
+    order = np.argsort(patient_ingredient, kind="stable")  # keeps start order inside
+    o_pi, o_start, o_episode = patient_ingredient[order], start[order], episode[order]
+    new_run = np.r_[True, (o_pi[1:] != o_pi[:-1]) | (o_start[1:] - o_start[:-1] > window)
+                    | (o_episode[1:] != o_episode[:-1])]
+    first = np.flatnonzero(new_run)
+    last = np.r_[first[1:], o_pi.size] - 1
+    r_pid, r_ingredient = pid[order[first]], ingredient[order[first]]
+    r_start, r_end = o_start[first], o_start[last]
+    by_start = np.lexsort((r_ingredient, r_start, r_pid))
+    return r_pid[by_start], r_ingredient[by_start], r_start[by_start], r_end[by_start]
+
+
 def infer(pid, start, last, ingredient, rules: IngredientRules, window: int,
           max_gap: int) -> LineResult:
     """All arrays sorted by (pid, start, last, ingredient) and deduplicated; pid >= 0."""
@@ -81,78 +109,80 @@ def infer(pid, start, last, ingredient, rules: IngredientRules, window: int,
     start = start.astype(np.int64)
     last = last.astype(np.int64)
     ingredient = ingredient.astype(np.int64)
-    key = rules.key_id[ingredient].astype(np.int64)
-    key_lo = np.where(key < 64, np.left_shift(np.uint64(1), (key % 64).astype(np.uint64)),
-                      np.uint64(0)).astype(np.uint64)
-    key_hi = np.where(key >= 64, np.left_shift(np.uint64(1), (key % 64).astype(np.uint64)),
-                      np.uint64(0)).astype(np.uint64)
-    maint = rules.maintenance_addition[ingredient]
-    anchor = rules.maintenance_anchor[ingredient]
-    her2 = rules.her2_directed[ingredient]
+    empty = np.zeros(0, dtype=np.int64)
+    if pid.size == 0:
+        lines = {k: empty for k in ("pid", "line_number", "start_day", "start_rule", "gap_days",
+                                    "last_day", "n_administrations")}
+        lines |= {"her2_directed": empty.astype(bool),
+                  "has_maintenance_addition": empty.astype(bool)}
+        none = {"pid": empty, "line_number": empty, "ingredient_id": empty}
+        return LineResult(lines, none, none, 0)
 
+    # rule 5: gap episodes
     episode_start, gap = gap_episodes(pid, start, last, max_gap)
+    episode = np.cumsum(episode_start) - 1
     episode_rows = np.flatnonzero(episode_start)
-    ep_pid = pid[episode_rows]
-    ep_start = start[episode_rows]
-    ep_gap = gap[episode_rows]
-    # end of an episode = start of the patient's next episode (or none)
-    ep_end = np.full(ep_pid.size, NO_DAY, dtype=np.int64)
-    if ep_pid.size > 1:
-        same = ep_pid[1:] == ep_pid[:-1]
-        ep_end[:-1] = np.where(same, ep_start[1:], NO_DAY)
+    ep_pid, ep_start, ep_gap = pid[episode_rows], start[episode_rows], gap[episode_rows]
+    ep_end = np.full(ep_pid.size + 1, NO_DAY, dtype=np.int64)
+    ep_end[:-2] = np.where(ep_pid[1:] == ep_pid[:-1], ep_start[1:], NO_DAY)
 
-    n_patients = int(pid.max()) + 1 if pid.size else 1
+    r_pid, r_ingredient, r_start, r_end = _ingredient_runs(pid, start, ingredient, episode,
+                                                           window)
+    r_lo, r_hi = _bits(rules.key_id[r_ingredient])
+    r_maint = rules.maintenance_addition[r_ingredient]
+    r_anchor = rules.maintenance_anchor[r_ingredient]
+
+    n_patients = int(pid.max()) + 1
     first_episode = _segment_starts(ep_pid)
     patients = ep_pid[first_episode]
     cur_start = np.full(n_patients, NO_DAY, dtype=np.int64)
-    cur_episode = np.zeros(n_patients, dtype=np.int64)
+    cur_episode = np.full(n_patients, ep_pid.size, dtype=np.int64)  # -> ep_end NO_DAY
     cur_line = np.zeros(n_patients, dtype=np.int64)
     cur_rule = np.zeros(n_patients, dtype=np.int64)
     cur_gap = np.zeros(n_patients, dtype=np.int64)
     cur_start[patients] = ep_start[first_episode]
     cur_episode[patients] = first_episode
     cur_line[patients] = 1
-    cur_rule[patients] = RULE_FIRST
 
     out_lines: dict[str, list[np.ndarray]] = {k: [] for k in (
-        "pid", "line_number", "start_day", "start_rule", "gap_days", "last_day",
-        "n_administrations", "her2_directed", "has_maintenance_addition")}
+        "pid", "line_number", "start_day", "start_rule", "gap_days", "mask_lo", "mask_hi")}
     out_members: dict[str, list[np.ndarray]] = {"pid": [], "line_number": [], "ingredient_id": []}
     out_triggers: dict[str, list[np.ndarray]] = {"pid": [], "line_number": [], "ingredient_id": []}
 
-    # the active rows: every row of a patient from its current line's start on
-    rows = np.arange(pid.size)
+    runs = np.arange(r_pid.size)  # active runs: those ending on or after the current start
     steps = 0
-    while rows.size:
+    while runs.size:
         steps += 1
-        a_pid, a_start = pid[rows], start[rows]
-        seg = _segment_starts(a_pid)
-        seg_pid = a_pid[seg]
+        a_pid, a_start = r_pid[runs], r_start[runs]
+        seg_pid = a_pid[_segment_starts(a_pid)]
         s = cur_start[a_pid]
-        episode_end = ep_end[cur_episode[a_pid]]
-        in_episode = a_start < episode_end
+        in_episode = a_start < ep_end[cur_episode[a_pid]]
         in_window = in_episode & (a_start <= s + window)
-        # rows within the window are a prefix of each patient's rows (sorted by start)
+        # the window's runs are a prefix of each patient's active runs (sorted by start)
         w_idx = np.flatnonzero(in_window)
         w_seg = _segment_starts(a_pid[w_idx])
         w_pid = a_pid[w_idx][w_seg]
         mask_lo = np.zeros(n_patients, dtype=np.uint64)
         mask_hi = np.zeros(n_patients, dtype=np.uint64)
         has_anchor = np.zeros(n_patients, dtype=bool)
-        mask_lo[w_pid] = np.bitwise_or.reduceat(key_lo[rows[w_idx]], w_seg)
-        mask_hi[w_pid] = np.bitwise_or.reduceat(key_hi[rows[w_idx]], w_seg)
-        has_anchor[w_pid] = np.logical_or.reduceat(anchor[rows[w_idx]], w_seg)
+        mask_lo[w_pid] = np.bitwise_or.reduceat(r_lo[runs[w_idx]], w_seg)
+        mask_hi[w_pid] = np.bitwise_or.reduceat(r_hi[runs[w_idx]], w_seg)
+        has_anchor[w_pid] = np.logical_or.reduceat(r_anchor[runs[w_idx]], w_seg)
         out_members["pid"].append(a_pid[w_idx])
         out_members["line_number"].append(cur_line[a_pid[w_idx]])
-        out_members["ingredient_id"].append(ingredient[rows[w_idx]])
+        out_members["ingredient_id"].append(r_ingredient[runs[w_idx]])
+        out_lines["pid"].append(seg_pid)
+        out_lines["line_number"].append(cur_line[seg_pid])
+        out_lines["start_day"].append(cur_start[seg_pid])
+        out_lines["start_rule"].append(cur_rule[seg_pid])
+        out_lines["gap_days"].append(cur_gap[seg_pid])
+        out_lines["mask_lo"].append(mask_lo[seg_pid])
+        out_lines["mask_hi"].append(mask_hi[seg_pid])
 
-        r_lo, r_hi = key_lo[rows], key_hi[rows]
-        in_regimen = ((mask_lo[a_pid] & r_lo) | (mask_hi[a_pid] & r_hi)) != 0
-        outside = in_episode & ~in_window & ~in_regimen
-        joins_as_maintenance = maint[rows] & has_anchor[a_pid]
-        is_new = outside & ~joins_as_maintenance
-
-        # rule 3: the first new ingredient after the window starts the next line
+        # rule 3: the first run of an ingredient outside the regimen after the window
+        in_regimen = ((mask_lo[a_pid] & r_lo[runs]) | (mask_hi[a_pid] & r_hi[runs])) != 0
+        is_new = (in_episode & (a_start > s + window) & ~in_regimen
+                  & ~(r_maint[runs] & has_anchor[a_pid]))
         next_start = np.full(n_patients, NO_DAY, dtype=np.int64)
         n_idx = np.flatnonzero(is_new)
         n_first = n_idx[_segment_starts(a_pid[n_idx])]
@@ -160,54 +190,59 @@ def infer(pid, start, last, ingredient, rules: IngredientRules, window: int,
         trig = is_new & (a_start == next_start[a_pid])
         out_triggers["pid"].append(a_pid[trig])
         out_triggers["line_number"].append(cur_line[a_pid[trig]] + 1)
-        out_triggers["ingredient_id"].append(ingredient[rows[trig]])
+        out_triggers["ingredient_id"].append(r_ingredient[runs[trig]])
 
-        # the current line: its episode's rows before the next line (a prefix again)
-        line_end = np.minimum(next_start, ep_end[cur_episode])
-        in_line = a_start < line_end[a_pid]
-        l_idx = np.flatnonzero(in_line)
-        l_seg = _segment_starts(a_pid[l_idx])
-        l_pid = a_pid[l_idx][l_seg]
-        out_lines["pid"].append(l_pid)
-        out_lines["line_number"].append(cur_line[l_pid])
-        out_lines["start_day"].append(cur_start[l_pid])
-        out_lines["start_rule"].append(cur_rule[l_pid])
-        out_lines["gap_days"].append(cur_gap[l_pid])
-        out_lines["last_day"].append(np.maximum.reduceat(last[rows[l_idx]], l_seg))
-        out_lines["n_administrations"].append(np.diff(np.r_[l_seg, l_idx.size]))
-        out_lines["her2_directed"].append(np.logical_or.reduceat(her2[rows[l_idx]], l_seg))
-        out_lines["has_maintenance_addition"].append(
-            np.logical_or.reduceat((outside & joins_as_maintenance)[l_idx], l_seg))
-
-        # the next line of every patient that has one
+        # the next line of every patient that has one (a new ingredient, else a gap)
         has_new = next_start[seg_pid] != NO_DAY
-        next_episode = cur_episode[seg_pid] + 1
-        has_next_episode = (ep_end[cur_episode[seg_pid]] != NO_DAY)
-        moving = seg_pid[has_new | has_next_episode]
-        by_gap = seg_pid[~has_new & has_next_episode]
+        has_next_episode = ep_end[cur_episode[seg_pid]] != NO_DAY
         by_new = seg_pid[has_new]
+        by_gap = seg_pid[~has_new & has_next_episode]
         cur_start[by_new] = next_start[by_new]
         cur_rule[by_new] = RULE_NEW
         cur_gap[by_new] = 0
-        ne = next_episode[~has_new & has_next_episode]
-        cur_start[by_gap] = ep_start[ne]
-        cur_episode[by_gap] = ne
+        next_episode = cur_episode[by_gap] + 1
+        cur_start[by_gap] = ep_start[next_episode]
+        cur_episode[by_gap] = next_episode
         cur_rule[by_gap] = RULE_GAP
-        cur_gap[by_gap] = ep_gap[ne]
-        cur_line[moving] += 1
-        done = np.ones(n_patients, dtype=bool)
-        done[moving] = False
+        cur_gap[by_gap] = ep_gap[next_episode]
+        done = seg_pid[~has_new & ~has_next_episode]
         cur_start[done] = NO_DAY
-        rows = rows[a_start >= cur_start[a_pid]]
+        cur_line[by_new] += 1
+        cur_line[by_gap] += 1
+        runs = runs[(r_end[runs] >= cur_start[a_pid]) & (cur_start[a_pid] != NO_DAY)]
 
     def cat(parts: list[np.ndarray], dtype) -> np.ndarray:
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
 
-    lines = {k: cat(v, bool if k in ("her2_directed", "has_maintenance_addition") else np.int64)
+    found = {k: cat(v, np.uint64 if k.startswith("mask") else np.int64)
              for k, v in out_lines.items()}
+    order = np.lexsort((found["line_number"], found["pid"]))
+    found = {k: v[order] for k, v in found.items()}
+    lines = _line_totals(found, pid, start, last, ingredient, rules, window)
     return LineResult(
         lines=lines,
         regimen_members={k: cat(v, np.int64) for k, v in out_members.items()},
         triggers={k: cat(v, np.int64) for k, v in out_triggers.items()},
         n_steps=steps,
     )
+
+
+def _line_totals(found, pid, start, last, ingredient, rules: IngredientRules, window: int):
+    """Every administration belongs to the latest line of its patient started on or before
+    it; per line: last day, number of administrations, HER2-directed, and whether a drug
+    joined after the window outside the regimen (a maintenance addition: anything else
+    would have started a line)."""
+    base = int(start.min()) - 1
+    line_keys = found["pid"] * (1 << 32) + (found["start_day"] - base)
+    row_keys = pid * (1 << 32) + (start - base)
+    line_of = np.searchsorted(line_keys, row_keys, side="right") - 1
+    seg = _segment_starts(line_of)  # rows are sorted by (pid, start): one segment per line
+    lo, hi = _bits(rules.key_id[ingredient])
+    outside = (((found["mask_lo"][line_of] & lo) | (found["mask_hi"][line_of] & hi)) == 0) \
+        & (start > found["start_day"][line_of] + window)
+    lines = {k: found[k] for k in ("pid", "line_number", "start_day", "start_rule", "gap_days")}
+    lines["last_day"] = np.maximum.reduceat(last, seg)
+    lines["n_administrations"] = np.diff(np.r_[seg, pid.size])
+    lines["her2_directed"] = np.logical_or.reduceat(rules.her2_directed[ingredient], seg)
+    lines["has_maintenance_addition"] = np.logical_or.reduceat(outside, seg)
+    return lines
