@@ -156,15 +156,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--infer", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--db", type=Path, default=None,
+                        help="keep the generated warehouse here and reuse it if it exists")
     args = parser.parse_args(argv)
     if args.infer:
         infer(args.infer)
         return 0
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
-        db = Path(tmp) / "lines_bench.duckdb"
+        db = args.db or Path(tmp) / "lines_bench.duckdb"
         started = time.perf_counter()
-        n = generate(db, args.patients)
-        print(f"generated {n:,} administrations for {args.patients:,} patients in "
+        if db.exists():
+            con = warehouse.connect(db, read_only=True)
+            n = con.execute("select count(*) from staging.administrations").fetchall()[0][0]
+            con.close()
+        else:
+            n = generate(db, args.patients)
+        print(f"{n:,} administrations for {args.patients:,} patients ready in "
               f"{time.perf_counter() - started:.1f} s", flush=True)
         started = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "her2audit.lines_bench", "--infer", str(db)])
