@@ -34,6 +34,7 @@ from her2audit.vocabulary import Vocabulary, default_vocabulary
 
 REGIMENS_FILE = RULES_DIR / "regimens.yaml"
 SQL_STAGE = "50_lines"
+MEMORY_LIMIT = "3GB"
 TEMP_TABLES = ("lot_patients", "lot_line_starts", "lot_line_stats", "lot_regimens",
                "lot_lines", "lot_cutoff")
 
@@ -196,12 +197,18 @@ def infer_lines(con: duckdb.DuckDBPyConnection, progress=None) -> dict[str, floa
     timings: dict[str, float] = {}
     # Row order inside the work tables does not matter (every output is ordered or keyed),
     # and keeping insertion order costs DuckDB parallelism and memory on large inputs.
-    preserve = con.execute("select current_setting('preserve_insertion_order')").fetchall()[0][0]
+    # The stage keeps DuckDB's own memory (sorts, cached blocks) to MEMORY_LIMIT, spilling
+    # to disk beyond it, so DuckDB and the numpy arrays together stay within budget.
+    preserve, memory = con.execute(
+        "select current_setting('preserve_insertion_order'), current_setting('memory_limit')"
+    ).fetchall()[0]
     con.execute("set preserve_insertion_order = false")
+    con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
     try:
         _infer(con, say, timings)
     finally:
         con.execute(f"set preserve_insertion_order = {'true' if preserve else 'false'}")
+        con.execute(f"set memory_limit = '{memory}'")
     return timings
 
 

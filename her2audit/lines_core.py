@@ -67,9 +67,11 @@ def gap_episodes(pid, start, last, max_gap: int):
     base = int(min(start.min(), last.min())) - 1
     composite = pid.astype(np.int64) * (1 << 32) + (last.astype(np.int64) - base)
     running = np.maximum.accumulate(composite)
+    del composite
     same_patient = np.r_[False, pid[1:] == pid[:-1]]
-    previous_last = np.r_[0, (running[:-1] & 0xFFFFFFFF) + base]
-    gap = np.where(same_patient, start.astype(np.int64) - previous_last, 0)
+    previous_last = np.r_[0, ((running[:-1] & 0xFFFFFFFF) + base).astype(np.int32)]
+    del running
+    gap = np.where(same_patient, start - previous_last, 0).astype(np.int32)
     episode_start = ~same_patient | (gap > max_gap)
     return episode_start, gap
 
@@ -89,7 +91,7 @@ def _ingredient_runs(pid, start, ingredient, episode, window: int):
     starts on or before s + window and its last administration starts on or after s.
     Returns run arrays sorted by (patient, run start, ingredient)."""
     n_ingredients = int(ingredient.max()) + 1
-    patient_ingredient = pid * n_ingredients + ingredient
+    patient_ingredient = pid.astype(np.int64) * n_ingredients + ingredient
     order = np.argsort(patient_ingredient, kind="stable")  # keeps start order inside
     o_pi, o_start, o_episode = patient_ingredient[order], start[order], episode[order]
     new_run = np.r_[True, (o_pi[1:] != o_pi[:-1]) | (o_start[1:] - o_start[:-1] > window)
@@ -105,10 +107,11 @@ def _ingredient_runs(pid, start, ingredient, episode, window: int):
 def infer(pid, start, last, ingredient, rules: IngredientRules, window: int,
           max_gap: int) -> LineResult:
     """All arrays sorted by (pid, start, last, ingredient) and deduplicated; pid >= 0."""
-    pid = pid.astype(np.int64)
-    start = start.astype(np.int64)
-    last = last.astype(np.int64)
-    ingredient = ingredient.astype(np.int64)
+    # int32 rows (no copy when DuckDB already gave int32); int64 only for composite keys
+    pid = np.asarray(pid, dtype=np.int32)
+    start = np.asarray(start, dtype=np.int32)
+    last = np.asarray(last, dtype=np.int32)
+    ingredient = np.asarray(ingredient, dtype=np.int32)
     empty = np.zeros(0, dtype=np.int64)
     if pid.size == 0:
         lines = {k: empty for k in ("pid", "line_number", "start_day", "start_rule", "gap_days",
@@ -120,7 +123,7 @@ def infer(pid, start, last, ingredient, rules: IngredientRules, window: int,
 
     # rule 5: gap episodes
     episode_start, gap = gap_episodes(pid, start, last, max_gap)
-    episode = np.cumsum(episode_start) - 1
+    episode = np.cumsum(episode_start, dtype=np.int32) - 1
     episode_rows = np.flatnonzero(episode_start)
     ep_pid, ep_start, ep_gap = pid[episode_rows], start[episode_rows], gap[episode_rows]
     ep_end = np.full(ep_pid.size + 1, NO_DAY, dtype=np.int64)
@@ -234,8 +237,9 @@ def _line_totals(found, pid, start, last, ingredient, rules: IngredientRules, wi
     would have started a line)."""
     base = int(start.min()) - 1
     line_keys = found["pid"] * (1 << 32) + (found["start_day"] - base)
-    row_keys = pid * (1 << 32) + (start - base)
+    row_keys = pid.astype(np.int64) * (1 << 32) + (start - base)
     line_of = np.searchsorted(line_keys, row_keys, side="right") - 1
+    del row_keys
     seg = _segment_starts(line_of)  # rows are sorted by (pid, start): one segment per line
     lo, hi = _bits(rules.key_id[ingredient])
     outside = (((found["mask_lo"][line_of] & lo) | (found["mask_hi"][line_of] & hi)) == 0) \
