@@ -18,8 +18,16 @@ def parameters_from_args(args: argparse.Namespace) -> RunParameters:
             "max_gap_days": args.max_gap_days,
             "data_cutoff": args.data_cutoff,
             "guideline": args.guideline,
+            "rulebooks": args.rulebooks,
         },
     )
+
+
+def check_rulebooks(params: RunParameters) -> None:
+    """Refuse a bad rulebook or an unknown --guideline before any work is done (exit 2)."""
+    from her2audit import guidelines
+
+    guidelines.check_pinned(guidelines.load_rulebooks(params.rulebooks), params.guideline)
 
 
 def _say(message: str) -> None:
@@ -35,6 +43,7 @@ def _run_pipeline(registry: str, db: Path, reports: Path, params: RunParameters,
 
 def run(args: argparse.Namespace) -> int:
     params = parameters_from_args(args)
+    check_rulebooks(params)
     run_id, timings = _run_pipeline(args.registry, args.db, args.reports, params, "run")
     from her2audit import summary
 

@@ -29,6 +29,17 @@ create table if not exists raw.load_rejects (
 )
 """
 
+# Source records an adapter (OMOP, FHIR) read but cannot use; staging adds them to the
+# quarantine and row accounting counts them under `source_table` (a canonical table).
+SOURCE_REJECTS_DDL = """
+create table raw.source_rejects (
+    source_table varchar,
+    record_key varchar,
+    rule varchar,
+    detail varchar
+)
+"""
+
 
 def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
     digest = hashlib.sha256()
@@ -47,6 +58,8 @@ def reset_raw(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
         con.execute(f"drop table if exists raw.{name}")
     con.execute("drop table if exists raw.load_rejects")
     con.execute(REJECTS_DDL)
+    con.execute("drop table if exists raw.source_rejects")
+    con.execute(SOURCE_REJECTS_DDL)
     con.execute("drop table if exists raw.load_log")
     con.execute(
         "create table raw.load_log (source_table varchar, source_file varchar, "
@@ -62,12 +75,15 @@ def land(
     sha256: str,
     row_number_sql: str,
     source_columns: dict[str, str],
+    source_file_sql: str | None = None,
 ) -> int:
     """Create `raw.<table>` from `select_sql` (a query over the source).
 
     `source_columns` maps canonical lower-case names to the source's column names;
     `row_number_sql` is the expression giving each row's position in its source.
-    Returns the number of rows landed.
+    `source_file_sql`, when given, is an expression naming each row's own source (an
+    adapter whose rows come from several source tables or files); otherwise every row
+    gets `source_file`. Returns the number of rows landed.
     """
     loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     select_list = [
@@ -82,17 +98,19 @@ def land(
         create or replace table raw.{table.name} as
         select
             {", ".join(select_list)},
-            ?::varchar as _source_file,
+            {source_file_sql or "?::varchar"} as _source_file,
             {row_number_sql} as _row_number,
             ?::varchar as _file_sha256,
             ?::timestamp as _loaded_at
         from ({select_sql}) as source
         """,
-        [source_file, sha256, loaded_at],
+        ([] if source_file_sql else [source_file]) + [sha256, loaded_at],
     )
     n = con.execute(f"select count(*) from raw.{table.name}").fetchone()[0]
     n_rejected = con.execute(
-        "select count(*) from raw.load_rejects where source_table = ?", [table.name]
+        "select (select count(*) from raw.load_rejects where source_table = $1) "
+        "+ (select count(*) from raw.source_rejects where source_table = $1)",
+        [table.name],
     ).fetchone()[0]
     con.execute(
         "insert into raw.load_log values (?, ?, ?, ?, ?, ?)",

@@ -1,5 +1,5 @@
 -- stage: staging / step: quarantine and row accounting
--- reads: staging.*_checked, raw.load_rejects, raw.load_log
+-- reads: staging.*_checked, raw.load_rejects, raw.source_rejects, raw.load_log
 -- writes: build.quarantine (one row per quarantined input row, SPEC §8),
 --         build.row_accounting (rows in = rows staged + rows quarantined, per table)
 
@@ -26,6 +26,12 @@ malformed as (
         'malformed_row' as rule,
         error_type || ': ' || error_message || ' — line was: ' || left(csv_line, 200) as detail
     from raw.load_rejects
+),
+
+-- source records an adapter (OMOP, FHIR) read but could not use
+source_rejects as (
+    select source_table, record_key, null::varchar as patient_id, rule, detail
+    from raw.source_rejects
 )
 
 select source_table, record_key, rule, detail, patient_id
@@ -34,6 +40,9 @@ where rule is not null
 union all
 select source_table, record_key, rule, detail, patient_id
 from malformed
+union all
+select source_table, record_key, rule, detail, patient_id
+from source_rejects
 order by source_table, record_key;
 
 create or replace table build.row_accounting as
