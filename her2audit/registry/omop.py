@@ -29,6 +29,10 @@ from her2audit.registry import mapping, raw
 from her2audit.registry.schema import registry_tables
 
 SRC = "omop_src"
+# DuckDB's buffer limit while an OMOP source is landed and mapped: large sorts and joins
+# spill to disk instead of growing the process (a 100,000-patient CDM has ~10 million
+# drug exposures). The previous setting is restored afterwards.
+ADAPTER_MEMORY_LIMIT = "1GB"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,6 +249,13 @@ def read_folder(
     con: duckdb.DuckDBPyConnection, folder: Path, progress: Callable[[str], None] | None = None
 ) -> str:
     """Land an OMOP folder (CSV or Parquet tables) into `raw`; returns the fingerprint."""
+    with _BoundedMemory(con):
+        return _read_folder(con, folder, progress)
+
+
+def _read_folder(
+    con: duckdb.DuckDBPyConnection, folder: Path, progress: Callable[[str], None] | None
+) -> str:
     files = omop_folder_tables(folder)
     _check_required(
         str(folder), set(files), [p.name for p in folder.iterdir() if p.is_file()]
@@ -437,10 +448,49 @@ def _vocabulary_filters(schema: str, vocab: str, have_vocab: bool) -> dict[str, 
     return filters
 
 
+class _BoundedMemory:
+    """Cap DuckDB's memory and let it reorder rows while an OMOP source is landed (OMOP
+    rows carry their own ids; nothing depends on arrival order)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def __enter__(self) -> None:
+        self.saved = dict(
+            self.con.execute(
+                "select name, value from duckdb_settings() "
+                "where name in ('memory_limit', 'preserve_insertion_order')"
+            ).fetchall()
+        )
+        limit = self.saved.get("memory_limit", "")
+        if _bytes(limit) > _bytes(ADAPTER_MEMORY_LIMIT):
+            self.con.execute(f"set memory_limit = '{ADAPTER_MEMORY_LIMIT}'")
+        self.con.execute("set preserve_insertion_order = false")
+
+    def __exit__(self, *exc: object) -> None:
+        for name, value in self.saved.items():
+            self.con.execute(f"set {name} = '{value}'")
+
+
+def _bytes(size: str) -> float:
+    m = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]i?B)?\s*", size or "", re.IGNORECASE)
+    if not m:
+        return float("inf")
+    unit = (m.group(2) or "B").upper().replace("I", "")
+    return float(m.group(1)) * {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}[unit]
+
+
 def read_postgres(
     con: duckdb.DuckDBPyConnection, uri: str, progress: Callable[[str], None] | None = None
 ) -> str:
     """Land an OMOP CDM schema on PostgreSQL into `raw`; returns the source fingerprint."""
+    with _BoundedMemory(con):
+        return _read_postgres(con, uri, progress)
+
+
+def _read_postgres(
+    con: duckdb.DuckDBPyConnection, uri: str, progress: Callable[[str], None] | None
+) -> str:
     source = parse_postgres_uri(uri)
     conn = _pg_connect(source)
     try:
@@ -538,7 +588,7 @@ def _map_to_raw(con: duckdb.DuckDBPyConnection, prefix: str, fingerprint: str) -
         raw.land(
             con,
             table,
-            f"select * from {SRC}.out_{name} order by _src, _src_row",
+            f"select * from {SRC}.out_{name}",
             "",
             fingerprint,
             "source._src_row",
