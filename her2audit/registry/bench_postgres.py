@@ -40,6 +40,9 @@ print(json.dumps({"seconds": seconds, "peak_rss_mib": peak, "rows": counts}))
 """
 
 
+# OMOP vocabulary columns named *_id that hold text
+VOCABULARY_TEXT_IDS = ("domain_id", "vocabulary_id", "concept_class_id", "relationship_id")
+
 def _pg_type(col: str) -> str:
     if col.endswith("_date"):
         return "date"
@@ -47,7 +50,8 @@ def _pg_type(col: str) -> str:
         return "timestamp"
     if col == "value_as_number":
         return "numeric"
-    if col.endswith("_id") or col in ("year_of_birth", "month_of_birth", "day_of_birth"):
+    if (col.endswith("_id") and col not in VOCABULARY_TEXT_IDS) or col in (
+            "year_of_birth", "month_of_birth", "day_of_birth"):
         return "bigint"
     return "varchar(255)"
 

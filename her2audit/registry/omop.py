@@ -413,30 +413,44 @@ def _stream(con: duckdb.DuckDBPyConnection, source: PostgresSource, sql: str, ta
         conn.close()
 
 
-def _vocabulary_filters(schema: str, vocab: str, have_vocab: bool) -> dict[str, str]:
+def _vocabulary_filters(
+    schema: str, vocab: str, have_vocab: bool, columns: dict[str, set[str]]
+) -> dict[str, str]:
     """Server-side filters so only the rows the audit can use travel (a real CDM has
     billions of measurements): measurement/observation rows whose code is one of the
-    mapping's LOINC codes; vocabulary rows for the concepts the extract refers to."""
+    mapping's LOINC codes; vocabulary rows for the concepts the extract refers to. Only
+    columns the source has are named."""
     m = mapping.mapping()
     loinc = [b["loinc"] for b in m["biomarkers"]] + [m["stage"]["loinc"]]
     loinc_list = ", ".join(_lit(c) for c in loinc)
+    loinc_concepts = (
+        f"(select concept_id from {vocab}.concept "
+        f"where vocabulary_id = 'LOINC' and concept_code in ({loinc_list}))"
+    )
     filters: dict[str, str] = {}
-    for table, prefix in (("measurement", "measurement"), ("observation", "observation")):
-        cond = f"trim(t.{prefix}_source_value) in ({loinc_list})"
+    for table in ("measurement", "observation"):
+        cols = columns.get(table, set())
+        conds = []
+        if f"{table}_source_value" in cols:
+            conds.append(f"trim(t.{table}_source_value) in ({loinc_list})")
         if have_vocab:
-            cond += (
-                f" or t.{prefix}_concept_id in (select concept_id from {vocab}.concept "
-                f"where vocabulary_id = 'LOINC' and concept_code in ({loinc_list}))"
-                f" or t.{prefix}_source_concept_id in (select concept_id from {vocab}.concept "
-                f"where vocabulary_id = 'LOINC' and concept_code in ({loinc_list}))"
-            )
-        filters[table] = f"where {cond}"
+            conds += [
+                f"t.{c} in {loinc_concepts}"
+                for c in (f"{table}_concept_id", f"{table}_source_concept_id")
+                if c in cols
+            ]
+        filters[table] = "where " + (" or ".join(conds) if conds else "false")
     if have_vocab:
-        used = (
-            f"select condition_concept_id from {schema}.condition_occurrence "
-            f"union select condition_source_concept_id from {schema}.condition_occurrence "
-            f"union select drug_concept_id from {schema}.drug_exposure"
-        )
+        used_columns = [
+            (t, c)
+            for t, c in (
+                ("condition_occurrence", "condition_concept_id"),
+                ("condition_occurrence", "condition_source_concept_id"),
+                ("drug_exposure", "drug_concept_id"),
+            )
+            if c in columns.get(t, set())
+        ]
+        used = " union ".join(f"select {c} from {schema}.{t}" for t, c in used_columns)
         filters["concept_ancestor"] = f"where t.descendant_concept_id in ({used})"
         filters["concept"] = (
             f"where t.concept_id in ({used}) "
@@ -530,7 +544,9 @@ def _read_postgres(
         have_vocab = {"concept", "concept_ancestor"} <= present and (
             "domain_id" in vocab_columns.get("concept", set())
         )
-        filters = _vocabulary_filters(source.schema, source.vocabulary_schema, have_vocab)
+        filters = _vocabulary_filters(
+            source.schema, source.vocabulary_schema, have_vocab, columns
+        )
         cur.close()
         con.execute(f"create schema if not exists {SRC}")
         for table in OMOP_TABLES:
