@@ -56,9 +56,9 @@ select
     rows.drug,
     rows.drug_code,
     case when rows.drug_code is not null then 'rxnorm' end as code_system,
-    strftime(rows.drug_exposure_start_date, '%Y-%m-%d') as start_date,
+    rows.drug_exposure_start_date::varchar as start_date,
     case when rows.drug_exposure_end_date > rows.drug_exposure_start_date
-        then strftime(rows.drug_exposure_end_date, '%Y-%m-%d') end as end_date,
+        then rows.drug_exposure_end_date::varchar end as end_date,
     null::varchar as setting,
     rows.route_source_value as route,
     getvariable('omop_prefix') || 'drug_exposure' as _src,
