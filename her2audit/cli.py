@@ -36,6 +36,9 @@ def _add_parameter_options(p: argparse.ArgumentParser) -> None:
         "--data-cutoff", help="censoring date YYYY-MM-DD (default: latest date in the data)"
     )
     g.add_argument("--guideline", help="pin one rulebook id (e.g. her2-mbc-2023) for every line")
+    g.add_argument(
+        "--rulebooks", help="folder of extra guideline rulebooks (YAML), e.g. a local pathway"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

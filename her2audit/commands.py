@@ -18,8 +18,16 @@ def parameters_from_args(args: argparse.Namespace) -> RunParameters:
             "max_gap_days": args.max_gap_days,
             "data_cutoff": args.data_cutoff,
             "guideline": args.guideline,
+            "rulebooks": args.rulebooks,
         },
     )
+
+
+def check_rulebooks(params: RunParameters) -> None:
+    """Refuse a bad rulebook or an unknown --guideline before any work is done (exit 2)."""
+    from her2audit import guidelines
+
+    guidelines.check_pinned(guidelines.load_rulebooks(params.rulebooks), params.guideline)
 
 
 def _say(message: str) -> None:
@@ -35,6 +43,7 @@ def _run_pipeline(registry: str, db: Path, reports: Path, params: RunParameters,
 
 def run(args: argparse.Namespace) -> int:
     params = parameters_from_args(args)
+    check_rulebooks(params)
     run_id, timings = _run_pipeline(args.registry, args.db, args.reports, params, "run")
     from her2audit import summary
 
@@ -85,24 +94,28 @@ def synth(args: argparse.Namespace) -> int:
 
 
 def validate(args: argparse.Namespace) -> int:
+    """Extract and run the data-quality gate; print the results even when the gate fails."""
+    import tempfile
+
     from her2audit import pipeline, summary
+    from her2audit.errors import DataQualityError
     from her2audit.parameters import load_parameters
 
-    db = args.db if args.db is not None else Path(":memory:")
     stages = [s for s in ("extract", "validate") if s in {st.name for st in pipeline.STAGES}]
-    con_db = db if str(db) != ":memory:" else None
-    if con_db is None:
-        import tempfile
 
-        with tempfile.TemporaryDirectory() as tmp:
-            tmp_db = Path(tmp) / "validate.duckdb"
-            pipeline.run_pipeline(
-                tmp_db, args.registry, load_parameters(), None, "validate", stages
-            )
-            summary.print_validation_summary(tmp_db, _say)
+    def check(db: Path) -> None:
+        try:
+            pipeline.run_pipeline(db, args.registry, load_parameters(), None, "validate", stages)
+        except DataQualityError:
+            summary.print_validation_summary(db, _say)
+            raise
+        summary.print_validation_summary(db, _say)
+
+    if args.db is not None:
+        check(args.db)
     else:
-        pipeline.run_pipeline(con_db, args.registry, load_parameters(), None, "validate", stages)
-        summary.print_validation_summary(con_db, _say)
+        with tempfile.TemporaryDirectory() as tmp:
+            check(Path(tmp) / "validate.duckdb")
     return 0
 
 

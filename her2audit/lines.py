@@ -31,9 +31,9 @@ from her2audit.vocabulary import Vocabulary, default_vocabulary
 REGIMENS_FILE = RULES_DIR / "regimens.yaml"
 SQL_STAGE = "50_lines"
 MAX_STEPS = 1000  # a safety net: no patient has a thousand lines of therapy
-TEMP_TABLES = ("lot_patients", "lot_source", "lot_adm", "lot_episodes", "lot_frontier",
-               "lot_line_starts", "lot_iter", "lot_next", "lot_assigned", "lot_regimens",
-               "lot_lines", "lot_cutoff")
+TEMP_TABLES = ("lot_patients", "lot_adm", "lot_episodes", "lot_frontier", "lot_line_starts",
+               "lot_line_stats", "lot_line_regimens", "lot_iter", "lot_regimen", "lot_next",
+               "lot_regimens", "lot_lines", "lot_cutoff")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,6 +192,18 @@ def infer_lines(con: duckdb.DuckDBPyConnection, progress=None) -> dict[str, floa
     """Run the line inference on `con` (variables already set). Returns step timings."""
     say = progress or (lambda message: None)
     timings: dict[str, float] = {}
+    # Row order inside the work tables does not matter (every output is ordered or keyed),
+    # and keeping insertion order costs DuckDB parallelism and memory on large inputs.
+    preserve = con.execute("select current_setting('preserve_insertion_order')").fetchall()[0][0]
+    con.execute("set preserve_insertion_order = false")
+    try:
+        _infer(con, say, timings)
+    finally:
+        con.execute(f"set preserve_insertion_order = {'true' if preserve else 'false'}")
+    return timings
+
+
+def _infer(con: duckdb.DuckDBPyConnection, say, timings: dict[str, float]) -> None:
     started = time.perf_counter()
     load_rule_tables(con, default_line_rules())
     _cutoff(con)
@@ -210,8 +222,14 @@ def infer_lines(con: duckdb.DuckDBPyConnection, progress=None) -> dict[str, floa
     timings["steps"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    warehouse.run_sql_file(con, _sql("30_"))
-    warehouse.run_sql_file(con, _sql("40_"))
+    kinds = dict(con.execute(
+        "select table_name, table_type from information_schema.tables "
+        "where table_schema = 'staging' and table_name = 'line_administrations'"
+    ).fetchall())
+    if kinds.get("line_administrations") == "BASE TABLE":  # written by an older version
+        con.execute("drop table staging.line_administrations")
+    for step in ("30_", "40_", "50_"):
+        warehouse.run_sql_file(con, _sql(step))
     timings["lines"] = time.perf_counter() - started
     for name in TEMP_TABLES:
         con.execute(f"drop table if exists {name}")
@@ -220,7 +238,6 @@ def infer_lines(con: duckdb.DuckDBPyConnection, progress=None) -> dict[str, floa
     ).fetchall()[0]
     say(f"  lines: {n_lines:,} lines of therapy for {n_patients:,} patients "
         f"({steps} set-based steps)")
-    return timings
 
 
 def run(ctx: Any) -> None:

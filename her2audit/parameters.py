@@ -27,6 +27,7 @@ class RunParameters:
     max_gap_days: int = 120
     guideline: str | None = None
     data_cutoff: dt.date | None = None
+    rulebooks: str | None = None  # folder of extra guideline rulebooks (YAML)
 
     def as_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)

@@ -60,8 +60,36 @@ class Stage:
         return getattr(importlib.import_module(module), func)
 
 
+# What the row-disposition step needs; a partial run (extract only) publishes without it.
+DISPOSITION_INPUTS = {("build", "patients"), ("staging", "line_administrations")}
+
+
+def record_row_dispositions(con: duckdb.DuckDBPyConnection) -> None:
+    """`build.row_dispositions`: every input row used, quarantined or out of scope, with
+    the reason; fails the run if any table's rows do not add up."""
+    present = {(s, t) for s in ("build", "staging") for t in warehouse.table_names(con, s)}
+    if not DISPOSITION_INPUTS.issubset(present):
+        return
+    warehouse.run_sql_stage(con, "90_publish")
+    unbalanced = con.execute(
+        """
+        select accounting.source_table, accounting.rows_in, sum(d.n_rows)::bigint
+        from build.row_accounting as accounting
+        left join build.row_dispositions as d using (source_table)
+        group by all
+        having accounting.rows_in <> coalesce(sum(d.n_rows), 0)
+        """
+    ).fetchall()
+    if unbalanced:
+        raise RuntimeError(f"row dispositions do not add up to the rows read: {unbalanced}")
+
+
 def publish_stage(ctx: RunContext) -> None:
     """Publish `build` to `audit` atomically and record the run in `audit.runs`."""
+    from her2audit.quality import check_outputs
+
+    record_row_dispositions(ctx.con)
+    check_outputs(ctx)  # output invariants on build.*; a critical failure publishes nothing
     info = run_info(ctx.con)
     row_counts = {
         name: warehouse.row_count(ctx.con, f"{warehouse.BUILD}.{name}")
@@ -104,8 +132,13 @@ def _guideline_versions(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 # The pipeline, in order. Later stages are appended here as they are built.
 STAGES: list[Stage] = [
     Stage("extract", "her2audit.extract:run", "read the registry into raw, staging and quarantine"),
+    Stage("validate", "her2audit.quality:run", "data-quality gate (Great Expectations suites)"),
     Stage("cohort", "her2audit.cohort:run", "HER2-positive metastatic cohort and attrition"),
     Stage("lines", "her2audit.lines:run", "infer lines of therapy and name their regimens"),
+    Stage("concordance", "her2audit.concordance:run", "guideline concordance of lines, sequences"),
+    Stage("outcomes", "her2audit.outcomes:run", "OS, time to next treatment, to discontinuation"),
+    Stage("marts", "her2audit.report.marts:run", "concordance marts for dashboards"),
+    Stage("report", "her2audit.report:run", "render the HTML report and the case-review file"),
     Stage("publish", "her2audit.pipeline:publish_stage", "publish build tables to audit"),
 ]
 

@@ -69,11 +69,12 @@ def print_validation_summary(db: Path, say: Callable[[str], None]) -> None:
             say(line)
         if "data_quality_results" in warehouse.table_names(con, warehouse.BUILD):
             failed = con.execute(
-                "select suite, expectation, severity from build.data_quality_results "
+                "select suite, expectation, severity, observed_value "
+                "from build.data_quality_results "
                 "where not success order by severity, suite, expectation"
             ).fetchall()
             say(f"expectations failed: {len(failed)}")
-            for suite, exp, sev in failed:
-                say(f"  [{sev}] {suite}: {exp}")
+            for suite, exp, sev, observed in failed:
+                say(f"  [{sev}] {suite}: {exp} (observed {observed})")
     finally:
         con.close()

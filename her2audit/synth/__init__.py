@@ -69,8 +69,14 @@ def _write_canonical(out: Path, patients: int, seed: int, fmt: str,
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     for name in writer.TABLES:
-        writer.write_table(arrow[name], out, name, fmt)
-        counts[name] = arrow[name].num_rows
+        if name == "treatments":
+            rows = tables.pop("treatments")
+            writer.write_batches(lambda rows=rows: fmt_.treatment_batches(rows), out, name, fmt)
+            counts[name] = len(rows["patient"])
+            del rows
+        else:
+            writer.write_table(arrow[name], out, name, fmt)
+            counts[name] = arrow[name].num_rows
     truth_dir = out / TRUTH_DIR
     truth_dir.mkdir(exist_ok=True)
     for name, table in fmt_.truth(truth, gen.n_sites).items():

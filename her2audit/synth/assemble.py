@@ -6,11 +6,13 @@ text as object arrays or codes into small lookup lists; `writer.py` formats them
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from her2audit.synth import generator as g
 from her2audit.synth import model as m
 
 R = m.RATES
+ATC_LIST = [""] + sorted(set(m.ATC_CODES.values()))
 BAD_DATES = ["{y}-02-30", "{y}-13-01", "{y}-04-31", "{y}-00-12", "{y}-02-31"]
 
 
@@ -38,7 +40,7 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
     rng = gen.rng()
     n = gen.n
     L = gen.line
-    a = dict(raw["administrations"])
+    a = raw.pop("administrations")  # large: let the caller's copy go
     mess: dict[str, tuple[float, int]] = {}
 
     # -- Phesgo (one row = pertuzumab + trastuzumab) and taxane substitution ---------------
@@ -95,27 +97,29 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
     mess["case_variant"] = (R.case_variant, int(cv.sum()))
     mess["whitespace_padding"] = (R.whitespace_padding, int(pad.sum()))
     # route: SC spellings, oral drugs, IV otherwise; some empty
-    spell_text = np.array(g.SPELL_TEXT, dtype=object)
-    sc = np.isin(spell_text[spell], ["Herceptin Hylecta", "trastuzumab and hyaluronidase-oysk"])
+    sc = np.isin(spell, [g.SPELL_TEXT.index(x) for x in
+                         ("Herceptin Hylecta", "trastuzumab and hyaluronidase-oysk")])
     sc |= a["product"] == g.PHESGO
     oral = g.ING_ORAL[a["ing"]]
     route = np.where(sc, 1, np.where(oral, 2, 0))
     route = np.where(np.isin(a["ing"], [m.ING["fulvestrant"], m.ING["denosumab"],
                                         m.ING["filgrastim"], m.ING["pegfilgrastim"]]),
                      np.where(a["ing"] == m.ING["fulvestrant"], 3, 1), route)
-    route = np.where(rng.random(nr) < 0.1, 4, route)
+    route = np.where(rng.random(nr) < 0.1, 4, route).astype(np.int8)
 
     # -- record ids and codes by site ---------------------------------------------------------
     site = gen.site[a["patient"]]
     with_id = gen.site_record_id[site]
     single = np.array([len(p) == 1 for p in g.PRODUCTS])[a["product"]]
-    atc_list = np.array([m.ATC_CODES.get(i, "") for i in m.INGREDIENTS], dtype=object)
-    code = np.where(gen.site_atc[site] & single, atc_list[a["ing"]], "")
+    # code: index into ATC_LIST (0 = no code)
+    atc_of_ing = np.array([ATC_LIST.index(m.ATC_CODES.get(i, "")) for i in m.INGREDIENTS],
+                          dtype=np.int8)
+    code = np.where(gen.site_atc[site] & single, atc_of_ing[a["ing"]], 0).astype(np.int8)
     mess["record_id"] = (R.record_id_site_share, int(with_id.sum()))
-    mess["atc_code"] = (R.atc_code_site_share, int((code != "").sum()))
+    mess["atc_code"] = (R.atc_code_site_share, int((code > 0).sum()))
 
     rows = {
-        "patient": a["patient"].astype(np.int64), "spell": spell, "variant": variant,
+        "patient": a["patient"].astype(np.int32), "spell": spell, "variant": variant,
         "start": a["start"], "end": a["end"], "setting": a["setting"], "route": route,
         "code": code, "with_id": with_id, "bad_start": np.zeros(nr, dtype=np.int8),
     }
@@ -134,7 +138,7 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
     e["spell"] = (g.JUNK_BASE + rng.integers(0, len(m.JUNK_NAMES), len(junk))).astype(np.int32)
     e["variant"][:] = 0
     e["end"][:] = -1
-    e["code"][:] = ""
+    e["code"][:] = 0
     extras.append(e)
     mess["unmapped_name"] = (R.unmapped_name, len(junk))
     bad = pick(R.invalid_date)
@@ -145,20 +149,24 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
     mess["invalid_date"] = (R.invalid_date, len(bad))
     ebs = pick(R.end_before_start)
     e = {k: v[ebs].copy() for k, v in rows.items()}
-    e["end"] = e["start"] - rng.integers(1, 31, len(ebs))
+    e["end"] = (e["start"] - rng.integers(1, 31, len(ebs))).astype(np.int32)
     e["with_id"][:] = False
     extras.append(e)
     mess["end_before_start"] = (R.end_before_start, len(ebs))
     orph = pick(R.orphan_row)
     e = {k: v[orph].copy() for k, v in rows.items()}
-    e["patient"] = n + 1_000_000 + np.arange(len(orph))  # ids not in patients
+    e["patient"] = (n + 1_000_000 + np.arange(len(orph))).astype(np.int32)  # not in patients
     e["with_id"][:] = False
     extras.append(e)
     mess["orphan_row"] = (R.orphan_row, len(orph))
-    allrows = {k: np.concatenate([rows[k]] + [x[k] for x in extras]) for k in rows}
+    allrows = {}
+    for k in list(rows):
+        allrows[k] = np.concatenate([rows.pop(k)] + [x.pop(k) for x in extras])
     order = np.lexsort((allrows["spell"], allrows["start"], allrows["patient"]))
-    allrows = {k: v[order] for k, v in allrows.items()}
-    rid = np.where(allrows["with_id"], np.cumsum(allrows["with_id"]), -1)
+    for k in list(allrows):
+        allrows[k] = allrows[k][order]
+    del order
+    rid = np.where(allrows["with_id"], np.cumsum(allrows["with_id"]), -1).astype(np.int64)
     allrows["record_id"] = rid
     n_sup = int(g.SUPPORTIVE[a["ing"]].sum())
     mess["supportive_rows"] = (n_sup / nr if nr else 0.0, n_sup)
@@ -236,7 +244,7 @@ def _truth(gen: g.Generator, a: dict) -> dict:
     nl = len(L["patient"])
     # -- patients ---------------------------------------------------------------------------
     last_act = np.full(n, -1, dtype=np.int64)
-    np.maximum.at(last_act, a["patient"], np.maximum(a["start"], a["end"]))
+    _scatter(last_act, a["patient"], np.maximum(a["start"], a["end"]), "max")
     rng = gen.rng()
     died = (gen.metastatic & (gen.death <= gen.obs_end) & ~gen.death_unrecorded)
     death = np.where(died, gen.death, -1)
@@ -250,7 +258,7 @@ def _truth(gen: g.Generator, a: dict) -> dict:
     her2_ing = np.array([c.startswith("anti_her2") for c in g.ING_CLASS])
     prior_rows = (a["kind"] == 1) & her2_ing[a["ing"]]
     last_her2 = np.full(n, -(1 << 40), dtype=np.int64)
-    np.maximum.at(last_her2, a["patient"][prior_rows], a["start"][prior_rows])
+    _scatter(last_her2, a["patient"][prior_rows], a["start"][prior_rows], "max")
     early = gen.metastatic & (gen.met - last_her2 <= 183) & (gen.met >= last_her2)
     cohort = (gen.pop == 0) & ~gen.quarantined
     reason = np.array(["", "never_metastatic", "her2_negative", "her2_equivocal",
@@ -265,14 +273,20 @@ def _truth(gen: g.Generator, a: dict) -> dict:
     st = a["start"][in_line]
     en = np.maximum(a["start"][in_line], a["end"][in_line])
     l_start = np.full(nl, 1 << 40, dtype=np.int64)
-    np.minimum.at(l_start, li, st)
+    _scatter(l_start, li, st, "min")
     l_end = np.full(nl, -1, dtype=np.int64)
-    np.maximum.at(l_end, li, en)
+    _scatter(l_end, li, en, "max")
     window = ~a["maint"][in_line] & (st <= l_start[li] + 28)
     mask = np.zeros(nl, dtype=np.int64)
-    np.bitwise_or.at(mask, li[window], g.PRODUCT_MASK[a["product"][in_line][window]])
+    # OR of ingredient bits per line = sum of the distinct (line, product-mask) bits
+    pairs = np.unique(li[window].astype(np.int64) * len(g.PRODUCTS)
+                      + a["product"][in_line][window])
+    for bit in range(g.N_ING):
+        has = (g.PRODUCT_MASK[pairs % len(g.PRODUCTS)] >> bit) & 1
+        lines_with = np.unique(pairs[has == 1] // len(g.PRODUCTS))
+        mask[lines_with] |= np.int64(1) << bit
     maint = np.zeros(nl, dtype=bool)
-    np.logical_or.at(maint, li, a["maint"][in_line])
+    maint |= np.bincount(li, weights=a["maint"][in_line], minlength=nl) > 0
     ing_text = _mask_text(mask)
     reg = L["regimen"]
     name = np.array([r.name for r in m.REGIMENS], dtype=object)[reg]
@@ -285,8 +299,8 @@ def _truth(gen: g.Generator, a: dict) -> dict:
     flags_p, flags_l, flags_f = [], [], []
     last_row_missing_end = np.zeros(nl, dtype=bool)
     lr = in_line & (a["end"] < 0) & g.ING_ORAL[a["ing"]]
-    np.logical_or.at(last_row_missing_end, a["line"][lr],
-                     a["start"][lr] == l_end[a["line"][lr]])
+    last_row_missing_end |= np.bincount(
+        a["line"][lr], weights=a["start"][lr] == l_end[a["line"][lr]], minlength=nl) > 0
     for flag, fmask in (("drug_holiday", L["h_len"] > 0), ("taxane_substitution",
                         L["tax_switch"]), ("phesgo", L["phesgo"]),
                         ("new_line_after_long_gap", L["long_gap"]),
@@ -317,6 +331,16 @@ def _truth(gen: g.Generator, a: dict) -> dict:
         "flags": {"patient": np.concatenate(flags_p), "line_number": np.concatenate(flags_l),
                   "flag": np.concatenate(flags_f)},
     }
+
+
+def _scatter(out: np.ndarray, keys: np.ndarray, values: np.ndarray, how: str) -> None:
+    """out[k] = min/max(out[k], values with key k) (a fast grouped reduction)."""
+    if len(keys) == 0:
+        return
+    red = pd.Series(values).groupby(keys).agg(how)
+    idx = red.index.to_numpy()
+    fn = np.maximum if how == "max" else np.minimum
+    out[idx] = fn(out[idx], red.to_numpy())
 
 
 def _mask_text(mask: np.ndarray) -> np.ndarray:

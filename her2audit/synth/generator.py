@@ -565,7 +565,9 @@ class Generator:
                                m.OS_HER2_NEGATIVE_MONTHS[0] * m.MONTH)
                 med = np.where(cns, med * m.OS_CNS_FACTOR, med)
                 self.os_median[idx] = med
-                os_days = np.maximum(_weibull(rng, med, m.OS_SHAPE), 30).astype(np.int64)
+                # nobody dies before the first line's first dose (3 weeks after, at least)
+                os_days = np.maximum(_weibull(rng, med, m.OS_SHAPE).astype(np.int64),
+                                     start - self.met[idx] + 21)
                 self.death[idx] = self.met[idx] + os_days
                 horizon[idx] = np.minimum(obs_end[idx], self.death[idx])
             hz = horizon[idx]
@@ -575,7 +577,7 @@ class Generator:
                                  for b in (1, 2, 3, 4)] for r in m.REGIMENS])
             med = ttd_med[choice, line_key - 1] * m.MONTH
             dur = np.maximum(_weibull(rng, med, m.TTD_SHAPE), 1).astype(np.int64)
-            room = hz - start - 6  # jitter never pushes a dose past the horizon
+            room = hz - start - 9  # jitter (<= 7 days) never pushes a dose past the horizon
             dur = np.clip(dur, 0, np.maximum(room, 0))
             # taxane induction length (treatment days from the start)
             tax_doc = _uniform_int(rng, 0, 9, nl)
@@ -718,7 +720,7 @@ class Generator:
             rows.add(patient=c["patient"][ci].astype(np.int32), line=line_id.astype(np.int32),
                      ing=c["ing"][ci].astype(np.int16),
                      product=PRODUCT_OF_ING[c["ing"][ci]],
-                     start=start.astype(np.int64), end=end.astype(np.int64),
+                     start=start.astype(np.int32), end=end.astype(np.int32),
                      setting=c["setting"][ci].astype(np.int8), maint=c["maint"][ci],
                      t=t.astype(np.int32), comp=c["comp"][ci].astype(np.int32),
                      kind=np.full(len(t), kind, dtype=np.int8))
@@ -879,7 +881,8 @@ class Generator:
                 drug_ids = np.where(rng.random(k) < 0.3, m.ING["filgrastim"], drug_ids)
             extra.add(patient=out["patient"][src], line=np.full(k, -1, dtype=np.int32),
                       ing=drug_ids.astype(np.int16), product=PRODUCT_OF_ING[drug_ids],
-                      start=out["start"][src] + shift, end=np.full(k, -1, dtype=np.int64),
+                      start=out["start"][src] + np.int32(shift),
+                      end=np.full(k, -1, dtype=np.int32),
                       setting=out["setting"][src], maint=np.zeros(k, bool),
                       t=np.zeros(k, dtype=np.int32), comp=np.full(k, -1, dtype=np.int32),
                       kind=np.full(k, 2, dtype=np.int8))

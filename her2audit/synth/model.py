@@ -350,7 +350,7 @@ CATEGORIES = ["preferred", "alternative", "not_recommended", "trial"]
 # preferred/alternative regimens (weights below: real-practice frequency among concordant
 # choices), otherwise from the not-recommended ones. Trial participation first.
 CONCORDANT_WEIGHTS: dict[str, float] = {
-    "THP": 90, "TH": 4, "HP_ENDO": 10, "TDM1": 30, "TDXD": 60, "TUC": 25, "NER_CAP": 4,
+    "THP": 90, "TH": 8, "HP_ENDO": 30, "TDM1": 30, "TDXD": 60, "TUC": 25, "NER_CAP": 4,
     "LAP_CAP": 8, "LAP_H": 3, "MARG": 2, "H_CHEMO": 8, "CHEMO": 1, "ENDO": 1, "TRIAL": 0,
 }
 PREFERRED_BONUS = 4.0  # preferred regimens weigh this much more than alternatives
@@ -431,8 +431,8 @@ class Sites:
     n_min: int = 10
     n_max: int = 50
     patients_per_site: int = 100
-    concordance_typical: tuple[float, float] = (0.80, 0.96)
-    concordance_low: tuple[float, float] = (0.40, 0.60)
+    concordance_typical: tuple[float, float] = (0.84, 0.97)
+    concordance_low: tuple[float, float] = (0.45, 0.65)
     extras: dict[str, float] = field(default_factory=dict)
 
 

@@ -3,6 +3,7 @@ ground truth (DIR/truth/*.csv). All formatting is vectorised with pyarrow."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pyarrow.parquet as pq
 
 from her2audit.synth import generator as g
 from her2audit.synth import model as m
-from her2audit.synth.assemble import BAD_DATES
+from her2audit.synth.assemble import ATC_LIST, BAD_DATES
 
 TABLES = ("patients", "diagnoses", "biomarkers", "metastases", "treatments", "progressions")
 
@@ -91,8 +92,13 @@ class Formatter:
             "patient_id": self.pid(pr["patient"]), "progression_date": _dates(pr["date"]),
             "type": _text(pr["type"]),
         })
-        out["treatments"] = self.treatments(tables["treatments"])
         return out
+
+    def treatment_batches(self, t: dict, size: int = 1_000_000) -> Iterator[pa.Table]:
+        """The treatments table in slices (keeps the text columns small in memory)."""
+        n = len(t["patient"])
+        for lo in range(0, max(n, 1), size):
+            yield self.treatments({k: v[lo:lo + size] for k, v in t.items()})
 
     def treatments(self, t: dict) -> pa.Table:
         variants = g.spelling_variants()
@@ -108,7 +114,7 @@ class Formatter:
         rid = t["record_id"]
         record_id = pc.if_else(pa.array(rid < 0), pa.scalar(None, pa.string()),
                                _ids("R", np.maximum(rid, 0), 9))
-        code = _text(t["code"])
+        code = _lookup(ATC_LIST, t["code"])
         return pa.table({
             "record_id": record_id,
             "patient_id": self.pid(t["patient"]),
@@ -210,17 +216,42 @@ def mess_table(mess: dict[str, tuple[float, int]]) -> pa.Table:
 
 
 def write_table(table: pa.Table, folder: Path, name: str, fmt: str) -> Path:
+    return write_batches(lambda: iter([table]), folder, name, fmt)
+
+
+def write_batches(batches: Callable[[], Iterator[pa.Table]], folder: Path, name: str,
+                  fmt: str) -> Path:
+    """Write slices of one table to NAME.csv or NAME.parquet (removing a stale file of the
+    other format: a registry folder may hold only one). CSV values are unquoted unless
+    one needs quotes (pyarrow refuses quoting "none" then, and the file is rewritten)."""
     for suffix in (".csv", ".parquet"):
         stale = folder / f"{name}{suffix}"
         if stale.exists():
             stale.unlink()
     path = folder / f"{name}.{fmt}"
-    if fmt == "csv":
-        # unquoted unless a value needs quotes (pyarrow refuses "none" then)
+    if fmt == "parquet":
+        writer = None
+        for table in batches():
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema, compression="zstd")
+            writer.write_table(table)
+        if writer is not None:
+            writer.close()
+        return path
+    for quoting in ("none", "needed"):
         try:
-            pcsv.write_csv(table, path, write_options=pcsv.WriteOptions(quoting_style="none"))
+            writer = None
+            for table in batches():
+                if writer is None:
+                    writer = pcsv.CSVWriter(path, table.schema, write_options=pcsv.WriteOptions(
+                        quoting_style=quoting))
+                writer.write_table(table)
+            if writer is not None:
+                writer.close()
+            return path
         except pa.ArrowInvalid:
-            pcsv.write_csv(table, path, write_options=pcsv.WriteOptions(quoting_style="needed"))
-    else:
-        pq.write_table(table, path, compression="zstd")
+            if writer is not None:
+                writer.close()
+            if quoting == "needed":
+                raise
     return path

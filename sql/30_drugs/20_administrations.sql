@@ -11,7 +11,7 @@ create or replace table staging.drug_mapping as
 with source_drugs as (
     select
         drug_key,
-        code_system,
+        lower(trim(code_system)) as code_system,
         lower(trim(drug_code)) as code_key,
         drug_name_key(drug_key) as name_key,
         count(*) as n_records
@@ -91,7 +91,7 @@ select
 from staging.treatments as treatments
 join staging.drug_mapping as mapping
     on mapping.drug_key is not distinct from treatments.drug_key
-    and mapping.code_system is not distinct from treatments.code_system
+    and mapping.code_system is not distinct from lower(trim(treatments.code_system))
     and mapping.code_key is not distinct from lower(trim(treatments.drug_code))
 join staging.drug_ingredients as ingredients using (ingredient)
 order by treatments.patient_id, treatments.start_date, treatments.record_key, mapping.position;

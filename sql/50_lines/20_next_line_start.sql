@@ -1,57 +1,46 @@
 -- stage: lines / step: next line start (run repeatedly by her2audit.lines)
 -- reads: temp lot_frontier (the current line of every patient still being followed),
---   temp lot_iter, temp lot_episodes, variable regimen_window_days
--- writes: temp lot_frontier (the next line of every patient that has one; empty when
---   done), appends it to temp lot_line_starts, prunes temp lot_iter
--- One step finds, for all patients at once, where the line after the current one starts,
--- so the number of steps is the largest number of lines of any patient:
---   - the regimen is the set of substitution keys started within regimen_window_days of
---     the line's start (rule 2);
---   - after the window, the first administration whose key is not in the regimen starts
---     the next line (rule 3), unless it is a maintenance addition (an endocrine or
---     CDK4/6 drug added to a regimen containing trastuzumab or pertuzumab); dropping
---     drugs never starts a line (rule 4);
---   - otherwise the next line is the first administration after the next gap (rule 5).
+--   temp lot_iter (their administrations from that line's start on), temp lot_episodes,
+--   variable regimen_window_days
+-- writes: temp lot_line_regimens (the current lines' regimens), temp lot_frontier
+--   (the next line of every patient that has one; empty when done), appended to temp
+--   lot_line_starts; temp lot_iter pruned to the administrations from the next line on
+-- One step handles all patients at once, so the number of steps is the largest number of
+-- lines of any patient:
+--   - the regimen is the set of ingredients given within regimen_window_days of the
+--     line's start (rule 2);
+--   - after the window, the first administration whose substitution key is not in the
+--     regimen starts the next line (rule 3), unless it is a maintenance addition (an
+--     endocrine or CDK4/6 drug added to a regimen containing trastuzumab or pertuzumab);
+--     dropping drugs never starts a line (rule 4);
+--   - otherwise the next line starts at the next gap episode (rule 5).
+
+create or replace temp table lot_regimen as
+select
+    iter.pid,
+    frontier.line_number,
+    list(distinct iter.key_id) as key_ids,
+    list(distinct iter.ingredient_id order by iter.ingredient_id) as ingredient_ids,
+    bool_or(iter.maintenance_anchor) as has_anchor
+from lot_iter as iter
+join lot_frontier as frontier using (pid)
+where iter.start_day <= frontier.start_day + getvariable('regimen_window_days')::integer
+    and iter.start_day < frontier.episode_end_day
+group by iter.pid, frontier.line_number;
+
+insert into lot_line_regimens
+select * from lot_regimen;
 
 create or replace temp table lot_next as
-with line_administrations as (
-    select
-        iter.pid,
-        iter.start_day,
-        iter.ingredient_id,
-        iter.key_id,
-        iter.maintenance_addition,
-        iter.maintenance_anchor,
-        iter.start_day <= frontier.start_day + getvariable('regimen_window_days')::integer
-            as in_window
+with new_ingredients as (
+    select iter.pid, iter.start_day, iter.ingredient_id
     from lot_iter as iter
-    join lot_frontier as frontier
-        on frontier.pid = iter.pid and frontier.episode = iter.episode
-),
-
-regimen_keys as (
-    select distinct pid, key_id
-    from line_administrations
-    where in_window
-),
-
-regimen_anchor as (
-    select pid, bool_or(maintenance_anchor) as has_anchor
-    from line_administrations
-    where in_window
-    group by pid
-),
-
-new_ingredients as (
-    select line_administrations.pid, line_administrations.start_day,
-        line_administrations.ingredient_id
-    from line_administrations
-    join regimen_anchor using (pid)
-    anti join regimen_keys
-        on regimen_keys.pid = line_administrations.pid
-        and regimen_keys.key_id = line_administrations.key_id
-    where not line_administrations.in_window
-        and not (line_administrations.maintenance_addition and regimen_anchor.has_anchor)
+    join lot_frontier as frontier using (pid)
+    join lot_regimen as regimen using (pid)
+    where iter.start_day < frontier.episode_end_day
+        and iter.start_day > frontier.start_day + getvariable('regimen_window_days')::integer
+        and not list_contains(regimen.key_ids, iter.key_id)
+        and not (iter.maintenance_addition and regimen.has_anchor)
 ),
 
 first_new as (
@@ -75,8 +64,10 @@ select
     frontier.pid,
     frontier.line_number + 1 as line_number,
     coalesce(triggers.start_day, next_episode.start_day) as start_day,
-    case when triggers.pid is not null then frontier.episode else next_episode.episode end
+    coalesce(case when triggers.pid is not null then frontier.episode end, next_episode.episode)
         as episode,
+    coalesce(case when triggers.pid is not null then frontier.episode_end_day end,
+        next_episode.end_day) as episode_end_day,
     case when triggers.pid is not null then 'new_ingredient_after_window' else 'gap_exceeded' end
         as start_rule,
     triggers.trigger_ingredient_ids,

@@ -7,15 +7,21 @@
 -- `gap_exceeded` (gap_days is the gap before the line); end_rule is the line's end_reason.
 
 create or replace table build.line_boundaries as
-with triggers as (
+with trigger_ids as (
+    select pid, line_number, unnest(trigger_ingredient_ids) as ingredient_id
+    from lot_lines
+    where trigger_ingredient_ids is not null
+),
+
+triggers as (
     select
-        lines.pid,
-        lines.line_number,
+        trigger_ids.pid,
+        trigger_ids.line_number,
         array_to_string(list(rules.ingredient order by rules.ingredient), ' + ')
             as trigger_ingredients
-    from lot_lines as lines, unnest(lines.trigger_ingredient_ids) as u(ingredient_id)
-    join staging.line_ingredient_rules as rules on rules.ingredient_id = u.ingredient_id
-    group by lines.pid, lines.line_number
+    from trigger_ids
+    join staging.line_ingredient_rules as rules using (ingredient_id)
+    group by trigger_ids.pid, trigger_ids.line_number
 )
 
 select
@@ -52,7 +58,7 @@ select
     end as end_detail
 from lot_lines as lines
 join lot_patients as patients using (pid)
-join lot_regimens as regimens using (pid, line_number)
+join lot_regimens as regimens using (ingredient_ids)
 left join triggers using (pid, line_number)
 window w as (partition by lines.pid order by lines.line_number)
 order by patients.patient_id, lines.line_number;

@@ -22,7 +22,7 @@ def reference_lines(
     adms = sorted(set(administrations))
     # gap episodes: a start more than max_gap days after the latest end so far
     episode, latest, episodes = 0, None, []
-    for start, last, ing in adms:
+    for start, last, _ingredient in adms:
         if latest is not None and start - latest > max_gap:
             episode += 1
         episodes.append(episode)

@@ -6,6 +6,7 @@ truth/drug_names.csv."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from pathlib import Path
 
 import pandas as pd
@@ -66,28 +67,34 @@ def load_administrations(registry: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def infer_lines(adm: pd.DataFrame, window: int = 28, max_gap: int = 120) -> pd.DataFrame:
     """SPEC §4 rules 1-6, one patient at a time, same-day administrations together."""
     out = []
-    for pid, rows in adm.sort_values(["patient_id", "start"]).groupby("patient_id", sort=False):
+    adm = adm.sort_values(["patient_id", "start"], kind="stable")
+    records = zip(adm["patient_id"], adm["start"], adm["ingredient"], adm["class"],
+                  adm["last"], strict=True)
+    for pid, rows in itertools.groupby(records, key=lambda r: r[0]):
         lines: list[dict] = []
         cur: dict | None = None
-        for day, same in rows.groupby("start", sort=True):
-            ings = list(zip(same["ingredient"], same["class"], strict=True))
-            last = max(same["last"])
+        for day, same_iter in itertools.groupby(rows, key=lambda r: r[1]):
+            same = list(same_iter)
+            last = max(r[4] for r in same)
             new = cur is None or (day - cur["max_end"]).days > max_gap
+            maint = False
             if not new and (day - cur["start"]).days > window:
                 groups = {SUBSTITUTION.get(i, i) for i in cur["regimen"]}
                 hp = bool(cur["regimen"] & {"trastuzumab", "pertuzumab"})
-                for ing, c in ings:
+                for _, _, ing, cls, _ in same:
                     if ing in cur["regimen"] or SUBSTITUTION.get(ing, ing) in groups:
                         continue
-                    if hp and c in ("endocrine", "cdk46_inhibitor"):
-                        cur["maint"] = True
+                    if hp and cls in ("endocrine", "cdk46_inhibitor"):
+                        maint = True
                         continue
                     new = True
+            if not new and maint:
+                cur["maint"] = True
             if new:
                 cur = {"start": day, "regimen": set(), "max_end": last, "maint": False}
                 lines.append(cur)
             if (day - cur["start"]).days <= window:
-                cur["regimen"].update(i for i, _ in ings)
+                cur["regimen"].update(r[2] for r in same)
             cur["max_end"] = max(cur["max_end"], last)
         for k, line in enumerate(lines, start=1):
             out.append({"patient_id": pid, "line_number": k, "start_date": line["start"],

@@ -1,0 +1,562 @@
+"""Guideline rulebooks (SPEC §6): load, check, flatten into DuckDB tables.
+
+A rulebook is a YAML file (`rules/guidelines/*.yaml`, plus any folder given with
+`--rulebooks DIR`) checked against `rules/guideline.schema.json` and then for sense:
+
+- every citation key is defined under `references`;
+- no regimen group is both preferred and alternative in one rule; `investigational` and
+  `other` are never listed (such lines are always `trial` / `not_evaluable`);
+- a rule that uses `prefer_next_in_sequence` has a `sequence` to follow;
+- every line number and context is covered by exactly one winning rule. Precedence: the
+  rule with the most conditions (each of cns, hr_positive, early_relapse, de_novo counts
+  one, each group under received/not_received counts one) wins; among equals the one
+  written for the narrowest range of lines (`2` beats `2+`). Two rules that could both win
+  for the same line and context are a contradiction and the rulebook is refused.
+
+A refused rulebook raises `RuleFileError` (exit 2) naming the file, the rule and the problem.
+
+Which rulebook judges a line: the one pinned with `--guideline ID`, else the rulebook in
+force at the line's start. A rulebook is in force from `effective_from` until its
+`effective_to`, or until the day before the next rulebook (by `effective_from`) takes
+effect, whichever is earlier. Rulebooks with `in_force_by_date: false` are used only when
+pinned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import itertools
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import jsonschema
+import yaml
+
+from her2audit.errors import RuleFileError, UsageError
+from her2audit.paths import PROJECT_DIR, RULES_DIR
+
+BUILTIN_DIR = RULES_DIR / "guidelines"
+SCHEMA_FILE = RULES_DIR / "guideline.schema.json"
+WORDING_FILE = RULES_DIR / "concordance.yaml"
+
+BOOL_CONDITIONS = ("cns", "hr_positive", "early_relapse", "de_novo")
+NEVER_LISTED = ("investigational", "other")  # always `trial` / `not_evaluable`
+OPEN_END = 10**6  # line_to of an open range ("4+") when a number is needed
+
+_CONDITION_WORDS = {
+    ("cns", True): "with CNS involvement",
+    ("cns", False): "without CNS involvement",
+    ("hr_positive", True): "for HR-positive disease",
+    ("hr_positive", False): "for HR-negative or unknown disease",
+    ("early_relapse", True): "after early relapse",
+    ("early_relapse", False): "without early relapse",
+    ("de_novo", True): "for de novo metastatic disease",
+    ("de_novo", False): "for recurrent disease",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    rule_id: str
+    order: int
+    line_from: int
+    line_to: int | None  # None: open range ("4+")
+    conditions: tuple[tuple[str, bool], ...]  # (name, value) for cns, hr_positive, ...
+    received: tuple[str, ...]
+    not_received: tuple[str, ...]
+    preferred: tuple[str, ...]
+    preferred_if_not_received: tuple[str, ...]
+    prefer_next_in_sequence: bool
+    alternative: tuple[str, ...]
+    alternative_if_not_received: tuple[str, ...]
+    citation: tuple[str, ...]
+    note: str
+
+    @property
+    def line_label(self) -> str:
+        return f"{self.line_from}+" if self.line_to is None else str(self.line_from)
+
+    @property
+    def n_conditions(self) -> int:
+        return len(self.conditions) + len(self.received) + len(self.not_received)
+
+    @property
+    def line_width(self) -> int:
+        return (OPEN_END if self.line_to is None else self.line_to) - self.line_from
+
+    def precedence(self) -> tuple[int, int]:
+        """Higher wins: more conditions first, then a narrower range of lines."""
+        return (self.n_conditions, -self.line_width)
+
+    def matches(self, line: int, context: Mapping[str, bool], received: frozenset[str]) -> bool:
+        if line < self.line_from or (self.line_to is not None and line > self.line_to):
+            return False
+        if any(context[name] != value for name, value in self.conditions):
+            return False
+        return set(self.received) <= received and not (set(self.not_received) & received)
+
+    def context_phrase(self, labels: Mapping[str, str]) -> str:
+        """The rule's conditions in words, e.g. ' without CNS involvement'."""
+        words = [_CONDITION_WORDS[c] for c in self.conditions]
+        if self.received:
+            words.append("after " + " and ".join(labels.get(g, g) for g in self.received))
+        if self.not_received:
+            words.append(
+                "when " + " or ".join(labels.get(g, g) for g in self.not_received)
+                + " was not yet given"
+            )
+        return "".join(f" {w}" for w in words)
+
+
+@dataclasses.dataclass(frozen=True)
+class Rulebook:
+    id: str
+    version: str
+    title: str
+    source: str
+    effective_from: dt.date
+    declared_effective_to: dt.date | None
+    effective_from_reason: str
+    in_force_by_date: bool
+    references: Mapping[str, str]
+    evidence: Mapping[str, tuple[str, ...]]
+    sequence: tuple[tuple[str, ...], ...]
+    rules: tuple[Rule, ...]
+    path: Path
+    sha256: str
+
+    def rule_for(self, line: int, context: Mapping[str, bool], received: Iterable[str]) -> Rule:
+        """The winning rule for one line (the reference implementation the SQL mirrors)."""
+        got = frozenset(received)
+        matching = [r for r in self.rules if r.matches(line, context, got)]
+        return max(matching, key=lambda r: (r.precedence(), -r.order))
+
+
+def _fail(path: Path, problem: str, rule: str | None = None) -> RuleFileError:
+    where = f"{path}: rule {rule}: " if rule else f"{path}: "
+    return RuleFileError(where + problem)
+
+
+def _plain(value: Any) -> Any:
+    """YAML dates to ISO strings so the JSON schema sees what the file says."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+_SCHEMA_CACHE: dict[str, Any] = {}
+
+
+def schema() -> dict[str, Any]:
+    if "schema" not in _SCHEMA_CACHE:
+        _SCHEMA_CACHE["schema"] = json.loads(SCHEMA_FILE.read_text())
+    return _SCHEMA_CACHE["schema"]
+
+
+def regimen_groups() -> tuple[str, ...]:
+    """The SPEC §5 regimen groups, as the schema lists them."""
+    return tuple(schema()["$defs"]["regimen_group"]["enum"])
+
+
+def _schema_problem(path: Path, doc: dict[str, Any]) -> RuleFileError | None:
+    validator = jsonschema.Draft202012Validator(
+        schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    errors = sorted(validator.iter_errors(doc), key=lambda e: (list(e.absolute_path), e.message))
+    if not errors:
+        return None
+    error = errors[0]
+    where = list(error.absolute_path)
+    rule = None
+    if len(where) >= 2 and where[0] == "rules" and isinstance(where[1], int):
+        entry = doc["rules"][where[1]]
+        rule = str(entry.get("id")) if isinstance(entry, dict) and entry.get("id") else (
+            f"#{where[1] + 1}"
+        )
+        where = where[2:]
+    field = ".".join(str(p) for p in where)
+    message = error.message
+    if error.validator == "enum" and where:
+        message = f"{error.instance!r} is not a regimen group (SPEC §5)"
+    problem = f"{field}: {message}" if field else message
+    n_more = len(errors) - 1
+    if n_more:
+        problem += f" (and {n_more} more problem{'s' if n_more > 1 else ''})"
+    return _fail(path, problem, rule)
+
+
+def _line_range(value: int | str) -> tuple[int, int | None]:
+    if isinstance(value, int):
+        return value, value
+    return int(value.rstrip("+")), None
+
+
+def load_rulebook(path: Path) -> Rulebook:
+    """Read, schema-check and sense-check one rulebook file."""
+    path = Path(path)
+    try:
+        raw_bytes = path.read_bytes()
+        doc = yaml.safe_load(raw_bytes.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        problem = str(exc).replace("\n", " ")
+        raise _fail(path, f"cannot read the rulebook ({problem})") from None
+    if not isinstance(doc, dict):
+        raise _fail(path, "a rulebook must be a mapping with id, version, effective_from, rules")
+    doc = _plain(doc)
+    problem = _schema_problem(path, doc)
+    if problem is not None:
+        raise problem
+
+    references = dict(doc.get("references") or {})
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for order, entry in enumerate(doc["rules"], start=1):
+        rid = entry["id"]
+        if rid in seen:
+            raise _fail(path, "rule id used twice", rid)
+        seen.add(rid)
+        line_from, line_to = _line_range(entry["line"])
+        when = entry.get("when") or {}
+        rule = Rule(
+            rule_id=rid,
+            order=order,
+            line_from=line_from,
+            line_to=line_to,
+            conditions=tuple((c, bool(when[c])) for c in BOOL_CONDITIONS if c in when),
+            received=tuple(when.get("received") or ()),
+            not_received=tuple(when.get("not_received") or ()),
+            preferred=tuple(entry.get("preferred") or ()),
+            preferred_if_not_received=tuple(entry.get("preferred_if_not_received") or ()),
+            prefer_next_in_sequence=bool(entry.get("prefer_next_in_sequence", False)),
+            alternative=tuple(entry.get("alternative") or ()),
+            alternative_if_not_received=tuple(entry.get("alternative_if_not_received") or ()),
+            citation=tuple(entry["citation"]),
+            note=str(entry.get("note") or "").strip(),
+        )
+        _check_rule(path, rule, references, bool(doc.get("sequence")))
+        rules.append(rule)
+
+    evidence = {g: tuple(keys) for g, keys in (doc.get("evidence") or {}).items()}
+    for group, keys in evidence.items():
+        for key in keys:
+            if key not in references:
+                raise _fail(path, f"evidence for {group} cites {key!r}, which is not under "
+                                  f"references")
+        if group in NEVER_LISTED:
+            raise _fail(path, f"evidence: {group} is never preferred, so it cannot have evidence")
+    sequence = tuple(tuple(step) for step in (doc.get("sequence") or ()))
+    in_sequence = [g for step in sequence for g in step]
+    for group in set(in_sequence):
+        if in_sequence.count(group) > 1:
+            raise _fail(path, f"sequence: {group} appears in more than one step")
+        if group in NEVER_LISTED:
+            raise _fail(path, f"sequence: {group} cannot be preferred")
+
+    effective_from = dt.date.fromisoformat(doc["effective_from"])
+    effective_to = doc.get("effective_to")
+    declared_to = dt.date.fromisoformat(effective_to) if effective_to else None
+    if declared_to is not None and declared_to < effective_from:
+        raise _fail(path, f"effective_to {declared_to} is before effective_from {effective_from}")
+
+    book = Rulebook(
+        id=doc["id"],
+        version=str(doc["version"]),
+        title=doc["title"],
+        source=" ".join(str(doc.get("source") or "").split()),
+        effective_from=effective_from,
+        declared_effective_to=declared_to,
+        effective_from_reason=" ".join(str(doc.get("effective_from_reason") or "").split()),
+        in_force_by_date=bool(doc.get("in_force_by_date", True)),
+        references={k: " ".join(v.split()) for k, v in references.items()},
+        evidence=evidence,
+        sequence=sequence,
+        rules=tuple(rules),
+        path=path,
+        sha256=hashlib.sha256(raw_bytes).hexdigest(),
+    )
+    _check_coverage(book)
+    return book
+
+
+def _check_rule(path: Path, rule: Rule, references: Mapping[str, str], has_sequence: bool):
+    rid = rule.rule_id
+    for key in rule.citation:
+        if key not in references:
+            raise _fail(path, f"citation {key!r} is not defined under references", rid)
+    lists = {
+        "preferred": rule.preferred,
+        "preferred_if_not_received": rule.preferred_if_not_received,
+        "alternative": rule.alternative,
+        "alternative_if_not_received": rule.alternative_if_not_received,
+    }
+    for name, groups in lists.items():
+        for group in groups:
+            if group in NEVER_LISTED:
+                raise _fail(
+                    path,
+                    f"{name} lists {group}; lines with an investigational agent are always "
+                    f"'trial' and 'other' regimens are 'not_evaluable'",
+                    rid,
+                )
+    for (name_a, a), (name_b, b) in itertools.combinations(lists.items(), 2):
+        both = sorted(set(a) & set(b))
+        if both:
+            raise _fail(
+                path, f"contradiction: {', '.join(both)} is both {name_a} and {name_b}", rid
+            )
+    both = sorted(set(rule.received) & set(rule.not_received))
+    if both:
+        raise _fail(
+            path, f"when: {', '.join(both)} is both received and not_received, so the rule "
+                  f"can never apply", rid
+        )
+    if rule.prefer_next_in_sequence and not has_sequence:
+        raise _fail(path, "prefer_next_in_sequence is set but the rulebook has no sequence", rid)
+    if not (rule.preferred or rule.preferred_if_not_received or rule.prefer_next_in_sequence
+            or rule.alternative or rule.alternative_if_not_received):
+        raise _fail(path, "the rule names no preferred or alternative regimen group", rid)
+
+
+def _describe_context(line: int, context: Mapping[str, bool], received: frozenset[str]) -> str:
+    parts = [f"{name}={'true' if value else 'false'}" for name, value in context.items()]
+    parts.append("received " + (", ".join(sorted(received)) if received else "nothing listed"))
+    return f"line {line} with " + ", ".join(parts)
+
+
+def _check_coverage(book: Rulebook) -> None:
+    """Every line and context has exactly one winning rule (exhaustive over what rules test)."""
+    used_bools = [c for c in BOOL_CONDITIONS if any(c in dict(r.conditions) for r in book.rules)]
+    used_groups = sorted({g for r in book.rules for g in (*r.received, *r.not_received)})
+    last_line = max(max(r.line_from, r.line_to or 0) for r in book.rules) + 1
+    for line in range(1, last_line + 1):
+        for values in itertools.product((False, True), repeat=len(used_bools)):
+            context = dict(zip(used_bools, values, strict=True))
+            full = {c: context.get(c, False) for c in BOOL_CONDITIONS}
+            for n in range(len(used_groups) + 1):
+                for received_groups in itertools.combinations(used_groups, n):
+                    received = frozenset(received_groups)
+                    matching = [r for r in book.rules if r.matches(line, full, received)]
+                    where = _describe_context(line, context, received)
+                    if not matching:
+                        raise _fail(
+                            book.path,
+                            f"no rule covers {where}; add a rule for line "
+                            f"{line if line < last_line else f'{line}+'} without conditions",
+                        )
+                    best = max(r.precedence() for r in matching)
+                    tied = [r.rule_id for r in matching if r.precedence() == best]
+                    if len(tied) > 1:
+                        raise _fail(
+                            book.path,
+                            f"contradiction: rules {' and '.join(tied)} both apply to {where} "
+                            f"with equal precedence (same number of conditions and line "
+                            f"range); make one more specific or merge them",
+                            tied[0],
+                        )
+
+
+def rulebook_files(extra_dir: str | Path | None = None) -> list[Path]:
+    files = sorted(BUILTIN_DIR.glob("*.yaml"))
+    if extra_dir:
+        folder = Path(extra_dir)
+        if not folder.is_dir():
+            raise UsageError(f"{folder}: --rulebooks must be a folder of rulebook YAML files")
+        extra = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+        if not extra:
+            raise UsageError(f"{folder}: no rulebook files (*.yaml) in this folder")
+        files += extra
+    return files
+
+
+def load_rulebooks(extra_dir: str | Path | None = None) -> list[Rulebook]:
+    """The built-in rulebooks plus those in `extra_dir`, checked as a set."""
+    books: list[Rulebook] = []
+    for path in rulebook_files(extra_dir):
+        book = load_rulebook(path)
+        for other in books:
+            if other.id == book.id:
+                raise _fail(path, f"id {book.id} is already used by {other.path}; "
+                                  f"give this rulebook its own id")
+            if (book.in_force_by_date and other.in_force_by_date
+                    and book.effective_from == other.effective_from):
+                raise _fail(
+                    path,
+                    f"takes effect on {book.effective_from} like {other.id} ({other.path}); "
+                    f"only one rulebook can be in force on a date (change effective_from, or "
+                    f"set in_force_by_date: false to use it only with --guideline)",
+                )
+        books.append(book)
+    return sorted(books, key=lambda b: (b.effective_from, b.id))
+
+
+def effective_periods(books: Sequence[Rulebook]) -> dict[str, tuple[dt.date, dt.date | None]]:
+    """When each rulebook is in force by date; (from, to) with to None when open-ended.
+
+    Rulebooks with in_force_by_date false are never in force by date: their period is
+    their declared one, recorded for information only.
+    """
+    by_date = sorted((b for b in books if b.in_force_by_date), key=lambda b: b.effective_from)
+    periods: dict[str, tuple[dt.date, dt.date | None]] = {}
+    for i, book in enumerate(by_date):
+        end = book.declared_effective_to
+        if i + 1 < len(by_date):
+            successor_end = by_date[i + 1].effective_from - dt.timedelta(days=1)
+            end = successor_end if end is None else min(end, successor_end)
+        periods[book.id] = (book.effective_from, end)
+    for book in books:
+        periods.setdefault(book.id, (book.effective_from, book.declared_effective_to))
+    return periods
+
+
+def display_path(path: Path) -> str:
+    """A built-in rulebook's path inside the project; a user's rulebook as given."""
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_DIR))
+    except ValueError:
+        return str(path)
+
+
+def check_pinned(books: Sequence[Rulebook], pinned: str | None) -> None:
+    if pinned is None:
+        return
+    known = sorted(b.id for b in books)
+    if pinned not in known:
+        raise UsageError(
+            f"--guideline {pinned}: no such rulebook; known rulebooks: {', '.join(known)}"
+        )
+
+
+def load_wording() -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(WORDING_FILE.read_text())
+        labels = doc["regimen_group_labels"]
+        indicators = doc["quality_indicators"]
+    except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
+        raise RuleFileError(f"{WORDING_FILE}: cannot read ({exc})") from None
+    missing = sorted(set(regimen_groups()) - set(labels))
+    if missing:
+        raise RuleFileError(f"{WORDING_FILE}: regimen_group_labels lacks {', '.join(missing)}")
+    return {"labels": dict(labels), "indicators": list(indicators)}
+
+
+def write_tables(
+    con: duckdb.DuckDBPyConnection, books: Sequence[Rulebook], pinned: str | None
+) -> None:
+    """Flatten the rulebooks into staging tables the concordance SQL joins against.
+
+    staging.guideline_rulebooks  one row per rulebook (resolved effective period, judging)
+    staging.guideline_rules      one row per rule (conditions, lists, precedence, wording)
+    staging.guideline_evidence   rulebook x regimen group -> citation text for reasons
+    staging.regimen_group_labels regimen group -> words used in reasons
+    """
+    check_pinned(books, pinned)
+    wording = load_wording()
+    labels = wording["labels"]
+    periods = effective_periods(books)
+
+    con.execute(
+        """
+        create or replace table staging.guideline_rulebooks (
+            guideline_id varchar, version varchar, title varchar, source varchar,
+            file varchar, sha256 varchar, effective_from date, effective_to date,
+            declared_effective_to date, effective_from_reason varchar,
+            in_force_by_date boolean, pinned boolean, judges_by_date boolean,
+            sequence varchar[][], n_rules integer, rulebook_order integer
+        )
+        """
+    )
+    con.executemany(
+        "insert into staging.guideline_rulebooks values "
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                b.id, b.version, b.title, b.source, display_path(b.path), b.sha256,
+                periods[b.id][0], periods[b.id][1], b.declared_effective_to,
+                b.effective_from_reason, b.in_force_by_date, b.id == pinned,
+                pinned is None and b.in_force_by_date,
+                [list(step) for step in b.sequence], len(b.rules), i,
+            )
+            for i, b in enumerate(books, start=1)
+        ],
+    )
+
+    con.execute(
+        """
+        create or replace table staging.guideline_rules (
+            guideline_id varchar, rule_id varchar, rule_order integer,
+            line_from integer, line_to integer, line_label varchar,
+            cns boolean, hr_positive boolean, early_relapse boolean, de_novo boolean,
+            received varchar[], not_received varchar[],
+            preferred varchar[], preferred_if_not_received varchar[],
+            prefer_next_in_sequence boolean,
+            alternative varchar[], alternative_if_not_received varchar[],
+            n_conditions integer, line_width integer,
+            citation varchar, citation_keys varchar[], context_phrase varchar, note varchar
+        )
+        """
+    )
+    rows = []
+    for b in books:
+        for r in b.rules:
+            cond = dict(r.conditions)
+            rows.append((
+                b.id, r.rule_id, r.order, r.line_from, r.line_to, r.line_label,
+                cond.get("cns"), cond.get("hr_positive"), cond.get("early_relapse"),
+                cond.get("de_novo"), list(r.received), list(r.not_received),
+                list(r.preferred), list(r.preferred_if_not_received),
+                r.prefer_next_in_sequence, list(r.alternative),
+                list(r.alternative_if_not_received), r.n_conditions, r.line_width,
+                "; ".join(r.citation), list(r.citation), r.context_phrase(labels), r.note,
+            ))
+    con.executemany(
+        "insert into staging.guideline_rules values "
+        f"({', '.join('?' * 23)})",
+        rows,
+    )
+
+    con.execute(
+        "create or replace table staging.guideline_evidence "
+        "(guideline_id varchar, regimen_group varchar, citation varchar)"
+    )
+    evidence_rows = [
+        (b.id, group, "; ".join(keys)) for b in books for group, keys in b.evidence.items()
+    ]
+    if evidence_rows:
+        con.executemany("insert into staging.guideline_evidence values (?, ?, ?)", evidence_rows)
+
+    con.execute(
+        "create or replace table staging.regimen_group_labels "
+        "(regimen_group varchar, label varchar)"
+    )
+    con.executemany(
+        "insert into staging.regimen_group_labels values (?, ?)", sorted(labels.items())
+    )
+
+    con.execute(
+        """
+        create or replace table build.quality_indicator_definitions (
+            indicator varchar, definition varchar, numerator varchar, denominator varchar,
+            unit varchar, period_basis varchar, indicator_order integer
+        )
+        """
+    )
+    con.executemany(
+        "insert into build.quality_indicator_definitions values (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                q["indicator"], " ".join(q["definition"].split()),
+                " ".join(q["numerator"].split()), " ".join(q["denominator"].split()),
+                q["unit"], q["period_basis"], i,
+            )
+            for i, q in enumerate(wording["indicators"], start=1)
+        ],
+    )

@@ -1,0 +1,64 @@
+"""Funnel-plot control limits for a proportion (Spiegelhalter 2005).
+
+A site's concordance rate is compared with the rate of all sites together, `p0`. Its
+control limits at volume `n` are the exact binomial quantiles of `Binomial(n, p0)`,
+interpolated between whole counts so the limits are smooth in `n` (the method of
+Spiegelhalter, *Funnel plots for comparing institutional performance*, Stat Med 2005,
+and of the English public health observatories' funnel-plot tools). A site outside the
+99.8% limits is an outlier ("alarm"); between the 95% and 99.8% limits an "alert".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+LIMITS = {"95": (0.025, 0.975), "99.8": (0.001, 0.999)}
+
+
+def binomial_limit(n: np.ndarray, p0: np.ndarray | float, q: float) -> np.ndarray:
+    """The `q` control limit (a proportion) of `Binomial(n, p0)`, vectorised over `n`.
+
+    r = the q-quantile count; alpha interpolates between r - 1 and r so that
+    P(X < r - alpha) equals q on a continuous scale. Null where n is not positive.
+    """
+    n = np.asarray(n, dtype=float)
+    p0 = np.broadcast_to(np.asarray(p0, dtype=float), n.shape)
+    out = np.full(n.shape, np.nan)
+    ok = (n > 0) & np.isfinite(p0)
+    if not ok.any():
+        return out
+    nn, pp = n[ok], np.clip(p0[ok], 0.0, 1.0)
+    r = stats.binom.ppf(q, nn, pp)
+    cdf_r = stats.binom.cdf(r, nn, pp)
+    cdf_r1 = stats.binom.cdf(r - 1, nn, pp)
+    step = cdf_r - cdf_r1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alpha = np.where(step > 0, (cdf_r - q) / step, 0.0)
+    out[ok] = np.clip((r - alpha) / nn, 0.0, 1.0)
+    return out
+
+
+def funnel_limits(n: np.ndarray, p0: np.ndarray | float) -> dict[str, np.ndarray]:
+    """Lower and upper 95% and 99.8% limits: keys lower_95, upper_95, lower_998, upper_998."""
+    out = {}
+    for level, (lo, hi) in LIMITS.items():
+        key = level.replace(".", "")
+        out[f"lower_{key}"] = binomial_limit(n, p0, lo)
+        out[f"upper_{key}"] = binomial_limit(n, p0, hi)
+    return out
+
+
+def funnel_position(rate: np.ndarray, limits: dict[str, np.ndarray]) -> np.ndarray:
+    """Where each rate falls: 'above 99.8%', 'above 95%', 'within 95%', 'below 95%',
+    'below 99.8%', or None without a rate."""
+    rate = np.asarray(rate, dtype=float)
+    conditions = [
+        ~np.isfinite(rate),
+        rate > limits["upper_998"],
+        rate > limits["upper_95"],
+        rate < limits["lower_998"],
+        rate < limits["lower_95"],
+    ]
+    choices = [None, "above 99.8%", "above 95%", "below 99.8%", "below 95%"]
+    return np.select(conditions, np.array(choices, dtype=object), default="within 95%")

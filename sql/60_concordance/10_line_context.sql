@@ -1,0 +1,125 @@
+-- stage: concordance / step: context at each line and the rulebook that judges it
+-- reads: build.lines_of_therapy, build.patients, staging.metastases,
+--        staging.regimen_group_labels, staging.guideline_rulebooks (from
+--        rules/guidelines/*.yaml, see her2audit/guidelines.py)
+-- writes: staging.regimen_group_bits (one bit per SPEC regimen group),
+--         staging.line_context (one row per line: clinical context, the regimen groups
+--         received in earlier lines as a bit mask, evaluated_as_line, the rulebook in force
+--         or pinned), staging.verdict_contexts (the distinct contexts: lines share few of
+--         them, so rules are matched and reasons worded once per context, not per line)
+--
+-- CNS involvement at a line: a brain or leptomeningeal metastasis documented on or before the
+-- line's start + 14 days (SPEC §2). An early-relapse patient's first line is evaluated as
+-- line 2 (SPEC §6); their later lines keep their number (sequence awareness then prefers
+-- what they have not yet received). The rulebook is the pinned one, else the one in
+-- force on the line's start date (periods resolved by the loader never overlap).
+
+create or replace table staging.regimen_group_bits as
+select regimen_group, (row_number() over (order by regimen_group) - 1)::integer as bit
+from staging.regimen_group_labels;
+
+create or replace table staging.line_context as
+with cns_onset as (
+    select patient_id, min(diagnosis_date) as first_cns_date
+    from staging.metastases
+    where site in ('brain', 'leptomeningeal')
+    group by patient_id
+),
+
+earlier_groups as (
+    -- regimen groups of the patient's earlier lines (a narrow window: only the keys move)
+    select
+        lines.patient_id,
+        lines.line_number,
+        coalesce(
+            bit_or(1::bigint << group_bits.bit) over (
+                partition by lines.patient_id order by lines.line_number
+                rows between unbounded preceding and 1 preceding
+            ),
+            0
+        ) as received_mask
+    from build.lines_of_therapy as lines
+    left join staging.regimen_group_bits as group_bits using (regimen_group)
+),
+
+rulebooks as (
+    select guideline_id, version, effective_from, effective_to, pinned, judges_by_date
+    from staging.guideline_rulebooks
+    where pinned or judges_by_date
+)
+
+select
+    lines.patient_id,
+    lines.line_number,
+    lines.start_date,
+    year(lines.start_date) as start_year,
+    lines.regimen,
+    lines.regimen_group,
+    lines.ingredients,
+    coalesce(lines.her2_directed, false) as her2_directed,
+    coalesce(patients.site_id, 'unknown') as site_id,
+    coalesce(patients.hr_positive, false) as hr_positive,
+    coalesce(patients.early_relapse, false) as early_relapse,
+    coalesce(patients.de_novo, false) as de_novo,
+    coalesce(cns_onset.first_cns_date <= lines.start_date + 14, false) as cns,
+    case when patients.early_relapse and lines.line_number = 1 then 2 else lines.line_number end
+        as evaluated_as_line,
+    earlier_groups.received_mask,
+    rulebooks.guideline_id,
+    rulebooks.version as guideline_version,
+    -- what a verdict's wording depends on besides the context
+    group_bits.bit is not null as known_group,
+    coalesce(lines.regimen, lines.ingredients, 'The regimen') as regimen_text,
+    case
+        when group_bits.bit is null or lines.regimen_group in ('investigational', 'other')
+            then coalesce(lines.ingredients, 'no ingredients recorded')
+    end as detail_text
+from build.lines_of_therapy as lines
+inner join earlier_groups using (patient_id, line_number)
+left join build.patients as patients using (patient_id)
+left join cns_onset using (patient_id)
+left join staging.regimen_group_bits as group_bits using (regimen_group)
+left join rulebooks
+    on rulebooks.pinned
+    or (
+        rulebooks.judges_by_date
+        and lines.start_date >= rulebooks.effective_from
+        and (rulebooks.effective_to is null or lines.start_date <= rulebooks.effective_to)
+    );
+
+create or replace table staging.verdict_contexts as
+with distinct_contexts as (
+    select distinct
+        guideline_id,
+        guideline_version,
+        evaluated_as_line,
+        cns,
+        hr_positive,
+        early_relapse,
+        de_novo,
+        received_mask,
+        regimen_group,
+        known_group,
+        her2_directed,
+        regimen_text,
+        detail_text
+    from staging.line_context
+),
+
+masks as (
+    select
+        masks.received_mask,
+        coalesce(
+            list(group_bits.regimen_group order by group_bits.bit)
+                filter (where group_bits.regimen_group is not null),
+            []
+        ) as received_groups
+    from (select distinct received_mask from distinct_contexts) as masks
+    left join staging.regimen_group_bits as group_bits
+        on (masks.received_mask >> group_bits.bit) & 1 = 1
+    group by masks.received_mask
+)
+
+select distinct_contexts.*, masks.received_groups
+from distinct_contexts
+inner join masks using (received_mask);

@@ -1,0 +1,83 @@
+-- stage: concordance / step: the verdict of every line (SPEC §6)
+-- reads: staging.line_context, staging.verdicts
+-- writes: build.line_concordance (patient_id, line_number, guideline_id, guideline_version,
+--         category, concordant, rule_id, reason, evaluated_as_line, cns, hr_positive,
+--         early_relapse), and build.line_context (the context, the rulebook and rule, and
+--         the preferred and alternative regimen groups for that patient at that line)
+
+create or replace table build.line_concordance as
+select
+    lines.patient_id,
+    lines.line_number,
+    lines.guideline_id,
+    lines.guideline_version,
+    verdicts.category,
+    verdicts.concordant,
+    verdicts.rule_id,
+    'Line ' || lines.line_number || ' (' || strftime(lines.start_date, '%Y-%m-%d') || ')'
+    || case when lines.evaluated_as_line <> lines.line_number
+        then ', evaluated as line ' || lines.evaluated_as_line || ' after early relapse'
+        else '' end
+    || ': ' || verdicts.reason_tail as reason,
+    lines.evaluated_as_line,
+    lines.cns,
+    lines.hr_positive,
+    lines.early_relapse
+from staging.line_context as lines
+inner join staging.verdicts as verdicts
+    on verdicts.guideline_id is not distinct from lines.guideline_id
+    and verdicts.guideline_version is not distinct from lines.guideline_version
+    and verdicts.evaluated_as_line = lines.evaluated_as_line
+    and verdicts.cns = lines.cns
+    and verdicts.hr_positive = lines.hr_positive
+    and verdicts.early_relapse = lines.early_relapse
+    and verdicts.de_novo = lines.de_novo
+    and verdicts.received_mask = lines.received_mask
+    and verdicts.regimen_group is not distinct from lines.regimen_group
+    and verdicts.known_group = lines.known_group
+    and verdicts.her2_directed = lines.her2_directed
+    and verdicts.regimen_text = lines.regimen_text
+    and verdicts.detail_text is not distinct from lines.detail_text
+order by lines.patient_id, lines.line_number;
+
+create or replace table build.line_context as
+select
+    lines.patient_id,
+    lines.line_number,
+    lines.start_date,
+    lines.start_year,
+    lines.site_id,
+    lines.regimen,
+    lines.regimen_group,
+    lines.ingredients,
+    lines.her2_directed,
+    lines.evaluated_as_line,
+    lines.cns,
+    lines.hr_positive,
+    lines.early_relapse,
+    lines.de_novo,
+    verdicts.received_groups,
+    lines.guideline_id,
+    lines.guideline_version,
+    verdicts.rule_id,
+    verdicts.category,
+    verdicts.concordant,
+    coalesce(verdicts.preferred_groups, []) as preferred_groups,
+    coalesce(verdicts.alternative_groups, []) as alternative_groups,
+    coalesce(verdicts.next_groups, []) as next_in_sequence
+from staging.line_context as lines
+inner join staging.verdicts as verdicts
+    on verdicts.guideline_id is not distinct from lines.guideline_id
+    and verdicts.guideline_version is not distinct from lines.guideline_version
+    and verdicts.evaluated_as_line = lines.evaluated_as_line
+    and verdicts.cns = lines.cns
+    and verdicts.hr_positive = lines.hr_positive
+    and verdicts.early_relapse = lines.early_relapse
+    and verdicts.de_novo = lines.de_novo
+    and verdicts.received_mask = lines.received_mask
+    and verdicts.regimen_group is not distinct from lines.regimen_group
+    and verdicts.known_group = lines.known_group
+    and verdicts.her2_directed = lines.her2_directed
+    and verdicts.regimen_text = lines.regimen_text
+    and verdicts.detail_text is not distinct from lines.detail_text
+order by lines.patient_id, lines.line_number;
