@@ -658,6 +658,14 @@ def _observed(value: Any, expectation: str | None) -> Any:
                   text)
 
 
+def redact_credentials(source: Any) -> Any:
+    """A registry URI without its password (postgresql://user:secret@host → user:***@host)."""
+    if not isinstance(source, str):
+        return source
+    source = re.sub(r"(://[^:/@\s]+):[^@/\s]*@", r"\1:***@", source)
+    return re.sub(r"(?i)(password=)[^&\s]*", r"\1***", source)
+
+
 def _jsonish(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True, default=str)
@@ -670,7 +678,7 @@ def section_provenance(src: Source, info: dict[str, Any], generated_at: dt.datet
         ["command", info.get("command")],
         ["started", info.get("started_at")],
         ["finished", info.get("finished_at")],
-        ["registry", info.get("registry")],
+        ["registry", redact_credentials(info.get("registry"))],
         ["source fingerprint (SHA-256 of the input files)", info.get("source_fingerprint")],
         ["software", f"her2audit {info.get('software_version') or __version__}"],
         ["report generated", f"{generated_at:%Y-%m-%d %H:%M:%S} UTC from schema {src.schema}"],

@@ -174,3 +174,13 @@ def test_observed_values_of_expectations_hide_small_counts_not_shares():
     assert _observed("7", "biomarkers_staged_at_least_one") == "<11"
     assert _observed("7001", "biomarkers_staged_at_least_one") == "7,001"
     assert _observed("0.98", "x_pct") == "0.98"
+
+
+def test_a_registry_uri_is_shown_without_its_password():
+    from her2audit.report.sections import redact_credentials
+
+    assert (redact_credentials("postgresql://alice:s3cret@db:5432/x?schema=cdm")
+            == "postgresql://alice:***@db:5432/x?schema=cdm")
+    assert redact_credentials("postgresql://db/x?password=s3cret&schema=cdm") == (
+        "postgresql://db/x?password=***&schema=cdm")
+    assert redact_credentials("/data/registry") == "/data/registry"
