@@ -136,12 +136,57 @@ def section_overview(src: Source, info: dict[str, Any], pseudo: Pseudonymiser) -
         "separate internal file <code>case_review.html</code>, which contains identifiable "
         "data and must not be shared.</div>"
     )
+    findings = "".join(f"<li>{render.esc(f)}</li>" for f in key_findings(src))
+    glance = f"<h3>At a glance</h3><ul>{findings}</ul>" if findings else ""
     return render.section(
         "overview", "Overview",
         "Do HER2-positive metastatic breast cancer patients get the guideline-recommended "
         "sequence of systemic therapy, and how do they fare?",
-        f'<div class="cards">{cards}</div>{privacy}',
+        f'<div class="cards">{cards}</div>{glance}{privacy}',
     )
+
+
+def key_findings(src: Source) -> list[str]:
+    """A few sentences for the top of the report, each from an already suppressed figure
+    (nothing is said that a section below would hide)."""
+    out = []
+    by_line = {r["line"]: r for r in suppress_category_rows(data.concordance_by_line(src))}
+    overall = by_line.get("all")
+    if overall and overall["rate"] is not None:
+        worst = min((r for k, r in by_line.items() if k != "all" and r["rate"] is not None),
+                    key=lambda r: r["rate"], default=None)
+        out.append(
+            f"{fmt_rate(overall['rate'])} of evaluable lines followed the guideline in force "
+            "(preferred or alternative regimen)"
+            + (f"; the lowest share is in line {worst['line']} ({fmt_rate(worst['rate'])})."
+               if worst else "."))
+    if src.has("concordance_by_site"):
+        sites = [r for r in _suppress_sites(data.concordance_by_site(src)) if r["line"] == "all"]
+        low = sorted((r for r in sites if r["rate"] is not None
+                      and r["position"] == "below 99.8%"), key=lambda r: r["rate"])
+        plotted = sum(1 for r in sites if r["rate"] is not None)
+        if plotted:
+            out.append(
+                f"{len(low)} of {plotted} sites shown lie below the 99.8% control limit of "
+                "concordance" + (": " + ", ".join(f"{r['site_id']} ({fmt_rate(r['rate'])})"
+                                                  for r in low[:8])
+                                 + ("…" if len(low) > 8 else "") + "." if low else "."))
+    cols, comps = data.survival_comparisons(src)
+    count_cols = [c for c in cols if c in ("n", "events") or c.startswith(("n_", "events_"))]
+    for r in comps:
+        if (r.get("endpoint") == "os" and r.get("line_number") == 1
+                and str(r.get("model", "")).endswith("adjusted")
+                and "unadjusted" not in str(r.get("model", ""))
+                and r.get("hazard_ratio") is not None
+                and not any(is_small(r.get(c)) for c in count_cols)):
+            lo, hi = r.get("hr_ci_lower"), r.get("hr_ci_upper")
+            ci = f" (95% CI {lo:.2f}–{hi:.2f})" if lo is not None and hi is not None else ""
+            out.append(
+                f"First line: patients treated as recommended had an adjusted hazard ratio for "
+                f"death of {r['hazard_ratio']:.2f}{ci} against those who were not — an "
+                "observational association, not proof of cause.")
+            break
+    return out
 
 
 def section_indicators(src: Source) -> str:

@@ -46,6 +46,9 @@ def test_every_section_and_figure_is_there(html):
         assert f'data-figure="{fig}"' in html, fig
     assert "not available in this warehouse" not in html
     assert "could not be rendered" not in html
+    glance = html[html.index("<h3>At a glance</h3>"):html.index('<div class="privacy">')]
+    assert glance.count("<li>") == 3
+    assert "S03" in glance  # the fixture's poorly concordant site is named up front
 
 
 def test_no_real_patient_id_reaches_the_shareable_report(html):
