@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import time
 
@@ -187,3 +188,33 @@ def test_a_registry_uri_is_shown_without_its_password():
     assert redact_credentials("postgresql://db/x?password=s3cret&schema=cdm") == (
         "postgresql://db/x?password=***&schema=cdm")
     assert redact_credentials("/data/registry") == "/data/registry"
+
+
+def _figure_traces(html: str, div_id: str) -> list[dict]:
+    """The trace list passed to Plotly.newPlot for one figure of the page."""
+    match = re.search(r'Plotly\.newPlot\(\s*"' + re.escape(div_id) + r'",\s*', html)
+    assert match, div_id
+    traces, _ = json.JSONDecoder().raw_decode(html, match.end())
+    return traces
+
+
+def test_the_data_inside_the_figures_holds_no_small_count(html):
+    for trace in _figure_traces(html, "fig-funnel"):
+        if trace.get("name") == "sites":
+            assert min(trace["x"]) >= 11  # evaluable lines of every plotted site
+            assert "S-TINY" not in trace["text"]
+    (sankey,) = _figure_traces(html, "fig-sankey")
+    assert min(sankey["link"]["value"]) >= 11
+    for div in ("fig-concordance-line", "fig-concordance-era"):
+        for trace in _figure_traces(html, div):
+            for shown in trace.get("customdata") or []:
+                count = shown[0].replace(",", "")
+                assert count in ("<11", "*") or int(count) == 0 or int(count) >= 11
+    for div in ("fig-concordance-year", "fig-concordance-context", "fig-indicator-trend"):
+        for trace in _figure_traces(html, div):
+            for y, (num, den) in zip(trace["y"], trace["customdata"], strict=True):
+                if y is None:
+                    continue
+                num, den = int(num.replace(",", "")), int(den.replace(",", ""))
+                assert (num == 0 or num >= 11) and den >= 11 and (den - num == 0 or
+                                                                   den - num >= 11)
