@@ -651,12 +651,19 @@ def section_data_quality(src: Source, pseudo: Pseudonymiser) -> str:
     elif not top:
         parts.append(render.note("Every drug name in the registry was mapped."))
     else:
-        hidden = suppress_parts([r["n_records"] for r in top], total_shown=len(top) == names)
-        parts.append(render.note(f"{names:,} names that map to no ingredient, in "
-                                 f"{fmt_count(records)} treatment records; the most frequent:"))
-        parts.append(render.table(["drug as written", "records"],
-                                  [[r["drug"], fmt_count(r["n_records"], h)]
-                                   for r, h in zip(top, hidden, strict=True)], [False, C]))
+        # A name is free text from the source: one written in fewer than 11 records could
+        # carry something about a patient, so only names seen 11 times or more are listed.
+        listed = [r for r in top if not is_small(r["n_records"])]
+        rare = names - len(listed)
+        parts.append(render.note(
+            f"{names:,} names map to no ingredient, in {fmt_count(records)} treatment "
+            f"records. {len(listed)} most frequent are listed; {rare:,} written in fewer than "
+            f"{THRESHOLD} records (or beyond the list) are not shown, as free text could "
+            "identify a patient."))
+        if listed:
+            parts.append(render.table(["drug as written", "records"],
+                                      [[r["drug"], fmt_count(r["n_records"])] for r in listed],
+                                      [False, C]))
 
     results = data.data_quality_results(src)
     parts.append("<h3>Data-quality expectations</h3>")
