@@ -6,7 +6,8 @@ internal file for clinical case review (`case_review.html`).
 - `build_from_warehouse(db, reports_dir)`: `her2audit report`, renders from the
   published `audit` schema.
 
-The shareable file holds aggregates only (computed in SQL, `report.data`), with counts
+The shareable file holds aggregates (computed in SQL, `report.data`; the one exception is
+an example record per quarantine rule, under a pseudonym), with counts
 from 1 to 10 suppressed and patient identifiers pseudonymised (`report.privacy`).
 """
 

@@ -128,7 +128,8 @@ def section_overview(src: Source, info: dict[str, Any], pseudo: Pseudonymiser) -
     )
     privacy = (
         '<div class="privacy"><strong>Privacy.</strong> This report is meant to be shared: it '
-        f"holds aggregates only. Counts from 1 to 10 are shown as “{SUPPRESSED}”; where a total "
+        "holds aggregates only (besides one example record per quarantine rule, under a "
+        f"pseudonym). Counts from 1 to 10 are shown as “{SUPPRESSED}”; where a total "
         "would reveal such a count, a second cell is hidden too and shown as “*”; rates "
         "computed from hidden "
         f"counts are not shown; curves stop where fewer than {THRESHOLD} patients remain at "
