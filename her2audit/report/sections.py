@@ -171,7 +171,8 @@ def key_findings(src: Source) -> list[str]:
                 f"{len(low)} of {plotted} sites shown lie below the 99.8% control limit of "
                 "concordance" + (": " + ", ".join(f"{r['site_id']} ({fmt_rate(r['rate'])})"
                                                   for r in low[:8])
-                                 + ("…" if len(low) > 8 else "") + "." if low else "."))
+                                 + (f" and {len(low) - 8} more" if len(low) > 8 else "")
+                                 + "." if low else "."))
     cols, comps = data.survival_comparisons(src)
     count_cols = [c for c in cols if c in ("n", "events") or c.startswith(("n_", "events_"))]
     for r in comps:
