@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 
 MAX_INGREDIENTS = 128  # ingredient ids of line-forming drugs are bits of a 128-bit mask
 NO_DAY = np.iinfo(np.int32).max  # "no such day" (no next episode, no new ingredient)
@@ -234,10 +235,12 @@ def infer(pid, start, last, ingredient, rules: IngredientRules, window: int,
     order = np.lexsort((found["line_number"], found["pid"]))
     found = {k: v[order] for k, v in found.items()}
     lines = _line_totals(found, pid, start, last, ingredient, rules, window)
-    masks = np.unique(np.concatenate([
-        np.stack([found["regimen_lo"], found["regimen_hi"]], axis=1),
-        np.stack([found["trigger_lo"], found["trigger_hi"]], axis=1)]), axis=0)
-    return LineResult(lines=lines, ingredient_sets=_decode_sets(masks[:, 0], masks[:, 1]),
+    masks = pd.DataFrame({
+        "lo": np.concatenate([found["regimen_lo"], found["trigger_lo"]]),
+        "hi": np.concatenate([found["regimen_hi"], found["trigger_hi"]]),
+    }).drop_duplicates().sort_values(["lo", "hi"])  # hashing: a few hundred distinct sets
+    return LineResult(lines=lines, ingredient_sets=_decode_sets(masks["lo"].to_numpy(),
+                                                                masks["hi"].to_numpy()),
                       n_steps=steps)
 
 

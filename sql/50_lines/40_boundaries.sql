@@ -71,4 +71,4 @@ from lines
 join lot_patients as patients using (pid)
 join lot_regimens as regimens using (ingredient_ids)
 left join trigger_names using (trigger_ingredient_ids)
-order by patients.patient_id, lines.line_number;
+order by lines.pid, lines.line_number;  -- pid is numbered in patient_id order
