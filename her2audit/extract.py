@@ -10,6 +10,9 @@ from her2audit.registry.sources import land_registry
 
 
 def run(ctx: RunContext) -> None:
+    # staging is rebuilt from scratch by every run (an object may change from table to view)
+    ctx.con.execute("drop schema if exists staging cascade")
+    ctx.con.execute("create schema staging")
     fingerprint = land_registry(ctx.con, ctx.registry, ctx.progress)
     ctx.con.execute("update build.run_info set source_fingerprint = ?", [fingerprint])
     load_allowed_values(ctx.con)

@@ -1,6 +1,6 @@
 -- stage: staging / step: treatments
 -- reads: raw.treatments, staging.patients, staging.allowed_values
--- writes: staging.treatments_checked, staging.treatments
+-- writes: staging.treatments_checked, staging.treatments (a view of its good rows)
 -- `drug` keeps the source spelling (trimmed); `drug_key` is the lower-cased, space-
 -- collapsed form the drug vocabulary matches on. Exact duplicate rows are kept here
 -- (line inference counts them once).
@@ -84,7 +84,8 @@ select
     all_details(problems) as detail
 from checked;
 
-create or replace table staging.treatments as
+-- A view: the 10M-row scale of treatments makes a second copy the costliest step of extract.
+create or replace view staging.treatments as
 select record_key, record_id, patient_id, drug, drug_key, drug_code, code_system,
     start_date, end_date, setting, route
 from staging.treatments_checked
