@@ -10,7 +10,7 @@ from her2audit.registry.sources import land_registry
 
 
 def run(ctx: RunContext) -> None:
-    fingerprint = land_registry(ctx.con, ctx.registry)
+    fingerprint = land_registry(ctx.con, ctx.registry, ctx.progress)
     ctx.con.execute("update build.run_info set source_fingerprint = ?", [fingerprint])
     load_allowed_values(ctx.con)
     warehouse.run_sql_stage(ctx.con, "20_staging")

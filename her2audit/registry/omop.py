@@ -29,6 +29,10 @@ from her2audit.registry import mapping, raw
 from her2audit.registry.schema import registry_tables
 
 SRC = "omop_src"
+# DuckDB's buffer limit while an OMOP source is landed and mapped: large sorts and joins
+# spill to disk instead of growing the process (a 100,000-patient CDM has ~10 million
+# drug exposures). The previous setting is restored afterwards.
+ADAPTER_MEMORY_LIMIT = "1GB"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,6 +249,13 @@ def read_folder(
     con: duckdb.DuckDBPyConnection, folder: Path, progress: Callable[[str], None] | None = None
 ) -> str:
     """Land an OMOP folder (CSV or Parquet tables) into `raw`; returns the fingerprint."""
+    with _BoundedMemory(con):
+        return _read_folder(con, folder, progress)
+
+
+def _read_folder(
+    con: duckdb.DuckDBPyConnection, folder: Path, progress: Callable[[str], None] | None
+) -> str:
     files = omop_folder_tables(folder)
     _check_required(
         str(folder), set(files), [p.name for p in folder.iterdir() if p.is_file()]
@@ -402,30 +413,44 @@ def _stream(con: duckdb.DuckDBPyConnection, source: PostgresSource, sql: str, ta
         conn.close()
 
 
-def _vocabulary_filters(schema: str, vocab: str, have_vocab: bool) -> dict[str, str]:
+def _vocabulary_filters(
+    schema: str, vocab: str, have_vocab: bool, columns: dict[str, set[str]]
+) -> dict[str, str]:
     """Server-side filters so only the rows the audit can use travel (a real CDM has
     billions of measurements): measurement/observation rows whose code is one of the
-    mapping's LOINC codes; vocabulary rows for the concepts the extract refers to."""
+    mapping's LOINC codes; vocabulary rows for the concepts the extract refers to. Only
+    columns the source has are named."""
     m = mapping.mapping()
     loinc = [b["loinc"] for b in m["biomarkers"]] + [m["stage"]["loinc"]]
     loinc_list = ", ".join(_lit(c) for c in loinc)
+    loinc_concepts = (
+        f"(select concept_id from {vocab}.concept "
+        f"where vocabulary_id = 'LOINC' and concept_code in ({loinc_list}))"
+    )
     filters: dict[str, str] = {}
-    for table, prefix in (("measurement", "measurement"), ("observation", "observation")):
-        cond = f"trim(t.{prefix}_source_value) in ({loinc_list})"
+    for table in ("measurement", "observation"):
+        cols = columns.get(table, set())
+        conds = []
+        if f"{table}_source_value" in cols:
+            conds.append(f"trim(t.{table}_source_value) in ({loinc_list})")
         if have_vocab:
-            cond += (
-                f" or t.{prefix}_concept_id in (select concept_id from {vocab}.concept "
-                f"where vocabulary_id = 'LOINC' and concept_code in ({loinc_list}))"
-                f" or t.{prefix}_source_concept_id in (select concept_id from {vocab}.concept "
-                f"where vocabulary_id = 'LOINC' and concept_code in ({loinc_list}))"
-            )
-        filters[table] = f"where {cond}"
+            conds += [
+                f"t.{c} in {loinc_concepts}"
+                for c in (f"{table}_concept_id", f"{table}_source_concept_id")
+                if c in cols
+            ]
+        filters[table] = "where " + (" or ".join(conds) if conds else "false")
     if have_vocab:
-        used = (
-            f"select condition_concept_id from {schema}.condition_occurrence "
-            f"union select condition_source_concept_id from {schema}.condition_occurrence "
-            f"union select drug_concept_id from {schema}.drug_exposure"
-        )
+        used_columns = [
+            (t, c)
+            for t, c in (
+                ("condition_occurrence", "condition_concept_id"),
+                ("condition_occurrence", "condition_source_concept_id"),
+                ("drug_exposure", "drug_concept_id"),
+            )
+            if c in columns.get(t, set())
+        ]
+        used = " union ".join(f"select {c} from {schema}.{t}" for t, c in used_columns)
         filters["concept_ancestor"] = f"where t.descendant_concept_id in ({used})"
         filters["concept"] = (
             f"where t.concept_id in ({used}) "
@@ -437,10 +462,49 @@ def _vocabulary_filters(schema: str, vocab: str, have_vocab: bool) -> dict[str, 
     return filters
 
 
+class _BoundedMemory:
+    """Cap DuckDB's memory and let it reorder rows while an OMOP source is landed (OMOP
+    rows carry their own ids; nothing depends on arrival order)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def __enter__(self) -> None:
+        self.saved = dict(
+            self.con.execute(
+                "select name, value from duckdb_settings() "
+                "where name in ('memory_limit', 'preserve_insertion_order')"
+            ).fetchall()
+        )
+        limit = self.saved.get("memory_limit", "")
+        if _bytes(limit) > _bytes(ADAPTER_MEMORY_LIMIT):
+            self.con.execute(f"set memory_limit = '{ADAPTER_MEMORY_LIMIT}'")
+        self.con.execute("set preserve_insertion_order = false")
+
+    def __exit__(self, *exc: object) -> None:
+        for name, value in self.saved.items():
+            self.con.execute(f"set {name} = '{value}'")
+
+
+def _bytes(size: str) -> float:
+    m = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]i?B)?\s*", size or "", re.IGNORECASE)
+    if not m:
+        return float("inf")
+    unit = (m.group(2) or "B").upper().replace("I", "")
+    return float(m.group(1)) * {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}[unit]
+
+
 def read_postgres(
     con: duckdb.DuckDBPyConnection, uri: str, progress: Callable[[str], None] | None = None
 ) -> str:
     """Land an OMOP CDM schema on PostgreSQL into `raw`; returns the source fingerprint."""
+    with _BoundedMemory(con):
+        return _read_postgres(con, uri, progress)
+
+
+def _read_postgres(
+    con: duckdb.DuckDBPyConnection, uri: str, progress: Callable[[str], None] | None
+) -> str:
     source = parse_postgres_uri(uri)
     conn = _pg_connect(source)
     try:
@@ -480,7 +544,9 @@ def read_postgres(
         have_vocab = {"concept", "concept_ancestor"} <= present and (
             "domain_id" in vocab_columns.get("concept", set())
         )
-        filters = _vocabulary_filters(source.schema, source.vocabulary_schema, have_vocab)
+        filters = _vocabulary_filters(
+            source.schema, source.vocabulary_schema, have_vocab, columns
+        )
         cur.close()
         con.execute(f"create schema if not exists {SRC}")
         for table in OMOP_TABLES:
@@ -538,7 +604,7 @@ def _map_to_raw(con: duckdb.DuckDBPyConnection, prefix: str, fingerprint: str) -
         raw.land(
             con,
             table,
-            f"select * from {SRC}.out_{name} order by _src, _src_row",
+            f"select * from {SRC}.out_{name}",
             "",
             fingerprint,
             "source._src_row",

@@ -1,13 +1,14 @@
 -- stage: omop adapter / step: treatments
 -- reads: omop_src.drug_exposure, omop_src.concept, omop_src.concept_ancestor,
 --        omop_src.person_ids, map_ingredient_vocabularies
--- writes: omop_src.out_treatments (canonical treatments rows, text)
+-- writes: omop_src.out_treatments (a view of canonical treatments rows, text)
 -- A drug concept with RxNorm ingredients (through concept_ancestor, or the concept is
 -- itself an ingredient) gives one row per ingredient: drug = ingredient name, drug_code =
 -- its RxNorm code. Otherwise the row keeps drug_source_value (or the concept's name) and
 -- the drug vocabulary maps it downstream. A one-day exposure (end = start) has no end.
 
-create or replace table omop_src.out_treatments as
+-- a view: raw.land reads it once, so the largest table is not written twice
+create or replace view omop_src.out_treatments as
 with exposures as (
     select drug_exposure_id, person_id, drug_concept_id, drug_source_value,
         drug_exposure_start_date, drug_exposure_end_date, route_source_value
@@ -55,9 +56,9 @@ select
     rows.drug,
     rows.drug_code,
     case when rows.drug_code is not null then 'rxnorm' end as code_system,
-    strftime(rows.drug_exposure_start_date, '%Y-%m-%d') as start_date,
+    rows.drug_exposure_start_date::varchar as start_date,
     case when rows.drug_exposure_end_date > rows.drug_exposure_start_date
-        then strftime(rows.drug_exposure_end_date, '%Y-%m-%d') end as end_date,
+        then rows.drug_exposure_end_date::varchar end as end_date,
     null::varchar as setting,
     rows.route_source_value as route,
     getvariable('omop_prefix') || 'drug_exposure' as _src,

@@ -19,6 +19,9 @@ PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_URI_BASE = os.environ.get("HER2AUDIT_TEST_PG", f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test")
 
 
+# OMOP vocabulary columns named *_id that hold text
+VOCABULARY_TEXT_IDS = ("domain_id", "vocabulary_id", "concept_class_id", "relationship_id")
+
 def _server_answers() -> bool:
     try:
         with socket.create_connection((PG_HOST, PG_PORT), timeout=2):
@@ -83,8 +86,8 @@ def load_omop_folder_into_postgres(folder: Path, schema: str) -> None:
                     return types["datetime"]
                 if col == "value_as_number":
                     return types["value_as_number"]
-                if col.endswith("_id") or col in ("year_of_birth", "month_of_birth",
-                                                  "day_of_birth"):
+                if (col.endswith("_id") and col not in VOCABULARY_TEXT_IDS) or col in (
+                        "year_of_birth", "month_of_birth", "day_of_birth"):
                     return "bigint"
                 return "varchar(255)"
 

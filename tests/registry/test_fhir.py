@@ -53,6 +53,8 @@ def test_fhir_round_trip_synthetic_registry(tmp_path: Path):
 def test_unusable_resources_are_quarantined_and_counted(hand_registry: Path, tmp_path: Path):
     folder = tmp_path / "fhir"
     exporters.export(hand_registry, folder, "fhir")
+    n_obs = len((folder / "Observation.ndjson").read_text().splitlines())
+    n_cond = len((folder / "Condition.ndjson").read_text().splitlines())
     subject = {"reference": "Patient/P001"}
     _append(folder / "Observation.ndjson",
             {"resourceType": "Observation", "status": "final", "subject": subject,
@@ -76,12 +78,10 @@ def test_unusable_resources_are_quarantined_and_counted(hand_registry: Path, tmp
     run_extract(f"fhir:{folder}", db)
     rules = table_rows(db, "select source_table, rule, record_key from audit.quarantine")
     assert rules == sorted([
-        # HER2 'positive' is not an IHC/ISH result: quarantined as from the canonical folder
-        ("biomarkers", "value_not_allowed", "Observation.ndjson:7"),
-        ("biomarkers", "unsupported_code", "Observation.ndjson:11"),
-        ("biomarkers", "not_a_fact", "Observation.ndjson:12"),
-        ("biomarkers", "malformed_row", "Observation.ndjson:13"),
-        ("diagnoses", "unsupported_code", "Condition.ndjson:16"),
+        ("biomarkers", "unsupported_code", f"Observation.ndjson:{n_obs + 1}"),
+        ("biomarkers", "not_a_fact", f"Observation.ndjson:{n_obs + 2}"),
+        ("biomarkers", "malformed_row", f"Observation.ndjson:{n_obs + 3}"),
+        ("diagnoses", "unsupported_code", f"Condition.ndjson:{n_cond + 1}"),
         ("treatments", "unsupported_medication_reference", "MedicationRequest.ndjson:1"),
         ("treatments", "not_a_fact", "MedicationRequest.ndjson:2"),
     ], key=repr)
@@ -91,7 +91,7 @@ def test_unusable_resources_are_quarantined_and_counted(hand_registry: Path, tmp
     accounting = dict((t, (i, s, q, b)) for t, i, s, q, b in table_rows(
         db, "select source_table, rows_in, rows_staged, rows_quarantined, balanced "
             "from audit.row_accounting"))
-    assert accounting["biomarkers"] == (13, 9, 4, True)
+    assert accounting["biomarkers"] == (n_obs + 3, n_obs, 3, True)
     assert accounting["treatments"] == (15, 13, 2, True)
     assert all(b for *_, b in accounting.values())
 

@@ -63,11 +63,9 @@ def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
         w.writerows(rows)
 
 
-def test_concepts_and_ancestors_reach_ingredients_and_loinc(tmp_path: Path):
-    """With vocabulary tables, a combination product gives one row per RxNorm ingredient
-    and a LOINC-coded measurement concept is found without any source value. The
-    concept ids 2000000001.. are local test ids; codes are those of the mapping file."""
-    f = tmp_path / "omop"
+def _vocabulary_folder(f: Path) -> Path:
+    """An OMOP folder with vocabulary tables. The concept ids 2000000001.. are local test
+    ids; the codes are those of the mapping file."""
     f.mkdir()
     _write_csv(f / "person.csv", ["person_id", "gender_concept_id", "year_of_birth",
                                   "month_of_birth", "person_source_value"],
@@ -80,27 +78,35 @@ def test_concepts_and_ancestors_reach_ingredients_and_loinc(tmp_path: Path):
                 [3, 1, 0, "2020-01-01", "C79.51"]])       # bone, source value only
     _write_csv(f / "measurement.csv",
                ["measurement_id", "person_id", "measurement_concept_id", "measurement_date",
-                "value_as_concept_id", "value_source_value"],
-               [[7, 1, 2000000030, "2019-05-03", 2000000040, ""]])
+                "value_as_concept_id", "value_source_value", "measurement_source_value"],
+               [[7, 1, 2000000030, "2019-05-03", 2000000040, "", ""],
+                [8, 1, 2000000050, "2019-05-03", 0, "12", ""]])   # not a HER2/ER/PR test
     _write_csv(f / "drug_exposure.csv",
                ["drug_exposure_id", "person_id", "drug_concept_id", "drug_exposure_start_date",
                 "drug_exposure_end_date", "drug_source_value"],
                [[11, 1, 2000000100, "2020-01-10", "2020-01-10", "Phesgo 600 MG"]])
     _write_csv(f / "concept.csv",
-               ["concept_id", "concept_name", "vocabulary_id", "concept_class_id", "concept_code"],
-               [[4112853, "Malignant tumor of breast", "SNOMED", "Clinical Finding", "254837009"],
-                [2000000010, "Carcinoma of breast (test)", "SNOMED", "Clinical Finding", "x1"],
-                [2000000020, "Secondary malignant neoplasm of brain", "SNOMED",
+               ["concept_id", "concept_name", "domain_id", "vocabulary_id", "concept_class_id",
+                "concept_code"],
+               [[4112853, "Malignant tumor of breast", "Condition", "SNOMED", "Clinical Finding",
+                 "254837009"],
+                [2000000010, "Carcinoma of breast (test)", "Condition", "SNOMED",
+                 "Clinical Finding", "x1"],
+                [2000000020, "Secondary malignant neoplasm of brain", "Condition", "SNOMED",
                  "Clinical Finding", "94225005"],
-                [2000000030, "HER2 IHC", "LOINC", "Lab Test", "85319-2"],
-                [2000000040, "Positive", "Meas Value", "Answer", "x4"],
-                [2000000100, "pertuzumab / trastuzumab / hyaluronidase injection", "RxNorm",
-                 "Clinical Drug", "x100"],
-                [2000000101, "pertuzumab", "RxNorm", "Ingredient", "1298944"],
-                [2000000102, "trastuzumab", "RxNorm", "Ingredient", "224905"]])
+                [2000000030, "HER2 IHC", "Measurement", "LOINC", "Lab Test", "85319-2"],
+                [2000000040, "Positive", "Meas Value", "Meas Value", "Answer", "x4"],
+                [2000000050, "Hemoglobin", "Measurement", "LOINC", "Lab Test", "x5"],
+                [2000000100, "pertuzumab / trastuzumab / hyaluronidase injection", "Drug",
+                 "RxNorm", "Clinical Drug", "x100"],
+                [2000000101, "pertuzumab", "Drug", "RxNorm", "Ingredient", "1298944"],
+                [2000000102, "trastuzumab", "Drug", "RxNorm", "Ingredient", "224905"]])
     _write_csv(f / "concept_ancestor.csv", ["ancestor_concept_id", "descendant_concept_id"],
                [[4112853, 2000000010], [2000000101, 2000000100], [2000000102, 2000000100]])
-    con = _land(str(f))
+    return f
+
+
+def _assert_vocabulary_results(con: duckdb.DuckDBPyConnection) -> None:
     assert con.execute("select diagnosis_date, metastatic_date from raw.diagnoses").fetchall() \
         == [("2019-05-01", "2020-01-01")]
     assert con.execute("select site from raw.metastases order by site").fetchall() == \
@@ -113,6 +119,19 @@ def test_concepts_and_ancestors_reach_ingredients_and_loinc(tmp_path: Path):
                      ("trastuzumab", "224905", "rxnorm", None)]
     assert con.execute("select birth_date, sex from raw.patients").fetchall() == \
         [("1961-07-01", "F")]
+
+
+def test_concepts_and_ancestors_reach_ingredients_and_loinc(tmp_path: Path):
+    """With vocabulary tables, a combination product gives one row per RxNorm ingredient
+    and a LOINC-coded measurement concept is found without any source value."""
+    _assert_vocabulary_results(_land(str(_vocabulary_folder(tmp_path / "omop"))))
+
+
+@pytest.mark.postgres
+def test_vocabulary_tables_on_postgres(pg_schema: str, tmp_path: Path):
+    """The same through PostgreSQL, where only the rows the extract refers to are fetched."""
+    load_omop_folder_into_postgres(_vocabulary_folder(tmp_path / "omop"), pg_schema)
+    _assert_vocabulary_results(_land(f"{PG_URI_BASE}?schema={pg_schema}"))
 
 
 def test_omop_folder_without_drug_exposure_is_refused(hand_registry: Path, tmp_path: Path):
