@@ -168,3 +168,53 @@ def test_broken_line_tables_are_not_published(built):
     assert built.con.execute("select patient_id from audit.lines_of_therapy").fetchall() == [
         ("previous",)]
     assert "runs" not in warehouse.table_names(built.con, "audit")
+
+
+def test_absent_optional_tables_are_not_evaluated_not_failed(small_registry, tmp_path):
+    (small_registry / "metastases.csv").unlink()
+    (small_registry / "progressions.csv").unlink()
+    db = tmp_path / "w.duckdb"
+    validate(small_registry, db)  # no critical failure
+    got = results(db)
+    for name in ("metastases_quarantine_rate_at_most_20pct",
+                 "progressions_quarantine_rate_at_most_20pct"):
+        assert got[name] == ("critical", "not_evaluated", None, "no rows to measure")
+    assert got["metastases_some_documented"] == ("warning", "failed", False, "0")
+
+
+def test_an_expectation_whose_input_is_not_built_is_not_evaluated(small_registry, tmp_path):
+    from her2audit.quality import evaluate
+
+    db = tmp_path / "w.duckdb"
+    validate(small_registry, db)
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("drop table build.unmapped_drugs")
+        outcomes = {o.expectation.name: o for o in evaluate(con, "validate")}
+    finally:
+        con.close()
+    mapped = outcomes["treatments_drug_mapped_at_least_50pct"]
+    assert (mapped.status, mapped.observed_value) == ("not_evaluated",
+                                                      "not built: build.unmapped_drugs")
+    assert outcomes["treatments_staged_at_least_one"].status == "passed"
+
+
+def test_unmapped_drug_share_matches_audit_unmapped_drugs(small_registry, rewrite, tmp_path):
+    spellings = ["Mystery drug X", "  mystery  DRUG x", "zzq-999"]
+    rewrite(small_registry / "treatments.csv",
+            lambda i, r: {**r, "drug": spellings[i % 3]} if i % 10 == 0 else r)
+    db = tmp_path / "w.duckdb"
+    validate(small_registry, db)  # about 10% unmapped: a warning, not critical
+    con = duckdb.connect(str(db), read_only=True)
+    unmapped, staged = con.execute(
+        "select (select sum(n_records) from build.unmapped_drugs), "
+        "(select rows_staged from build.row_accounting where source_table = 'treatments')"
+    ).fetchone()
+    con.close()
+    got = results(db)
+    assert got["treatments_drug_mapped_at_least_95pct"][:3] == ("warning", "failed", False)
+    assert got["treatments_drug_mapped_at_least_50pct"][:3] == ("critical", "passed", True)
+    # the mean over staged rows equals 1 - (rows listed in unmapped_drugs / staged rows)
+    observed = float(got["treatments_drug_mapped_at_least_95pct"][3])
+    assert unmapped > 100
+    assert observed == pytest.approx(1 - unmapped / staged, abs=1e-6)
