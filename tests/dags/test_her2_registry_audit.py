@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from her2audit import orchestration, pipeline
+from her2audit.errors import UsageError
 from her2audit.parameters import RunParameters
 
 SMALL_REGISTRY = Path(__file__).resolve().parent / "data" / "registry"
@@ -61,6 +62,16 @@ def test_params_schedule_and_assets(audit_dag):
 def test_the_tasks_run_exactly_the_cli_stages_in_order():
     by_task = [s for task in TASKS for s in orchestration.stages_for_task(task)]
     assert by_task == [s.name for s in pipeline.STAGES]
+
+
+def test_concurrent_runs_are_configurable_but_at_least_one(monkeypatch):
+    monkeypatch.delenv("HER2AUDIT_MAX_ACTIVE_RUNS", raising=False)
+    assert orchestration.max_active_runs() == 1
+    monkeypatch.setenv("HER2AUDIT_MAX_ACTIVE_RUNS", "4")
+    assert orchestration.max_active_runs() == 4
+    monkeypatch.setenv("HER2AUDIT_MAX_ACTIVE_RUNS", "0")
+    with pytest.raises(UsageError):
+        orchestration.max_active_runs()
 
 
 def test_schedule_comes_from_configuration(monkeypatch):
