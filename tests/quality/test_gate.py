@@ -178,7 +178,8 @@ def test_absent_optional_tables_are_not_evaluated_not_failed(small_registry, tmp
     got = results(db)
     for name in ("metastases_quarantine_rate_at_most_20pct",
                  "progressions_quarantine_rate_at_most_20pct"):
-        assert got[name] == ("critical", "not_evaluated", None, "no rows to measure")
+        assert got[name] == ("critical", "not_evaluated", None,
+                             "0 rows, fewer than the 50 a rate needs")
     assert got["metastases_some_documented"] == ("warning", "failed", False, "0")
 
 
@@ -218,3 +219,18 @@ def test_unmapped_drug_share_matches_audit_unmapped_drugs(small_registry, rewrit
     observed = float(got["treatments_drug_mapped_at_least_95pct"][3])
     assert unmapped > 100
     assert observed == pytest.approx(1 - unmapped / staged, abs=1e-6)
+
+
+def test_rates_over_a_handful_of_rows_are_not_judged(small_registry, rewrite, tmp_path):
+    keep = {f"P{i:03d}" for i in range(1, 11)}  # a 10-patient registry
+    for path in small_registry.glob("*.csv"):
+        rewrite(path, lambda i, r: r if r["patient_id"] in keep else None)
+    rewrite(small_registry / "biomarkers.csv",  # 6 of about 20 rows get an impossible date
+            lambda i, r: {**r, "test_date": "2020-02-31"} if i < 6 else r)
+    db = tmp_path / "w.duckdb"
+    validate(small_registry, db)  # about 30% quarantined, but of 20 rows: not a critical failure
+    got = results(db)
+    sev, status, success, why = got["biomarkers_quarantine_rate_at_most_20pct"]
+    assert (status, success) == ("not_evaluated", None)
+    assert why.endswith("fewer than the 50 a rate needs")
+    assert got["biomarkers_staged_at_least_one"][1] == "passed"
