@@ -139,10 +139,14 @@ def record(con: duckdb.DuckDBPyConnection, run_id: str, stage: str,
     con.register("dq_outcomes", batch)
     try:
         if table_exists(con, f"{warehouse.BUILD}.{RESULTS}"):
-            # a retried task replaces its own suites' rows
+            # a retried task replaces its own suites' rows; columns by name, so a table
+            # made by an older or hand-made build keeps its own columns
+            target = {r[0] for r in con.execute(f"describe {warehouse.BUILD}.{RESULTS}").fetchall()}
+            columns = ", ".join(c for c in RESULT_SCHEMA.names if c in target)
             con.execute(f"delete from {warehouse.BUILD}.{RESULTS} where list_contains(?, suite)",
                         [suites])
-            con.execute(f"insert into {warehouse.BUILD}.{RESULTS} select * from dq_outcomes")
+            con.execute(f"insert into {warehouse.BUILD}.{RESULTS} by name "
+                        f"select {columns} from dq_outcomes")
         else:
             con.execute(f"create table {warehouse.BUILD}.{RESULTS} as select * from dq_outcomes")
         con.execute(

@@ -234,3 +234,14 @@ def test_rates_over_a_handful_of_rows_are_not_judged(small_registry, rewrite, tm
     assert (status, success) == ("not_evaluated", None)
     assert why.endswith("fewer than the 50 a rate needs")
     assert got["biomarkers_staged_at_least_one"][1] == "passed"
+
+
+def test_results_join_an_existing_table_by_column_name(built):
+    # a build table made elsewhere (e.g. a hand-made fixture) with fewer columns
+    built.con.execute("create table build.data_quality_results as select 'r0' as run_id, "
+                      "'x' as suite, 'x_rule' as expectation, 'warning' as severity, "
+                      "true as success")
+    pipeline.publish_stage(built)
+    rows = built.con.execute("select suite, count(*) from audit.data_quality_results "
+                             "group by all order by all").fetchall()
+    assert rows == [("audit_line_concordance", 4), ("audit_lines_of_therapy", 6), ("x", 1)]
