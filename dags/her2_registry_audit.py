@@ -47,7 +47,7 @@ def _stage_task(name: str):
     schedule=orch.schedule(),
     start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
     catchup=False,
-    max_active_runs=1,  # runs on one warehouse must not interleave
+    max_active_runs=orch.max_active_runs(),  # 1: runs on one warehouse must not interleave
     default_args={"owner": "her2audit", "pool": orch.POOL, "pool_slots": 1, "retries": 0},
     params={
         "registry": Param(orch.default_param("registry"), type=["null", "string"],

@@ -53,6 +53,20 @@ def schedule() -> str | None:
     return None if value.lower() in ("none", "manual", "") else value
 
 
+def max_active_runs() -> int:
+    """DAG runs at the same time: 1 (one warehouse). Raise `HER2AUDIT_MAX_ACTIVE_RUNS` (with
+    the pool's slots) only when every concurrent run writes its own warehouse file."""
+    value = os.environ.get("HER2AUDIT_MAX_ACTIVE_RUNS", "1")
+    try:
+        runs = int(value)
+    except ValueError:
+        raise UsageError(
+            f"HER2AUDIT_MAX_ACTIVE_RUNS must be a whole number, got {value!r}") from None
+    if runs < 1:
+        raise UsageError("HER2AUDIT_MAX_ACTIVE_RUNS must be at least 1")
+    return runs
+
+
 def default_param(name: str, fallback: Any = None) -> Any:
     """Default of a DAG param from `HER2AUDIT_<NAME>` (e.g. HER2AUDIT_REGISTRY)."""
     return os.environ.get(f"HER2AUDIT_{name.upper()}", fallback)

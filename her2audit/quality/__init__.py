@@ -26,7 +26,7 @@ from her2audit import warehouse
 from her2audit.errors import DataQualityError
 from her2audit.paths import SQL_DIR
 from her2audit.quality.gx_runner import FAILED, Outcome, Validator, not_evaluated, read_batch
-from her2audit.quality.suites import Suite, load_suites
+from her2audit.quality.suites import Expectation, Suite, load_suites
 
 if TYPE_CHECKING:
     from her2audit.pipeline import RunContext
@@ -69,6 +69,18 @@ def _prepare_validate_inputs(con: duckdb.DuckDBPyConnection) -> None:
     warehouse.set_variables(con, {"dq_has_drug_mapping": has_mapping})
 
 
+def _skip(con: duckdb.DuckDBPyConnection, exp: Expectation, frame) -> str | None:
+    """Why an expectation cannot be evaluated on this build (None: it can)."""
+    missing = [t for t in exp.requires if not table_exists(con, t)]
+    if missing:
+        return f"not built: {', '.join(missing)}"
+    if exp.min_rows and "column" in exp.kwargs:
+        n = int(frame[exp.kwargs["column"]].notna().sum())
+        if n < exp.min_rows:
+            return f"{n} rows, fewer than the {exp.min_rows} a rate needs"
+    return None
+
+
 def evaluate(
     con: duckdb.DuckDBPyConnection, stage: str, suites: Sequence[Suite] | None = None,
     progress: Callable[[str], None] = lambda m: None,
@@ -94,14 +106,11 @@ def evaluate(
             continue
         started = time.perf_counter()
         frame = read_batch(con, suite.batch)
-        ready = [e for e in suite.expectations if all(table_exists(con, t) for t in e.requires)]
+        skipped = {e.name: why for e in suite.expectations if (why := _skip(con, e, frame))}
+        ready = [e for e in suite.expectations if e.name not in skipped]
         results = {o.expectation.name: o for o in validator.validate(suite, ready, frame)}
-        for e in suite.expectations:
-            if e.name in results:
-                outcomes.append(results[e.name])
-            else:
-                missing = ", ".join(t for t in e.requires if not table_exists(con, t))
-                outcomes.append(not_evaluated(suite.name, e, f"not built: {missing}"))
+        outcomes += [results.get(e.name) or not_evaluated(suite.name, e, skipped[e.name])
+                     for e in suite.expectations]
         progress(f"  suite {suite.name}: {len(frame):,} rows, {len(suite.expectations)} "
                  f"expectations in {time.perf_counter() - started:.1f} s")
     return outcomes
@@ -130,10 +139,14 @@ def record(con: duckdb.DuckDBPyConnection, run_id: str, stage: str,
     con.register("dq_outcomes", batch)
     try:
         if table_exists(con, f"{warehouse.BUILD}.{RESULTS}"):
-            # a retried task replaces its own suites' rows
+            # a retried task replaces its own suites' rows; columns by name, so a table
+            # made by an older or hand-made build keeps its own columns
+            target = {r[0] for r in con.execute(f"describe {warehouse.BUILD}.{RESULTS}").fetchall()}
+            columns = ", ".join(c for c in RESULT_SCHEMA.names if c in target)
             con.execute(f"delete from {warehouse.BUILD}.{RESULTS} where list_contains(?, suite)",
                         [suites])
-            con.execute(f"insert into {warehouse.BUILD}.{RESULTS} select * from dq_outcomes")
+            con.execute(f"insert into {warehouse.BUILD}.{RESULTS} by name "
+                        f"select {columns} from dq_outcomes")
         else:
             con.execute(f"create table {warehouse.BUILD}.{RESULTS} as select * from dq_outcomes")
         con.execute(

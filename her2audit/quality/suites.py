@@ -13,7 +13,10 @@ Each file is a GX 1.x `ExpectationSuite` in JSON. Our additions live in `meta`:
   suite / expectation to be evaluated (otherwise it is reported as not evaluated);
 - expectation `meta.name`: a unique, readable name (what results and errors show);
 - expectation `meta.severity`: `critical` (stops the run) or `warning` (recorded);
-- expectation `meta.description`: one sentence for people.
+- expectation `meta.description`: one sentence for people;
+- expectation `meta.min_rows`: for a rate, the fewest non-null values of its column that
+  make the rate meaningful (below it the expectation is reported as not evaluated: one
+  row of a 12-row table is already 8%).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class Expectation:
     severity: str
     description: str
     requires: tuple[str, ...]
+    min_rows: int = 0
 
     @property
     def column(self) -> str | None:
@@ -81,6 +85,12 @@ def _requires(value: Any, path: Path) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _min_rows(value: Any, name: str, path: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _fail(path, f"expectation {name}: meta.min_rows must be a whole number >= 0")
+    return value
+
+
 def load_suite(path: Path) -> Suite:
     try:
         doc = json.loads(Path(path).read_text())
@@ -107,6 +117,7 @@ def load_suite(path: Path) -> Suite:
             name=name, type=exp["type"], kwargs=exp["kwargs"], severity=severity,
             description=str(emeta.get("description", "")),
             requires=_requires(emeta.get("requires"), path),
+            min_rows=_min_rows(emeta.get("min_rows", 0), name, path),
         ))
     if not expectations:
         raise _fail(path, "the suite has no expectations")

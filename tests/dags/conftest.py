@@ -37,7 +37,9 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as mp:
         for name, value in env.items():
             mp.setenv(name, value)
-        mp.delenv("HER2AUDIT_REGISTRY", raising=False)
+        for name in ("HER2AUDIT_REGISTRY", "HER2AUDIT_DB", "HER2AUDIT_REPORTS",
+                     "HER2AUDIT_MAX_ACTIVE_RUNS", "AIRFLOW_VAR_HER2AUDIT_SCHEDULE"):
+            mp.delenv(name, raising=False)
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
                        env=os.environ.copy(), stdout=subprocess.DEVNULL)
         yield home

@@ -4,13 +4,17 @@ over the same library code as `her2audit run`."""
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from her2audit import orchestration, pipeline
+from her2audit.errors import UsageError
 from her2audit.parameters import RunParameters
+
+SMALL_REGISTRY = Path(__file__).resolve().parent / "data" / "registry"
 
 pytestmark = pytest.mark.airflow
 
@@ -60,6 +64,16 @@ def test_the_tasks_run_exactly_the_cli_stages_in_order():
     assert by_task == [s.name for s in pipeline.STAGES]
 
 
+def test_concurrent_runs_are_configurable_but_at_least_one(monkeypatch):
+    monkeypatch.delenv("HER2AUDIT_MAX_ACTIVE_RUNS", raising=False)
+    assert orchestration.max_active_runs() == 1
+    monkeypatch.setenv("HER2AUDIT_MAX_ACTIVE_RUNS", "4")
+    assert orchestration.max_active_runs() == 4
+    monkeypatch.setenv("HER2AUDIT_MAX_ACTIVE_RUNS", "0")
+    with pytest.raises(UsageError):
+        orchestration.max_active_runs()
+
+
 def test_schedule_comes_from_configuration(monkeypatch):
     monkeypatch.setenv("HER2AUDIT_SCHEDULE", "0 3 * * 1")
     assert orchestration.schedule() == "0 3 * * 1"
@@ -99,23 +113,30 @@ def audit_tables(db: Path, skip: frozenset[str] = frozenset()) -> dict[str, list
         con.close()
 
 
-def test_a_dag_run_publishes_the_same_tables_as_the_cli(audit_dag, small_registry, tmp_path):
+@pytest.fixture(scope="module")
+def published(audit_dag, tmp_path_factory):
+    """One DAG run on the small test registry (60 patients): its warehouse and task states."""
+    out = tmp_path_factory.mktemp("dag_run")
+    state, tasks = run_dag(audit_dag, SMALL_REGISTRY, out / "dag.duckdb", out / "reports")
+    return {"db": out / "dag.duckdb", "state": state, "tasks": tasks}
+
+
+def test_a_dag_run_publishes_the_same_tables_as_the_cli(published, tmp_path):
     from her2audit import cli
 
-    assert cli.main(["run", "--registry", str(small_registry), "--db", str(tmp_path / "cli.duckdb"),
+    assert published["state"] == "success", published["tasks"]
+    assert set(published["tasks"].values()) == {"success"}
+    assert cli.main(["run", "--registry", str(SMALL_REGISTRY), "--db", str(tmp_path / "cli.duckdb"),
                      "--reports", str(tmp_path / "cli_reports")]) == 0
-    state, tasks = run_dag(audit_dag, small_registry, tmp_path / "dag.duckdb",
-                           tmp_path / "dag_reports")
-    assert state == "success", tasks
-    assert set(tasks.values()) == {"success"}
 
     cli_tables = audit_tables(tmp_path / "cli.duckdb")
-    dag_tables = audit_tables(tmp_path / "dag.duckdb")
+    dag_tables = audit_tables(published["db"])
     assert sorted(dag_tables) == sorted(cli_tables)
+    assert dag_tables["lines_of_therapy"], "the comparison must cover lines of therapy"
     for name in cli_tables:
         assert dag_tables[name] == cli_tables[name], name
     # the warning-only registry (60 patients < 100) completed and recorded its warning
-    con = duckdb.connect(str(tmp_path / "dag.duckdb"), read_only=True)
+    con = duckdb.connect(str(published["db"]), read_only=True)
     warnings = con.execute("select expectation from audit.data_quality_results "
                            "where severity = 'warning' and status = 'failed'").fetchall()
     runs = con.execute("select command, status from audit.runs").fetchall()
@@ -125,10 +146,9 @@ def test_a_dag_run_publishes_the_same_tables_as_the_cli(audit_dag, small_registr
 
 
 def test_a_critical_failure_stops_at_validate_and_keeps_the_published_tables(
-        audit_dag, small_registry, tmp_path):
+        audit_dag, published, small_registry, tmp_path):
     db = tmp_path / "dag.duckdb"
-    state, _ = run_dag(audit_dag, small_registry, db, tmp_path / "reports")
-    assert state == "success"
+    shutil.copy(published["db"], db)
     before = audit_tables(db, skip=frozenset({"data_quality_results_history"}))
 
     broken = tmp_path / "broken"

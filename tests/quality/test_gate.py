@@ -168,3 +168,80 @@ def test_broken_line_tables_are_not_published(built):
     assert built.con.execute("select patient_id from audit.lines_of_therapy").fetchall() == [
         ("previous",)]
     assert "runs" not in warehouse.table_names(built.con, "audit")
+
+
+def test_absent_optional_tables_are_not_evaluated_not_failed(small_registry, tmp_path):
+    (small_registry / "metastases.csv").unlink()
+    (small_registry / "progressions.csv").unlink()
+    db = tmp_path / "w.duckdb"
+    validate(small_registry, db)  # no critical failure
+    got = results(db)
+    for name in ("metastases_quarantine_rate_at_most_20pct",
+                 "progressions_quarantine_rate_at_most_20pct"):
+        assert got[name] == ("critical", "not_evaluated", None,
+                             "0 rows, fewer than the 50 a rate needs")
+    assert got["metastases_some_documented"] == ("warning", "failed", False, "0")
+
+
+def test_an_expectation_whose_input_is_not_built_is_not_evaluated(small_registry, tmp_path):
+    from her2audit.quality import evaluate
+
+    db = tmp_path / "w.duckdb"
+    validate(small_registry, db)
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("drop table build.unmapped_drugs")
+        outcomes = {o.expectation.name: o for o in evaluate(con, "validate")}
+    finally:
+        con.close()
+    mapped = outcomes["treatments_drug_mapped_at_least_50pct"]
+    assert (mapped.status, mapped.observed_value) == ("not_evaluated",
+                                                      "not built: build.unmapped_drugs")
+    assert outcomes["treatments_staged_at_least_one"].status == "passed"
+
+
+def test_unmapped_drug_share_matches_audit_unmapped_drugs(small_registry, rewrite, tmp_path):
+    spellings = ["Mystery drug X", "  mystery  DRUG x", "zzq-999"]
+    rewrite(small_registry / "treatments.csv",
+            lambda i, r: {**r, "drug": spellings[i % 3]} if i % 10 == 0 else r)
+    db = tmp_path / "w.duckdb"
+    validate(small_registry, db)  # about 10% unmapped: a warning, not critical
+    con = duckdb.connect(str(db), read_only=True)
+    unmapped, staged = con.execute(
+        "select (select sum(n_records) from build.unmapped_drugs), "
+        "(select rows_staged from build.row_accounting where source_table = 'treatments')"
+    ).fetchone()
+    con.close()
+    got = results(db)
+    assert got["treatments_drug_mapped_at_least_95pct"][:3] == ("warning", "failed", False)
+    assert got["treatments_drug_mapped_at_least_50pct"][:3] == ("critical", "passed", True)
+    # the mean over staged rows equals 1 - (rows listed in unmapped_drugs / staged rows)
+    observed = float(got["treatments_drug_mapped_at_least_95pct"][3])
+    assert unmapped > 100
+    assert observed == pytest.approx(1 - unmapped / staged, abs=1e-6)
+
+
+def test_rates_over_a_handful_of_rows_are_not_judged(small_registry, rewrite, tmp_path):
+    keep = {f"P{i:03d}" for i in range(1, 11)}  # a 10-patient registry
+    for path in small_registry.glob("*.csv"):
+        rewrite(path, lambda i, r: r if r["patient_id"] in keep else None)
+    rewrite(small_registry / "biomarkers.csv",  # 6 of about 20 rows get an impossible date
+            lambda i, r: {**r, "test_date": "2020-02-31"} if i < 6 else r)
+    db = tmp_path / "w.duckdb"
+    validate(small_registry, db)  # about 30% quarantined, but of 20 rows: not a critical failure
+    got = results(db)
+    sev, status, success, why = got["biomarkers_quarantine_rate_at_most_20pct"]
+    assert (status, success) == ("not_evaluated", None)
+    assert why.endswith("fewer than the 50 a rate needs")
+    assert got["biomarkers_staged_at_least_one"][1] == "passed"
+
+
+def test_results_join_an_existing_table_by_column_name(built):
+    # a build table made elsewhere (e.g. a hand-made fixture) with fewer columns
+    built.con.execute("create table build.data_quality_results as select 'r0' as run_id, "
+                      "'x' as suite, 'x_rule' as expectation, 'warning' as severity, "
+                      "true as success")
+    pipeline.publish_stage(built)
+    rows = built.con.execute("select suite, count(*) from audit.data_quality_results "
+                             "group by all order by all").fetchall()
+    assert rows == [("audit_line_concordance", 4), ("audit_lines_of_therapy", 6), ("x", 1)]
