@@ -103,16 +103,20 @@ def load_omop_folder_into_postgres(folder: Path, schema: str) -> None:
 # Tables compared between the canonical registry and the same registry read through an
 # adapter. Columns a format cannot carry are left out where noted.
 AUDIT_TABLES = ("lines_of_therapy", "line_concordance")
+DATA_CUTOFF = "2026-06-30"
 
 
-def run_extract(source: str, db: Path) -> None:
-    """Run the pipeline (every stage on main so far) on SOURCE into DB."""
+def run_extract(source: str, db: Path, stages: list[str] | None = None) -> None:
+    """Run the pipeline (every stage, or `stages`) on SOURCE into DB."""
     from her2audit import pipeline
     from her2audit.parameters import load_parameters
 
+    # A fixed data cut-off: by default it is the latest date in the data, and the
+    # canonical registry's progressions (which OMOP and FHIR do not carry) can be later.
+    params = load_parameters(None, {"data_cutoff": DATA_CUTOFF})
     pipeline.run_pipeline(
-        db, source, load_parameters(), db.parent / f"{db.stem}_reports", command="test",
-        progress=lambda m: None,
+        db, source, params, db.parent / f"{db.stem}_reports", command="test",
+        stages=stages, progress=lambda m: None,
     )
 
 
