@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import compare_with_canonical, run_extract, synthetic_registry, table_rows
+from adapter_helpers import compare_with_canonical, run_extract, synthetic_registry, table_rows
 
 from her2audit.errors import RegistryError
 from her2audit.registry import exporters, sources
