@@ -47,6 +47,7 @@ WORDING_FILE = RULES_DIR / "concordance.yaml"
 BOOL_CONDITIONS = ("cns", "hr_positive", "early_relapse", "de_novo")
 NEVER_LISTED = ("investigational", "other")  # always `trial` / `not_evaluable`
 OPEN_END = 10**6  # line_to of an open range ("4+") when a number is needed
+MAX_HISTORY_GROUPS = 10  # received/not_received groups checked exhaustively (2**n histories)
 
 _CONDITION_WORDS = {
     ("cns", True): "with CNS involvement",
@@ -337,6 +338,13 @@ def _check_coverage(book: Rulebook) -> None:
     used_bools = [c for c in BOOL_CONDITIONS if any(c in dict(r.conditions) for r in book.rules)]
     used_groups = sorted({g for r in book.rules for g in (*r.received, *r.not_received)})
     last_line = max(max(r.line_from, r.line_to or 0) for r in book.rules) + 1
+    if len(used_groups) > MAX_HISTORY_GROUPS:
+        raise _fail(
+            book.path,
+            f"the rules test {len(used_groups)} different regimen groups under received / "
+            f"not_received; at most {MAX_HISTORY_GROUPS} can be checked for contradictions "
+            f"(use a sequence or *_if_not_received lists instead)",
+        )
     for line in range(1, last_line + 1):
         for values in itertools.product((False, True), repeat=len(used_bools)):
             context = dict(zip(used_bools, values, strict=True))

@@ -5,11 +5,13 @@ Reads `staging.administrations` and `build.patients`; writes `build.lines_of_the
 every line) and `staging.line_administrations` (every administration row with its line).
 
 The rules are sequential per patient (a line's start defines its regimen window, its
-regimen defines what counts as new), so the inference is iterative but set-based: each
-step (`sql/50_lines/20_next_line_start.sql`) finds the next line start of *every*
-patient at once. The number of steps is the largest number of lines of one patient,
-not the number of patients. The line rules (substitution groups, maintenance additions)
-and the regimen catalog are data: `rules/regimens.yaml`.
+regimen defines what counts as new), so the inference is iterative but set-based: DuckDB
+(`sql/50_lines/10_inputs.sql`) selects the administrations and sorts them, then each step
+of `lines_core.infer` (vectorised numpy over the sorted arrays) finds the next line start
+of *every* patient at once. The number of steps is the largest number of lines of one
+patient, not the number of patients. DuckDB then names the regimens and writes the tables
+(`sql/50_lines/20_…50_`). The line rules (substitution groups, maintenance additions) and
+the regimen catalog are data: `rules/regimens.yaml`.
 """
 
 from __future__ import annotations
@@ -21,19 +23,20 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 import yaml
 
-from her2audit import warehouse
+from her2audit import lines_core, warehouse
 from her2audit.errors import RuleFileError
 from her2audit.paths import RULES_DIR
 from her2audit.vocabulary import Vocabulary, default_vocabulary
 
 REGIMENS_FILE = RULES_DIR / "regimens.yaml"
 SQL_STAGE = "50_lines"
-MAX_STEPS = 1000  # a safety net: no patient has a thousand lines of therapy
-TEMP_TABLES = ("lot_patients", "lot_adm", "lot_episodes", "lot_frontier", "lot_line_starts",
-               "lot_line_stats", "lot_line_regimens", "lot_iter", "lot_regimen", "lot_next",
-               "lot_regimens", "lot_lines", "lot_cutoff")
+MEMORY_LIMIT = "3GB"
+TEMP_TABLES = ("lot_patients", "lot_line_starts", "lot_line_stats", "lot_regimens",
+               "lot_lines", "lot_cutoff")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,13 +197,32 @@ def infer_lines(con: duckdb.DuckDBPyConnection, progress=None) -> dict[str, floa
     timings: dict[str, float] = {}
     # Row order inside the work tables does not matter (every output is ordered or keyed),
     # and keeping insertion order costs DuckDB parallelism and memory on large inputs.
-    preserve = con.execute("select current_setting('preserve_insertion_order')").fetchall()[0][0]
+    # The stage keeps DuckDB's own memory (sorts, cached blocks) to MEMORY_LIMIT, spilling
+    # to disk beyond it, so DuckDB and the numpy arrays together stay within budget.
+    preserve, memory = con.execute(
+        "select current_setting('preserve_insertion_order'), current_setting('memory_limit')"
+    ).fetchall()[0]
     con.execute("set preserve_insertion_order = false")
+    con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
     try:
         _infer(con, say, timings)
     finally:
         con.execute(f"set preserve_insertion_order = {'true' if preserve else 'false'}")
+        con.execute(f"set memory_limit = '{memory}'")
     return timings
+
+
+def _ingredient_rule_arrays(con: duckdb.DuckDBPyConnection) -> lines_core.IngredientRules:
+    rows = con.execute(
+        "select ingredient_id, key_id, maintenance_addition, maintenance_anchor, her2_directed "
+        "from staging.line_ingredient_rules order by ingredient_id"
+    ).fetchall()
+    size = max(r[0] for r in rows) + 1
+    arrays = [np.zeros(size, dtype=np.int64)] + [np.zeros(size, dtype=bool) for _ in range(3)]
+    for ingredient_id, *values in rows:
+        for array, value in zip(arrays, values, strict=True):
+            array[ingredient_id] = value
+    return lines_core.IngredientRules(*arrays)
 
 
 def _infer(con: duckdb.DuckDBPyConnection, say, timings: dict[str, float]) -> None:
@@ -208,20 +230,36 @@ def _infer(con: duckdb.DuckDBPyConnection, say, timings: dict[str, float]) -> No
     load_rule_tables(con, default_line_rules())
     _cutoff(con)
     warehouse.run_sql_file(con, _sql("10_"))
+    adm = con.sql(
+        "select pid, start_day, last_day, ingredient_id from lot_adm "
+        "order by pid, start_day, last_day, ingredient_id"
+    ).to_arrow_table()
+    columns = [adm.column(c).to_numpy() for c in ("pid", "start_day", "last_day", "ingredient_id")]
+    del adm
     timings["inputs"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    steps = 0
-    frontier = con.execute("select count(*) from lot_frontier").fetchall()[0][0]
-    while frontier:
-        steps += 1
-        if steps > MAX_STEPS:
-            raise RuntimeError(f"line inference did not finish after {MAX_STEPS} steps")
-        warehouse.run_sql_file(con, _sql("20_"))
-        frontier = con.execute("select count(*) from lot_frontier").fetchall()[0][0]
+    window, max_gap = con.execute(
+        "select getvariable('regimen_window_days')::integer, getvariable('max_gap_days')::integer"
+    ).fetchall()[0]
+    pid, start, last, ingredient = lines_core.deduplicate(*columns)
+    del columns
+    result = lines_core.infer(pid, start, last, ingredient, _ingredient_rule_arrays(con),
+                              window, max_gap)
+    del pid, start, last, ingredient
     timings["steps"] = time.perf_counter() - started
+    steps = result.n_steps
 
     started = time.perf_counter()
+    con.register("lot_np_lines", pa.table(result.lines))
+    con.register("lot_np_members", pa.table(result.regimen_members))
+    con.register("lot_np_triggers", pa.table(result.triggers))
+    try:
+        warehouse.run_sql_file(con, _sql("20_"))
+    finally:
+        for name in ("lot_np_lines", "lot_np_members", "lot_np_triggers"):
+            con.unregister(name)
+    del result
     kinds = dict(con.execute(
         "select table_name, table_type from information_schema.tables "
         "where table_schema = 'staging' and table_name = 'line_administrations'"
@@ -231,6 +269,7 @@ def _infer(con: duckdb.DuckDBPyConnection, say, timings: dict[str, float]) -> No
     for step in ("30_", "40_", "50_"):
         warehouse.run_sql_file(con, _sql(step))
     timings["lines"] = time.perf_counter() - started
+    con.execute("drop view if exists lot_adm")
     for name in TEMP_TABLES:
         con.execute(f"drop table if exists {name}")
     n_lines, n_patients = con.execute(

@@ -150,7 +150,9 @@ def asset_extra(task: str, run_id: str, params: Mapping[str, Any]) -> dict[str, 
     """What the asset event of the report/publish task says (for downstream DAGs)."""
     extra: dict[str, Any] = {"run_id": run_id, "db": str(params.get("db"))}
     if task == "report" and params.get("reports"):
-        extra["report"] = str(Path(params["reports"]) / "index.html")
+        report = Path(params["reports"]) / "index.html"
+        if report.exists():
+            extra["report"] = str(report)
     if task == "publish":
         extra["tables"] = published_tables(params["db"])
     return extra

@@ -54,6 +54,21 @@ def print_run_summary(
             ).fetchall():
                 pct = f"{rate:.1%}" if rate is not None else "n/a"
                 say(f"  {ind:<26} {pct:>7}  ({num:,}/{den:,})")
+        if "survival_summary" in tables:
+            say("median survival, months (95% CI) (audit.survival_summary):")
+            for label, n, events, med, low, high, status in con.execute(
+                "select endpoint || ' ' || group_label, n, events, median_days, "
+                "median_ci_lower_days, median_ci_upper_days, status "
+                "from audit.survival_summary "
+                "where (endpoint = 'os_from_metastatic' and grouping = 'overall') "
+                "or (endpoint in ('os', 'ttnt') and grouping = 'line_concordance' "
+                "and line_number = 1 and group_value <> 'not_evaluable') order by all"
+            ).fetchall():
+                months = [f"{v / 30.4375:.1f}" if v is not None else "NR"
+                          for v in (med, low, high)]
+                say(f"  {label:<36} {months[0]:>6} ({months[1]}–{months[2]})  "
+                    f"n={n:,}, events={events:,}" + ("" if status == "estimated"
+                                                     else f" [{status}]"))
     finally:
         con.close()
     say(f"warehouse: {Path(db).resolve()}")

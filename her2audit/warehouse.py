@@ -85,7 +85,7 @@ def table_names(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
 
 
 def row_count(con: duckdb.DuckDBPyConnection, qualified_table: str) -> int:
-    return con.execute(f"select count(*) from {qualified_table}").fetchone()[0]
+    return con.execute(f"select count(*) from {qualified_table}").fetchall()[0][0]
 
 
 def reset_build(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,8 +1,9 @@
 """Concordant vs not concordant: log-rank tests and Cox models (lifelines, Efron ties).
 
 For each endpoint and each line in the configuration (SPEC §7; default os, ttnt, ttd at
-lines 1–3): a log-rank test, an unadjusted Cox model and a Cox model adjusted for the
-configured covariates (age, HR status, CNS involvement, de novo disease, calendar year).
+lines 1–3): a log-rank test and, for the Cox endpoints (default os and ttnt), an
+unadjusted Cox model and a Cox model adjusted for the configured covariates (age, HR
+status, CNS involvement, de novo disease, calendar year).
 Lines whose category is excluded (`not_evaluable`) are left out. The hazard ratio is that
 of concordant relative to not concordant lines.
 
@@ -104,9 +105,30 @@ def log_rank(data: pd.DataFrame) -> dict[str, Any]:
     return {"p_value": _float(result.p_value), "test_statistic": _float(result.test_statistic)}
 
 
+def censored_at_last_event_time(days: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """Move every censored time down to the latest event time at or before it (0 when
+    there is none); event times stay.
+
+    The Cox partial likelihood (Efron or Breslow) depends on the data only through the
+    risk set at each event time, and a line censored at t is at risk at exactly the
+    event times <= t before and after the move. So the fit is the same, while lifelines'
+    Efron loop, which walks every distinct time, has only the event times to walk.
+    """
+    days = np.asarray(days, dtype=float)
+    is_event = np.asarray(event, dtype=float) == 1.0
+    event_times = np.unique(days[is_event])
+    if len(event_times) == 0:
+        return days
+    position = np.searchsorted(event_times, days, side="right") - 1
+    moved = np.where(position >= 0, event_times[np.maximum(position, 0)], 0.0)
+    return np.where(is_event, days, moved)
+
+
 def cox(data: pd.DataFrame, covariates: Sequence[str], alpha: float) -> dict[str, Any]:
     """Cox model of `days`/`event` on `concordant` (+ covariates); Efron ties (lifelines)."""
-    frame = data[["days", "event", "concordant", *covariates]]
+    frame = data[["days", "event", "concordant", *covariates]].assign(
+        days=censored_at_last_event_time(data["days"].to_numpy(), data["event"].to_numpy())
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         fitter = CoxPHFitter(alpha=alpha).fit(
@@ -134,9 +156,13 @@ def compare_concordance(
     caveat: str,
     min_n: int,
     alpha: float = 0.05,
+    cox_endpoints: Sequence[str] | None = None,
 ) -> pa.Table:
     """All comparisons. `lines` has line_number, concordance ('concordant' or
-    'not_concordant'), `<endpoint>_days`, `<endpoint>_event` and the covariates."""
+    'not_concordant'), `<endpoint>_days`, `<endpoint>_event` and the covariates.
+    Every endpoint gets a log-rank test; those in `cox_endpoints` (default: all) also the
+    two Cox models."""
+    cox_endpoints = endpoints if cox_endpoints is None else cox_endpoints
     rows: list[dict[str, Any]] = []
     for endpoint in endpoints:
         for line_number in line_numbers:
@@ -152,7 +178,8 @@ def compare_concordance(
                 data[column] = subset[column].astype(float)
             data = data.dropna(subset=["days", "event"]).reset_index(drop=True)
             rows.extend(
-                _compare_one(data, endpoint, line_number, covariates, caveat, min_n, alpha)
+                _compare_one(data, endpoint, line_number, covariates, caveat, min_n, alpha,
+                             endpoint in cox_endpoints)
             )
     table: dict[str, list] = {name: [r.get(name) for r in rows] for name in SCHEMA.names}
     return pa.Table.from_pydict(table, schema=SCHEMA)
@@ -166,11 +193,13 @@ def _compare_one(
     caveat: str,
     min_n: int,
     alpha: float,
+    with_cox: bool = True,
 ) -> list[dict[str, Any]]:
     base = {"endpoint": endpoint, "line_number": line_number, "comparison": COMPARISON,
             "caveat": caveat}
     out = []
-    for model in (LOG_RANK, COX_UNADJUSTED, COX_ADJUSTED):
+    models = (LOG_RANK, COX_UNADJUSTED, COX_ADJUSTED) if with_cox else (LOG_RANK,)
+    for model in models:
         row = {**base, "model": model, "method": METHODS[model]}
         used: list[str] = []
         note: list[str] = []
@@ -183,7 +212,7 @@ def _compare_one(
             for column in covariates:
                 if frame[column].nunique() > 1:
                     used.append(column)
-                else:
+                elif len(frame):
                     note.append(f"{column} constant: left out")
         row["covariates"] = ", ".join(["concordant", *used]) if model != LOG_RANK else None
         counts = _counts(frame)

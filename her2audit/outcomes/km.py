@@ -154,8 +154,7 @@ def status_of(n: int, events: int, estimate: KMEstimate | None, min_n: int) -> t
         return TOO_SMALL, f"fewer than {min_n} patients: not estimated, no curve"
     if events == 0:
         return NO_EVENTS, "no events: survival stays at 1, median not estimable"
-    assert estimate is not None
-    if estimate.median_days is None:
+    if estimate is None or estimate.median_days is None:
         return MEDIAN_NOT_REACHED, "survival did not fall to 0.5: median not reached"
     if estimate.median_ci_upper_days is None:
         return ESTIMATED, "upper confidence limit of the median not reached"

@@ -29,6 +29,7 @@ class OutcomeSettings:
     confidence_level: float
     comparison_lines: tuple[int, ...]
     comparison_endpoints: tuple[str, ...]
+    cox_endpoints: tuple[str, ...]
     comparison_excluded_categories: tuple[str, ...]
     adjustment_covariates: tuple[str, ...]
     caveat: str
@@ -48,6 +49,7 @@ def load_settings(path: Path = SETTINGS_FILE) -> OutcomeSettings:
             confidence_level=float(raw["confidence_level"]),
             comparison_lines=tuple(int(x) for x in raw["comparison_lines"]),
             comparison_endpoints=tuple(str(x) for x in raw["comparison_endpoints"]),
+            cox_endpoints=tuple(str(x) for x in raw["cox_endpoints"]),
             comparison_excluded_categories=tuple(
                 str(x) for x in raw["comparison_excluded_categories"]
             ),
@@ -117,6 +119,7 @@ def compare_survival(con: duckdb.DuckDBPyConnection, settings: OutcomeSettings) 
         settings.caveat,
         settings.min_group_size,
         settings.alpha,
+        settings.cox_endpoints,
     )
     write_table(con, "build.survival_comparisons", table)
 
@@ -148,26 +151,38 @@ def run(ctx: RunContext) -> None:
         ctx.progress(f"  outcomes skipped: {', '.join(missing)} not built in this run")
         return
     settings = load_settings()
-    started, cpu_started = time.perf_counter(), time.process_time()
+    clock = _Clock()
     warehouse.set_variables(ctx.con, {
         "outcomes_detail_max_line": settings.detail_max_line,
         "outcomes_site_max_line": settings.site_max_line,
     })
     warehouse.run_sql_stage(ctx.con, SQL_STAGE)
-    derived = time.perf_counter()
+    derived = clock.lap()
     estimate_survival(ctx.con, settings)
-    estimated = time.perf_counter()
+    estimated = clock.lap()
     compare_survival(ctx.con, settings)
-    compared = time.perf_counter()
+    compared = clock.lap()
     n_lines = ctx.con.sql("select count(*) from build.line_outcomes").fetchall()[0][0]
     status = ctx.con.sql(
         "select status, count(*) from build.survival_summary group by status order by status"
     ).fetchall()
     n_curve_rows = ctx.con.sql("select count(*) from build.survival_curves").fetchall()[0][0]
     ctx.progress(
-        f"  line outcomes for {n_lines:,} lines in {derived - started:.1f} s; "
+        f"  line outcomes for {n_lines:,} lines in {derived}; "
         f"Kaplan–Meier groups ({', '.join(f'{s}: {n}' for s, n in status)}; "
-        f"{n_curve_rows:,} curve rows) in {estimated - derived:.1f} s; "
-        f"log-rank and Cox comparisons in {compared - estimated:.1f} s "
-        f"(stage CPU time in this process {time.process_time() - cpu_started:.1f} s)"
+        f"{n_curve_rows:,} curve rows) in {estimated}; "
+        f"log-rank and Cox comparisons in {compared}"
     )
+
+
+class _Clock:
+    """Wall and CPU time of successive steps (CPU time shows the work on a busy machine)."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def lap(self) -> str:
+        wall, cpu = time.perf_counter(), time.process_time()
+        text = f"{wall - self.wall:.1f} s (CPU {cpu - self.cpu:.1f} s)"
+        self.wall, self.cpu = wall, cpu
+        return text

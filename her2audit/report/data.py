@@ -131,10 +131,10 @@ def quality_indicator_trend(src: Source) -> list[dict[str, Any]]:
         return []
     return src.rows(
         f"""
-        select indicator, try_cast(period as integer) as year, numerator, denominator, rate
+        select indicator, period, numerator, denominator, rate
         from {src.t('quality_indicators')}
         where site_id = 'all' and try_cast(period as integer) is not null
-        order by indicator, year
+        order by indicator, try_cast(period as integer)
         """
     )
 
@@ -381,7 +381,8 @@ def survival_summary(src: Source) -> list[dict[str, Any]]:
     line = "line_number, " if "line_number" in src.columns("survival_summary") else ""
     return src.rows(
         f"""
-        select endpoint, grouping, group_label::varchar as group_label, n, events, median_days,
+        select endpoint, grouping, group_label::varchar as group_label,
+               {line.rstrip(", ") or "null::integer"} as line_number, n, events, median_days,
                median_ci_lower_days, median_ci_upper_days
         from {src.t('survival_summary')}
         order by case endpoint when 'os' then 0 when 'ttnt' then 1 when 'ttd' then 2 else 9 end,
@@ -468,7 +469,7 @@ def data_quality_results(src: Source) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------- case review (internal)
 
-CASE_REVIEW_LIMIT = 25_000
+CASE_REVIEW_LIMIT = 10_000
 
 
 def count_discordant_lines(src: Source) -> int:

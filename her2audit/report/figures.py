@@ -4,11 +4,13 @@ nothing to draw."""
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from her2audit.report import stats
 from her2audit.report.data import DAYS_PER_MONTH
@@ -32,9 +34,16 @@ PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e
            "#17becf"]
 
 
+@functools.cache
+def _template() -> go.layout.Template:
+    """The plotly_white template as an object, loaded once (naming it by string in every
+    figure re-resolves and re-validates it each time, which is most of a figure's cost)."""
+    return pio.templates["plotly_white"]
+
+
 def _layout(fig: go.Figure, height: int = 420, **kwargs: Any) -> go.Figure:
     fig.update_layout(
-        template="plotly_white",
+        template=_template(),
         height=height,
         margin={"l": 60, "r": 20, "t": 40, "b": 50},
         font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 13},
@@ -298,7 +307,8 @@ def km_curves(
                         fill="tonexty", fillcolor=_rgba(colour, 0.15), legendgroup=label,
                         showlegend=False, hoverinfo="skip")
         fig.add_scatter(
-            x=x, y=[p["survival"] for p in mine], mode="lines", name=label, legendgroup=label,
+            x=x, y=[p["survival"] for p in mine], mode="lines", name=label.replace("_", " "),
+            legendgroup=label,
             line={"color": colour, "width": 2, "shape": "hv"},
             hovertemplate="%{x:.1f} months: %{y:.1%}<extra>" + label + "</extra>",
         )

@@ -19,7 +19,8 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 THRESHOLD = 11
 SUPPRESSED = "<11"
@@ -104,3 +105,68 @@ def fmt_rate(rate: float | None, digits: int = 1) -> str:
     if rate is None or rate != rate:
         return "–"
     return f"{rate:.{digits}%}"
+
+
+def suppress_relations(
+    values: dict[Any, int | None],
+    relations: Iterable[Iterable[Any]],
+    hidden: set[Any] | None = None,
+    prefer: Callable[[Any], Any] | None = None,
+) -> set[Any]:
+    """Complementary suppression over a whole table (e.g. sites × line groups with margins).
+
+    `values` maps each cell to its count; every relation is a set of cells tied by one
+    linear equation whose other terms are shown (the cells of a row and the row total, or
+    the cells of a column whose total is shown elsewhere). A relation with exactly one
+    hidden cell would give it away, so the smallest other non-zero cell of that relation is
+    hidden too, until no relation has exactly one. Starts from the small cells (1–10) and
+    from `hidden`; `prefer` orders the candidates (smallest first) instead of the count.
+    Returns every cell to hide.
+    """
+    out = {c for c, v in values.items() if is_small(v)} | set(hidden or ())
+    rels = [[c for c in rel if c in values] for rel in relations]
+    key = prefer or (lambda c: (values[c] or 0, str(c)))
+    changed = True
+    while changed:
+        changed = False
+        for rel in rels:
+            if sum(1 for c in rel if c in out and (values[c] or 0) > 0) != 1:
+                continue
+            candidates = [c for c in rel if c not in out and (values[c] or 0) > 0]
+            if candidates:
+                out.add(min(candidates, key=key))
+                changed = True
+    return out
+
+
+def suppress_rate_grid(
+    cells: dict[tuple[Any, Any], tuple[int | None, int | None]],
+    total_column: Any = "all",
+    columns_add_up: bool = True,
+) -> set[tuple[Any, Any]]:
+    """Cells `(row, column) -> (numerator, denominator)` of a table of rates with a total
+    column (`total_column`, the sum of the other columns of its row) and, when
+    `columns_add_up`, columns whose sums over the rows are shown elsewhere. A cell is
+    hidden (numerator, denominator and rate) when its numerator, denominator or remainder
+    is small, and then by complementary suppression along rows and columns."""
+    def parts(c):
+        num, den = cells[c]
+        return num or 0, den or 0
+
+    start = {c for c in cells
+             if is_small(parts(c)[1]) or is_small(parts(c)[0])
+             or is_small(parts(c)[1] - parts(c)[0])}
+    rows: dict[Any, list] = {}
+    cols: dict[Any, list] = {}
+    for c in cells:
+        rows.setdefault(c[0], []).append(c)
+        cols.setdefault(c[1], []).append(c)
+    relations = [r for r in rows.values() if any(c[1] == total_column for c in r)]
+    if columns_add_up:
+        relations += list(cols.values())
+
+    def prefer(c):  # complements whose numerator and remainder are both non-zero first
+        num, den = parts(c)
+        return (min(num, den - num) == 0, den, str(c))
+
+    return suppress_relations({c: parts(c)[1] for c in cells}, relations, start, prefer)

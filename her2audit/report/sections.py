@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,8 @@ from her2audit.report.privacy import (
     fmt_rate,
     is_small,
     suppress_parts,
+    suppress_rate_grid,
+    suppress_relations,
 )
 
 MISSING = "not available in this warehouse"
@@ -47,28 +50,51 @@ def fraction(numerator: int | None, denominator: int | None) -> tuple[str, str, 
     return fmt_count(numerator), fmt_count(denominator), rate
 
 
+def suppress_category_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Category counts of a table (one row per line group or era) with complementary
+    suppression along each row (the categories add up to `n_lines`) and down each column
+    (the rows add up to the table's 'all' row, or to the total shown in another table).
+    The concordance rate of a row is shown only when none of its counts is hidden."""
+    cols = [f"n_{c}" for c in CATEGORIES] + ["n_lines"]
+    values = {(i, c): r.get(c) or 0 for i, r in enumerate(rows) for c in cols}
+    relations = [[(i, c) for c in cols] for i in range(len(rows))]
+    relations += [[(i, c) for i in range(len(rows))] for c in cols]
+    hidden = suppress_relations(values, relations)
+    out = []
+    for i, row in enumerate(rows):
+        o = dict(row)
+        for c in cols:
+            h = (i, c) in hidden
+            o[f"{c}_text"] = fmt_count(row.get(c) or 0, h)
+            o[c] = None if h else row.get(c) or 0
+        any_hidden = any((i, c) in hidden for c in cols)
+        _, _, rate = fraction(row.get("n_concordant"), row.get("n_evaluable"))
+        o["rate"] = None if any_hidden else rate
+        out.append(o)
+    return out
+
+
 def suppress_categories(row: dict[str, Any]) -> dict[str, Any]:
-    """Category counts of one row with complementary suppression against `n_lines`; the
-    concordance rate is shown only when no category of the row is hidden."""
-    parts = [row.get(f"n_{c}") or 0 for c in CATEGORIES]
-    total = row.get("n_lines") or 0
-    out = dict(row)
-    if is_small(total):
-        out["n_lines"] = None
-        out["n_lines_text"] = SUPPRESSED
-        for c in CATEGORIES:
-            out[f"n_{c}"] = None
-            out[f"n_{c}_text"] = SUPPRESSED if row.get(f"n_{c}") else "0"
-        out["rate"] = None
-        return out
-    hidden = suppress_parts(parts)
-    out["n_lines_text"] = fmt_count(total)
-    for c, h, p in zip(CATEGORIES, hidden, parts, strict=True):
-        out[f"n_{c}"] = None if h else p
-        out[f"n_{c}_text"] = fmt_count(p, h)
-    any_hidden = any(hidden)
-    _, _, rate = fraction(row.get("n_concordant"), row.get("n_evaluable"))
-    out["rate"] = None if any_hidden else rate
+    """One row of category counts on its own (see `suppress_category_rows`)."""
+    return suppress_category_rows([row])[0]
+
+
+def rate_cells(rows: list[dict[str, Any]], row_key: str, col_key: str, num: str, den: str,
+               total_column: Any = "all", columns_add_up: bool = True) -> list[dict[str, Any]]:
+    """Rows of a table of rates (`num`/`den` per `row_key` × `col_key`, with a total column)
+    with `rate`, `num_text` and `den_text` after complementary suppression over the table."""
+    cells = {(r[row_key], r[col_key]): (r.get(num), r.get(den)) for r in rows}
+    hidden = suppress_rate_grid(cells, total_column, columns_add_up)
+    out = []
+    for r in rows:
+        if (r[row_key], r[col_key]) in hidden:
+            out.append({**r, "rate": None, "hidden": True,
+                        "num_text": fmt_count(r.get(num) or 0, True),
+                        "den_text": fmt_count(r.get(den) or 0, True)})
+        else:
+            n_text, d_text, rate = fraction(r.get(num), r.get(den))
+            out.append({**r, "rate": rate, "hidden": False, "num_text": n_text,
+                        "den_text": d_text})
     return out
 
 
@@ -123,9 +149,15 @@ def section_indicators(src: Source) -> str:
     if not rows:
         return render.section("indicators", "Quality indicators", "", render.note_missing(
             f"Quality indicators: audit.quality_indicators is {MISSING}."))
+    grid = rate_cells(
+        [{**r, "period": "all"} for r in rows] + data.quality_indicator_trend(src),
+        "indicator", "period", "numerator", "denominator", total_column="all",
+        columns_add_up=False)
+    headline = [g for g in grid if g["period"] == "all"]
+    trend = [{**g, "year": int(g["period"])} for g in grid if g["period"] != "all"]
     cards, labels = [], {}
-    for r in rows:
-        num, den, rate = fraction(r["numerator"], r["denominator"])
+    for r in headline:
+        num, den, rate = r["num_text"], r["den_text"], r["rate"]
         label = r.get("label") or r["indicator"].replace("_", " ")
         labels[r["indicator"]] = label
         cards.append(
@@ -135,10 +167,6 @@ def section_indicators(src: Source) -> str:
             f'<div class="def">{render.esc(r.get("definition") or "definition not recorded")}'
             f"</div></div>"
         )
-    trend = []
-    for r in data.quality_indicator_trend(src):
-        num, den, rate = fraction(r["numerator"], r["denominator"])
-        trend.append({**r, "rate": rate, "num_text": num, "den_text": den})
     fig = figures.indicator_trend(trend, labels)
     body = (f'<div class="cards">{"".join(cards)}</div><h3>Trend by calendar year</h3>'
             + render.figure(fig, "fig-indicator-trend",
@@ -153,7 +181,7 @@ def section_indicators(src: Source) -> str:
 
 def section_concordance(src: Source) -> str:
     parts = []
-    by_line = [suppress_categories(r) for r in data.concordance_by_line(src)]
+    by_line = suppress_category_rows(data.concordance_by_line(src))
     for r in by_line:
         r["line_label"] = "all lines" if r["line"] == "all" else f"line {r['line']}"
     if by_line:
@@ -168,9 +196,10 @@ def section_concordance(src: Source) -> str:
                                          f"{MISSING}."))
 
     context = []
-    for r in data.concordance_by_context(src):
-        num, den, rate = fraction(r["n_concordant"], r["n_evaluable"])
-        context.append({**r, "rate": rate, "num_text": num, "den_text": den})
+    raw_context = data.concordance_by_context(src)
+    for name in dict.fromkeys(r["context"] for r in raw_context):
+        context += rate_cells([r for r in raw_context if r["context"] == name], "value", "line",
+                              "n_concordant", "n_evaluable")
     parts.append("<h3>By clinical context</h3>")
     if context:
         parts.append(render.figure(figures.context_rates(context), "fig-concordance-context",
@@ -183,7 +212,7 @@ def section_concordance(src: Source) -> str:
         parts.append(render.note_missing(f"Concordance by context: audit.line_concordance is "
                                          f"{MISSING}."))
 
-    eras = [suppress_categories(r) for r in data.concordance_by_guideline(src)]
+    eras = suppress_category_rows(data.concordance_by_guideline(src))
     parts.append("<h3>By guideline era</h3>")
     if eras:
         for r in eras:
@@ -197,10 +226,8 @@ def section_concordance(src: Source) -> str:
         parts.append(render.note_missing(f"Concordance by guideline era: "
                                          f"audit.line_concordance is {MISSING}."))
 
-    years = []
-    for r in data.concordance_by_year(src):
-        num, den, rate = fraction(r["n_concordant"], r["n_evaluable"])
-        years.append({**r, "rate": rate, "num_text": num, "den_text": den})
+    years = rate_cells(data.concordance_by_year(src), "year", "line", "n_concordant",
+                       "n_evaluable")
     parts.append("<h3>By year of line start</h3>")
     if years:
         parts.append(render.figure(figures.rate_by_year(years), "fig-concordance-year",
@@ -217,25 +244,25 @@ def section_concordance(src: Source) -> str:
 
 
 def _suppress_sites(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Site rows of one line group with suppression (complementary across sites, since the
-    all-sites totals are shown elsewhere)."""
-    hidden_lines = suppress_parts([r["n_lines"] for r in rows])
-    hidden_patients = suppress_parts([r["n_patients"] for r in rows])
-    hidden_eval = suppress_parts([r["n_evaluable"] for r in rows])
-    shown = []
-    for r, hl, hp, he in zip(rows, hidden_lines, hidden_patients, hidden_eval, strict=True):
-        num, den, rate = fraction(r["n_concordant"], r["n_evaluable"])
-        if he:
-            num = fmt_count(r["n_concordant"], True)
-            den, rate = fmt_count(r["n_evaluable"], True), None
-        shown.append({
-            **r, "rate": rate, "num_text": num, "den_text": den,
-            "n_evaluable": None if he else r["n_evaluable"],
-            "patients_text": fmt_count(r["n_patients"], hp),
-            "lines_text": fmt_count(r["n_lines"], hl),
-            "position": (r.get("funnel_position") or "–") if rate is not None else "suppressed",
-        })
-    return shown
+    """Site rows of every line group, suppressed as one table: the line groups of a site add
+    up to its 'all' row, and the sites of a line group add up to the all-sites totals shown
+    elsewhere, so complementary suppression runs along both."""
+    shown = rate_cells(rows, "site_id", "line", "n_concordant", "n_evaluable")
+    out = []
+    for line in dict.fromkeys(r["line"] for r in shown):
+        mine = [r for r in shown if r["line"] == line]
+        hidden_lines = suppress_parts([r["n_lines"] for r in mine])
+        hidden_patients = suppress_parts([r["n_patients"] for r in mine])
+        for r, hl, hp in zip(mine, hidden_lines, hidden_patients, strict=True):
+            out.append({
+                **r,
+                "n_evaluable": None if r["hidden"] else r["n_evaluable"],
+                "patients_text": fmt_count(r["n_patients"], hp),
+                "lines_text": fmt_count(r["n_lines"], hl),
+                "position": ((r.get("funnel_position") or "–") if r["rate"] is not None
+                             else "suppressed"),
+            })
+    return out
 
 
 def section_sites(src: Source) -> str:
@@ -246,18 +273,21 @@ def section_sites(src: Source) -> str:
     lines = sorted({r["line"] for r in rows}, key=lambda v: (v != "all", v))
     panels, notes = [], []
     by_line: dict[str, list[dict[str, Any]]] = {}
+    suppressed = _suppress_sites(rows)
     for line in lines:
         mine = [r for r in rows if r["line"] == line]
-        shown = by_line[line] = _suppress_sites(mine)
+        shown = by_line[line] = [r for r in suppressed if r["line"] == line]
         p0 = next((r["expected_rate"] for r in mine if r.get("expected_rate") is not None), None)
         label = "all lines" if line == "all" else f"line {line}"
         panels.append((label, shown, p0))
-        outliers = [s for s in shown if s["rate"] is not None and "99.8" in str(s["position"])]
         not_plotted = sum(1 for s in shown if s["rate"] is None)
-        notes.append([label, fmt_rate(p0),
-                      "; ".join(f"{s['site_id']} ({fmt_rate(s['rate'])}, {s['position']})"
-                                for s in outliers) or "none",
-                      not_plotted])
+
+        def outside(direction: str, sites: list[dict[str, Any]] = shown) -> str:
+            found = sorted((s for s in sites if s["rate"] is not None
+                            and s["position"] == f"{direction} 99.8%"), key=lambda s: s["rate"])
+            return ", ".join(f"{s['site_id']} {fmt_rate(s['rate'])}" for s in found) or "none"
+
+        notes.append([label, fmt_rate(p0), outside("below"), outside("above"), not_plotted])
     shown = by_line.get("all", [])
     body = (
         render.figure(figures.funnel_plot(panels), "fig-funnel",
@@ -266,8 +296,9 @@ def section_sites(src: Source) -> str:
             "Control limits are exact binomial limits (Spiegelhalter 2005) around the rate of "
             "all sites for the line group chosen in the menu (top right). Sites whose counts "
             "are suppressed are not plotted.")
-        + render.table(["line group", "rate of all sites", "sites outside the 99.8% limits",
-                        "sites not plotted"], notes, [False, True, False, True])
+        + render.table(["line group", "rate of all sites", "below the 99.8% limit",
+                        "above the 99.8% limit", "sites not plotted"], notes,
+                       [False, True, False, False, True])
         + "<details><summary>All sites, all lines</summary>"
         + render.table(
             ["site", "patients", "lines", "evaluable", "concordant", "rate", "funnel position"],
@@ -299,7 +330,7 @@ def section_sequences(src: Source) -> str:
 
 def _at_risk_table(at_risk: dict[str, dict[int, int]]) -> str:
     headers = ["group"] + [f"{m} mo" for m in RISK_MONTHS]
-    body = [[label] + [fmt_count(counts[m]) for m in RISK_MONTHS]
+    body = [[label.replace("_", " ")] + [fmt_count(counts[m]) for m in RISK_MONTHS]
             for label, counts in at_risk.items()]
     return render.table(headers, body, [False] + [C] * len(RISK_MONTHS))
 
@@ -330,17 +361,17 @@ def section_outcomes(src: Source) -> str:
     parts.append("<h3>Medians</h3>")
     if summary:
         rows = []
-        for r in summary:
-            n_small = is_small(r["n"])
-            events_hidden = n_small or is_small(r["events"]) or is_small(
-                (r["n"] or 0) - (r["events"] or 0))
+        hidden_n, hidden_events = _suppress_summary(summary)
+        for i, r in enumerate(summary):
+            n_small = i in hidden_n
+            events_hidden = n_small or i in hidden_events
             hide_median = n_small or events_hidden
             ci = ("–" if hide_median or r["median_ci_lower_days"] is None else
                   f"{_months(r['median_ci_lower_days'])}–{_months(r['median_ci_upper_days'])}")
             rows.append([
                 ENDPOINT_NAMES.get(r["endpoint"], r["endpoint"]),
                 r["grouping"].replace("_", " "), r["group_label"],
-                fmt_count(r["n"]), fmt_count(r["events"], events_hidden),
+                fmt_count(r["n"], n_small), fmt_count(r["events"], events_hidden),
                 "suppressed" if hide_median else (
                     _months(r["median_days"]) if r["median_days"] is not None
                     else "not reached"),
@@ -374,6 +405,25 @@ def section_outcomes(src: Source) -> str:
         "Kaplan–Meier estimates with 95% confidence bands (log(−log) intervals); time from "
         "the start of the line (overall survival from the line start, time to next treatment, "
         "time to treatment discontinuation).", "".join(parts))
+
+
+def _suppress_summary(summary: list[dict[str, Any]]) -> tuple[set[int], set[int]]:
+    """Rows of `survival_summary` whose patients (n) and whose events must be hidden. The
+    groups of one endpoint × grouping (and of one line within it) add up to totals shown
+    elsewhere, so complementary suppression runs within each; events are hidden with a
+    small remainder (n − events) too."""
+    blocks: dict[tuple, list[int]] = {}
+    for i, r in enumerate(summary):
+        blocks.setdefault((r["endpoint"], r["grouping"]), []).append(i)
+        if r.get("line_number") is not None:
+            blocks.setdefault((r["endpoint"], r["grouping"], r["line_number"]), []).append(i)
+    relations = list(blocks.values())
+    hidden_n = suppress_relations({i: r["n"] for i, r in enumerate(summary)}, relations)
+    start = hidden_n | {i for i, r in enumerate(summary)
+                        if is_small((r["n"] or 0) - (r["events"] or 0))}
+    hidden_events = suppress_relations({i: r["events"] for i, r in enumerate(summary)},
+                                       relations, start)
+    return hidden_n, hidden_events
 
 
 def _pick(cols: list[str], *names: str) -> str | None:
@@ -502,10 +552,13 @@ def section_cohort(src: Source) -> str:
 def section_data_quality(src: Source, pseudo: Pseudonymiser) -> str:
     parts = []
     accounting = data.row_accounting(src)
+    quarantine_total_hidden: set[str] = set()
     if accounting:
         rows = []
         for r in accounting:
             hidden = suppress_parts([r["rows_staged"], r["rows_quarantined"]])
+            if hidden[1]:
+                quarantine_total_hidden.add(r["source_table"])
             rows.append([r["source_table"], fmt_count(r["rows_in"]),
                          fmt_count(r["rows_staged"], hidden[0]),
                          fmt_count(r["rows_quarantined"], hidden[1])])
@@ -522,6 +575,8 @@ def section_data_quality(src: Source, pseudo: Pseudonymiser) -> str:
         for table in sorted({r["source_table"] for r in by_rule}):
             mine = [r for r in by_rule if r["source_table"] == table]
             hidden = suppress_parts([r["n"] for r in mine])
+            if table in quarantine_total_hidden:  # the rules would add up to the hidden total
+                hidden = [True] * len(mine)
             for r, h in zip(mine, hidden, strict=True):
                 shown.append({**r, "n": None if h else r["n"], "n_text": fmt_count(r["n"], h)})
         shown.sort(key=lambda r: (-(r["n"] or 0), r["source_table"], r["rule"]))
@@ -573,12 +628,12 @@ def section_data_quality(src: Source, pseudo: Pseudonymiser) -> str:
                     v = "passed" if v else "FAILED"
                 elif c == "unexpected_count":
                     v = fmt_count(v)
-                elif c == "observed_value" and v is not None and str(v).strip().isdigit():
-                    v = fmt_count(int(str(v).strip()))
+                elif c == "observed_value":
+                    v = _observed(v, r.get("expectation"))
                 row.append(v)
             rows.append(row)
-        parts.append(render.table(cols, rows, [C if c == "unexpected_count" else False
-                                               for c in cols]))
+        parts.append(render.table([c.replace("_", " ") for c in cols], rows,
+                                  [C if c == "unexpected_count" else False for c in cols]))
     else:
         parts.append(render.note_missing(
             f"Data-quality results: audit.data_quality_results is {MISSING}."))
@@ -586,6 +641,21 @@ def section_data_quality(src: Source, pseudo: Pseudonymiser) -> str:
         "data-quality", "Data quality",
         "Rows that broke a row-level rule were quarantined with a reason, never dropped "
         "silently; table-level expectations guard each run.", "".join(parts))
+
+
+def _observed(value: Any, expectation: str | None) -> Any:
+    """An expectation's observed value with small counts suppressed: a whole number is a
+    count unless the expectation is about a share (`pct`, `rate`, `share`, `ratio`), and
+    "N of M values unexpected" has both numbers checked."""
+    if value is None:
+        return value
+    text = str(value).strip()
+    is_share = any(w in (expectation or "") for w in ("pct", "rate", "share", "ratio"))
+    if text.isdigit() and not is_share:
+        return fmt_count(int(text))
+    return re.sub(r"\b(\d+) of (\d+)\b",
+                  lambda m: f"{fmt_count(int(m.group(1)))} of {fmt_count(int(m.group(2)))}",
+                  text)
 
 
 def _jsonish(value: Any) -> str:

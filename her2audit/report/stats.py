@@ -11,7 +11,6 @@ and of the English public health observatories' funnel-plot tools). A site outsi
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 LIMITS = {"95": (0.025, 0.975), "99.8": (0.001, 0.999)}
 
@@ -29,14 +28,38 @@ def binomial_limit(n: np.ndarray, p0: np.ndarray | float, q: float) -> np.ndarra
     if not ok.any():
         return out
     nn, pp = n[ok], np.clip(p0[ok], 0.0, 1.0)
-    r = stats.binom.ppf(q, nn, pp)
-    cdf_r = stats.binom.cdf(r, nn, pp)
-    cdf_r1 = stats.binom.cdf(r - 1, nn, pp)
+    r = binomial_quantile(q, nn, pp)
+    cdf_r = _binomial_cdf(r, nn, pp)
+    cdf_r1 = _binomial_cdf(r - 1, nn, pp)
     step = cdf_r - cdf_r1
     with np.errstate(divide="ignore", invalid="ignore"):
         alpha = np.where(step > 0, (cdf_r - q) / step, 0.0)
     out[ok] = np.clip((r - alpha) / nn, 0.0, 1.0)
     return out
+
+
+def _binomial_cdf(k: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """P(X <= k) for X ~ Binomial(n, p), vectorised (0 below 0, 1 from n on)."""
+    from scipy.special import bdtr  # scipy.special loads far faster than scipy.stats
+
+    k = np.asarray(k, dtype=float)
+    inside = (k >= 0) & (k < n)
+    out = np.where(k >= n, 1.0, 0.0)
+    if inside.any():
+        out[inside] = bdtr(k[inside], n[inside], p[inside])
+    return out
+
+
+def binomial_quantile(q: float, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """The smallest whole k with P(X <= k) >= q, by vectorised bisection over 0..n."""
+    lo = np.zeros_like(n, dtype=float)  # invariant: answer in [lo, hi]
+    hi = np.asarray(n, dtype=float).copy()
+    while np.any(lo < hi):
+        mid = np.floor((lo + hi) / 2)
+        enough = _binomial_cdf(mid, n, p) >= q
+        hi = np.where(enough & (lo < hi), mid, hi)
+        lo = np.where(~enough & (lo < hi), mid + 1, lo)
+    return lo
 
 
 def funnel_limits(n: np.ndarray, p0: np.ndarray | float) -> dict[str, np.ndarray]:

@@ -45,19 +45,21 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
 
     # -- Phesgo (one row = pertuzumab + trastuzumab) and taxane substitution ---------------
     line = a["line"]
-    in_line = line >= 0
-    safe_line = np.where(in_line, line, 0)
-    ph = in_line & L["phesgo"][safe_line] & (a["t"] >= 21)
+    # per-line flags looked up per row; line -1 (not a line) hits the appended False
+    ph = np.append(L["phesgo"], False)[line] & (a["t"] >= 21)
     drop = ph & (a["ing"] == m.ING["trastuzumab"])
     to_phesgo = ph & (a["ing"] == m.ING["pertuzumab"])
     a["product"] = a["product"].copy()
     a["product"][to_phesgo] = g.PHESGO
-    sw = (in_line & L["tax_switch"][safe_line] & (a["ing"] == m.ING["docetaxel"])
+    sw = (np.append(L["tax_switch"], False)[line] & (a["ing"] == m.ING["docetaxel"])
           & (a["t"] >= 42))
     a["ing"] = a["ing"].copy()
     a["ing"][sw] = m.ING["paclitaxel"]
     a["product"][sw] = g.PRODUCT_OF_ING[m.ING["paclitaxel"]]
-    a = {k: v[~drop] for k, v in a.items()}
+    keep = ~drop
+    for k in list(a):
+        a[k] = a[k][keep]  # one column at a time: the old one is released at once
+    del keep
     mess["phesgo_rows"] = (R.phesgo, int(to_phesgo.sum()))
     mess["taxane_substitution_rows"] = (R.taxane_switch, int(sw.sum()))
     nr = len(a["patient"])
@@ -88,6 +90,7 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
     u = np.where(switch | (a["comp"] < 0), rng.random(nr), u_comp)
     spell = _spell(a["product"], u)
     mess["spelling_switch"] = (R.spelling_switch, int(switch.sum()))
+    del comp_key, u_comp, switch, u
     canonical = spell == g.PRODUCT_SPELL_START[a["product"]]
     variant = np.zeros(nr, dtype=np.int8)
     cv = rng.random(nr) < R.case_variant
@@ -96,6 +99,7 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
     variant[pad] = 4
     mess["case_variant"] = (R.case_variant, int(cv.sum()))
     mess["whitespace_padding"] = (R.whitespace_padding, int(pad.sum()))
+    del cv, pad
     # route: SC spellings, oral drugs, IV otherwise; some empty
     sc = np.isin(spell, [g.SPELL_TEXT.index(x) for x in
                          ("Herceptin Hylecta", "trastuzumab and hyaluronidase-oysk")])
@@ -106,6 +110,7 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
                                         m.ING["filgrastim"], m.ING["pegfilgrastim"]]),
                      np.where(a["ing"] == m.ING["fulvestrant"], 3, 1), route)
     route = np.where(rng.random(nr) < 0.1, 4, route).astype(np.int8)
+    del sc, oral
 
     # -- record ids and codes by site ---------------------------------------------------------
     site = gen.site[a["patient"]]
@@ -117,6 +122,7 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
     code = np.where(gen.site_atc[site] & single, atc_of_ing[a["ing"]], 0).astype(np.int8)
     mess["record_id"] = (R.record_id_site_share, int(with_id.sum()))
     mess["atc_code"] = (R.atc_code_site_share, int((code > 0).sum()))
+    del site, single
 
     rows = {
         "patient": a["patient"].astype(np.int32), "spell": spell, "variant": variant,
@@ -124,9 +130,15 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
         "code": code, "with_id": with_id, "bad_start": np.zeros(nr, dtype=np.int8),
     }
 
+    n_sup = int(g.SUPPORTIVE[a["ing"]].sum())
+    mess["supportive_rows"] = (n_sup / nr if nr else 0.0, n_sup)
+    del a  # the columns the rows still need are shared with `rows`
+
     # -- extra rows: duplicates, junk names, invalid dates, end before start, orphans -------
     def pick(rate: float, pool: np.ndarray | None = None) -> np.ndarray:
-        base = np.arange(nr) if pool is None else np.nonzero(pool)[0]
+        if pool is None:
+            return np.nonzero(rng.random(nr) < rate)[0]
+        base = np.nonzero(pool)[0]
         return base[rng.random(len(base)) < rate]
 
     extras = []
@@ -168,8 +180,6 @@ def build(gen: g.Generator, raw: dict) -> tuple[dict, dict, dict]:
     del order
     rid = np.where(allrows["with_id"], np.cumsum(allrows["with_id"]), -1).astype(np.int64)
     allrows["record_id"] = rid
-    n_sup = int(g.SUPPORTIVE[a["ing"]].sum())
-    mess["supportive_rows"] = (n_sup / nr if nr else 0.0, n_sup)
 
     tables = {
         "treatments": allrows,

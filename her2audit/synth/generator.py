@@ -124,7 +124,29 @@ class Rows:
             self.cols.setdefault(k, []).append(v)
 
     def concat(self) -> dict[str, np.ndarray]:
-        return {k: np.concatenate(v) for k, v in self.cols.items()}
+        """Concatenate column by column, releasing the parts as it goes (peak memory)."""
+        out = {k: np.zeros(0, dtype=dt) for k, dt in ROW_DTYPES.items()}
+        for k in list(self.cols):
+            out[k] = np.concatenate(self.cols.pop(k))
+        return out
+
+
+ROW_DTYPES = {"patient": np.int32, "line": np.int32, "ing": np.int16, "product": np.int16,
+              "start": np.int32, "end": np.int32, "setting": np.int8, "maint": bool,
+              "t": np.int32, "comp": np.int32, "kind": np.int8}
+LINE_KEYS = ("patient", "line_number", "regimen", "start", "dur", "h_off", "h_len", "tax_end",
+             "maint_ai", "maint_ai_t", "maint_cdk", "maint_cdk_t", "tax_switch", "phesgo",
+             "era", "eval_line", "category", "cns_gen", "end_cal", "long_gap", "gap_next")
+COMP_KEYS = ("line", "ing", "t_from", "t_to", "sched", "maint", "patient", "anchor",
+             "setting", "h_off", "h_len", "comp")
+
+
+def _components(parts: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
+    out = {k: np.zeros(0, dtype=np.int64) for k in COMP_KEYS}
+    out["maint"] = np.zeros(0, dtype=bool)
+    out["setting"] = np.zeros(0, dtype=np.int8)
+    out.update({k: np.concatenate(v) for k, v in parts.items()})
+    return out
 
 
 @dataclass
@@ -663,6 +685,12 @@ class Generator:
             prev_hp[idx] = (ing_mask & HP_MASK) != 0
             received[idx] |= np.int64(1) << reg_group[choice].astype(np.int64)
             del cont
+        if not recs:  # nobody metastatic: an empty line table with the same columns
+            recs = {k: [np.zeros(0, dtype=np.int64)] for k in LINE_KEYS}
+            recs.update({f"slot{s}": [np.zeros(0, dtype=np.int32)]
+                         for s in range(SLOT_ING.shape[1])})
+            for k in ("tax_switch", "phesgo", "cns_gen", "long_gap"):
+                recs[k] = [np.zeros(0, dtype=bool)]
         self.line = {k: np.concatenate(v) for k, v in recs.items()}
         order = np.lexsort((self.line["line_number"], self.line["patient"]))
         self.line = {k: v[order] for k, v in self.line.items()}
@@ -682,28 +710,32 @@ class Generator:
             c = {k: v[sel] for k, v in comp.items()}
             span = np.maximum(c["t_to"] - c["t_from"], 0)
             n_cyc = span // cycle + 1
-            ci = np.repeat(np.arange(len(n_cyc)), n_cyc)
-            first = np.cumsum(n_cyc) - n_cyc
-            cyc = np.arange(len(ci)) - np.repeat(first, n_cyc)
             reps = len(offsets)
-            ci = np.repeat(ci, reps)
-            cyc = np.repeat(cyc, reps)
-            off = np.tile(np.array(offsets), len(cyc) // reps)
-            t = c["t_from"][ci] + cyc * cycle + off
+            ci = np.repeat(np.arange(len(n_cyc), dtype=np.int32), n_cyc * reps)
+            first = (np.cumsum(n_cyc) - n_cyc) * reps
+            k = np.arange(len(ci), dtype=np.int32) - np.repeat(first, n_cyc * reps).astype(
+                np.int32)
+            cyc, slot = np.divmod(k, np.int32(reps))
+            del k, first
+            t = (c["t_from"][ci] + cyc * cycle
+                 + np.array(offsets, dtype=np.int32)[slot]).astype(np.int32)
+            del cyc, slot
             keep = t <= c["t_to"][ci]
-            ci, cyc, t = ci[keep], cyc[keep], t[keep]
+            ci, t = ci[keep], t[keep]
+            del keep
             line_id = c["line"][ci]
             # IV dates vary by 0-3 days per cycle (a week's delay now and then), shared by
             # every drug of the cycle; never on the first cycle
             if course == 0:
                 hu = _hash_unit(np.where(line_id >= 0, line_id, c["patient"][ci] + (1 << 32)),
                                 t // 7, self.seed)
-                jit = np.where(hu < 0.05, 7, (hu * 80).astype(np.int64) % 4)
-                jit = np.where(t == 0, 0, jit)
+                jit = np.where(hu < 0.05, 7, (hu * 80).astype(np.int32) % 4).astype(np.int32)
+                del hu
+                jit[t == 0] = 0
                 if cycle == 7:
                     jit = np.minimum(jit, 1)
             else:
-                jit = np.zeros(len(t), dtype=np.int64)
+                jit = np.zeros(len(t), dtype=np.int32)
             h_off = c["h_off"][ci]
             h_len = c["h_len"][ci]
             tj = t + jit
@@ -774,7 +806,7 @@ class Generator:
         cdk = L["maint_cdk"]
         comp(cdk >= 0, np.where(cdk >= 0, cdk, 0), L["maint_cdk_t"], dur, SCHED["cdk"],
              maint=True)
-        c = {k: np.concatenate(v) for k, v in parts.items()}
+        c = _components(parts)
         li = c["line"]
         c.update(patient=L["patient"][li], anchor=L["start"][li], h_off=L["h_off"][li],
                  h_len=L["h_len"][li], comp=np.arange(len(li)),
@@ -823,7 +855,7 @@ class Generator:
         young = self.age[p] < 50
         for ing, mask in (("tamoxifen", young), ("letrozole", ~young)):
             acomp(hrp & mask & (e_to > 180), ing, 180, e_to, "endo_90", S_ADJ)
-        a = {k: np.concatenate(v) for k, v in adj_parts.items()}
+        a = _components(adj_parts)
         na = len(a["patient"])
         a.update(line=np.full(na, -1), comp=n_line_comp + np.arange(na), maint=np.zeros(na, bool),
                  h_off=np.full(na, 1 << 40), h_len=np.zeros(na, dtype=np.int64))
@@ -887,7 +919,9 @@ class Generator:
                       t=np.zeros(k, dtype=np.int32), comp=np.full(k, -1, dtype=np.int32),
                       kind=np.full(k, 2, dtype=np.int8))
         sup = extra.concat()
-        return {key: np.concatenate([out[key], sup[key]]) for key in out}
+        for key in list(out):
+            out[key] = np.concatenate([out[key], sup.pop(key)])
+        return out
 
     # -- everything -----------------------------------------------------------------------
     def run(self) -> dict:

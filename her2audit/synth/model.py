@@ -65,6 +65,7 @@ INGREDIENT_CLASS: dict[str, str] = {
     "abemaciclib": "cdk46_inhibitor",
     "zanidatamab": "investigational",
     "study drug": "investigational",
+    "blinded": "investigational",
     "denosumab": "supportive",
     "zoledronic acid": "supportive",
     "filgrastim": "supportive",
@@ -128,7 +129,8 @@ SPELLINGS: dict[tuple[str, ...], list[tuple[str, float]]] = {
     ("ribociclib",): [("ribociclib", 50), ("Kisqali", 50)],
     ("abemaciclib",): [("abemaciclib", 50), ("Verzenio", 50)],
     ("zanidatamab",): [("zanidatamab", 60), ("ZW25", 40)],
-    ("study drug",): [("study drug", 70), ("blinded", 30)],
+    ("study drug",): [("study drug", 80), ("investigational drug", 20)],
+    ("blinded",): [("blinded", 70), ("blinded study drug", 30)],
     ("denosumab",): [("denosumab", 50), ("Xgeva", 50)],
     ("zoledronic acid",): [("zoledronic acid", 60), ("Zometa", 40)],
     ("filgrastim",): [("filgrastim", 40), ("Neupogen", 30), ("filgrastim-sndz", 15),
@@ -271,7 +273,7 @@ REGIMENS: list[Regimen] = [
                       "PALOMA-3 HER2-negative reference 4.8 mo (assumed mix)")
              for k in (1, 2, 3, 4)}, hr_positive_only=True, her2_negative_population=True),
     Regimen("TRIAL", "Any line with an investigational agent", "investigational",
-            [([("zanidatamab", 55), ("study drug", 45)], "q3w")],
+            [([("zanidatamab", 50), ("study drug", 30), ("blinded", 20)], "q3w")],
             {k: (5.5, "assumed (zanidatamab phase 1, Meric-Bernstam 2022, heavily "
                       "pretreated)") for k in (1, 2, 3, 4)}),
 ]

@@ -94,7 +94,7 @@ class Formatter:
         })
         return out
 
-    def treatment_batches(self, t: dict, size: int = 1_000_000) -> Iterator[pa.Table]:
+    def treatment_batches(self, t: dict, size: int = 500_000) -> Iterator[pa.Table]:
         """The treatments table in slices (keeps the text columns small in memory)."""
         n = len(t["patient"])
         for lo in range(0, max(n, 1), size):

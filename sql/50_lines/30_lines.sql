@@ -1,8 +1,8 @@
 -- stage: lines / step: lines of therapy
--- reads: temp lot_adm, lot_line_starts, lot_line_regimens, lot_patients, lot_cutoff,
+-- reads: temp lot_line_starts, lot_line_stats, lot_patients, lot_cutoff,
 --   staging.line_ingredient_rules, staging.regimen_rules, variables regimen_window_days,
 --   max_gap_days
--- writes: temp lot_line_stats, lot_regimens, lot_lines, build.lines_of_therapy
+-- writes: temp lot_regimens, lot_lines, build.lines_of_therapy
 -- A line ends at its last administration (the latest of start and end dates, but not
 -- past the day before the next line starts), or at death if earlier.
 -- end_reason:
@@ -12,36 +12,6 @@
 --   treatment_gap  the next line (or death, or the data cut-off for a last line) came more
 --                  than max_gap_days after the line's last administration;
 --   ongoing        last line, alive, last administration within max_gap_days of the cut-off.
-
--- Every administration belongs to the latest line started on or before its start date;
--- totals per line. A maintenance addition is an administration after the window whose
--- substitution key is not in the regimen (it could only join as a maintenance addition).
-create or replace temp table lot_line_stats as
-with assigned as (
-    select
-        adm.*,
-        starts.line_number,
-        starts.start_day as line_start_day
-    from lot_adm as adm
-    asof join lot_line_starts as starts
-        on starts.pid = adm.pid and adm.start_day >= starts.start_day
-)
-
-select
-    assigned.pid,
-    assigned.line_number,
-    any_value(regimens.ingredient_ids) as ingredient_ids,
-    max(assigned.last_day) as last_day,
-    count(*) as n_administrations,
-    bool_or(assigned.her2_directed) as her2_directed,
-    bool_or(
-        assigned.start_day > assigned.line_start_day
-            + getvariable('regimen_window_days')::integer
-        and not list_contains(regimens.key_ids, assigned.key_id)
-    ) as has_maintenance_addition
-from assigned
-join lot_line_regimens as regimens using (pid, line_number)
-group by assigned.pid, assigned.line_number;
 
 -- The distinct regimen ingredient sets, named by the first matching catalog rule.
 create or replace temp table lot_regimens as

@@ -3,9 +3,10 @@
 --        staging.regimen_group_labels, staging.guideline_rulebooks (from
 --        rules/guidelines/*.yaml, see her2audit/guidelines.py)
 -- writes: staging.regimen_group_bits (one bit per SPEC regimen group),
---         staging.line_context (one row per line: clinical context, the regimen groups
---         received in earlier lines as a bit mask, evaluated_as_line, the rulebook in force
---         or pinned), staging.verdict_contexts (the distinct contexts: lines share few of
+--         temp table line_context_work (one row per line: clinical context, the regimen
+--         groups received in earlier lines as a bit mask, evaluated_as_line, the rulebook in
+--         force or pinned; a temp table because only this stage reads it and writing it to
+--         the file costs more than the rest of the step), staging.verdict_contexts (the distinct contexts: lines share few of
 --         them, so rules are matched and reasons worded once per context, not per line)
 --
 -- CNS involvement at a line: a brain or leptomeningeal metastasis documented on or before the
@@ -18,7 +19,7 @@ create or replace table staging.regimen_group_bits as
 select regimen_group, (row_number() over (order by regimen_group) - 1)::integer as bit
 from staging.regimen_group_labels;
 
-create or replace table staging.line_context as
+create or replace temp table line_context_work as
 with cns_onset as (
     select patient_id, min(diagnosis_date) as first_cns_date
     from staging.metastases
@@ -103,7 +104,7 @@ with distinct_contexts as (
         her2_directed,
         regimen_text,
         detail_text
-    from staging.line_context
+    from line_context_work
 ),
 
 masks as (

@@ -1,9 +1,11 @@
 -- stage: concordance / step: the verdict of every line (SPEC §6)
--- reads: staging.line_context, staging.verdicts
+-- reads: line_context_work (temp, from step 10), staging.verdicts
 -- writes: build.line_concordance (patient_id, line_number, guideline_id, guideline_version,
 --         category, concordant, rule_id, reason, evaluated_as_line, cns, hr_positive,
 --         early_relapse), and build.line_context (the context, the rulebook and rule, and
 --         the preferred and alternative regimen groups for that patient at that line)
+-- line_concordance is stored in (patient_id, line_number) order; line_context is not
+-- sorted (sorting 1M patients' lines twice costs more than it is worth: order when you read)
 
 create or replace table build.line_concordance as
 select
@@ -23,7 +25,7 @@ select
     lines.cns,
     lines.hr_positive,
     lines.early_relapse
-from staging.line_context as lines
+from line_context_work as lines
 inner join staging.verdicts as verdicts
     on verdicts.guideline_id is not distinct from lines.guideline_id
     and verdicts.guideline_version is not distinct from lines.guideline_version
@@ -65,7 +67,7 @@ select
     coalesce(verdicts.preferred_groups, []) as preferred_groups,
     coalesce(verdicts.alternative_groups, []) as alternative_groups,
     coalesce(verdicts.next_groups, []) as next_in_sequence
-from staging.line_context as lines
+from line_context_work as lines
 inner join staging.verdicts as verdicts
     on verdicts.guideline_id is not distinct from lines.guideline_id
     and verdicts.guideline_version is not distinct from lines.guideline_version
@@ -79,5 +81,6 @@ inner join staging.verdicts as verdicts
     and verdicts.known_group = lines.known_group
     and verdicts.her2_directed = lines.her2_directed
     and verdicts.regimen_text = lines.regimen_text
-    and verdicts.detail_text is not distinct from lines.detail_text
-order by lines.patient_id, lines.line_number;
+    and verdicts.detail_text is not distinct from lines.detail_text;
+
+drop table if exists line_context_work;

@@ -207,3 +207,29 @@ def test_cli_refuses_unknown_guideline_and_bad_rulebook_with_exit_2(tmp_path, ca
     err = capsys.readouterr().err
     assert f"{bad}: rule P1: preferred.0: 'thp' is not a regimen group" in err
     assert not (tmp_path / "w.duckdb").exists()  # refused before any work
+
+
+def test_the_readme_example_rulebook_loads_and_judges(tmp_path, judge):
+    from her2audit.paths import PROJECT_DIR
+
+    from .conftest import Patient
+
+    readme = (PROJECT_DIR / "README.md").read_text()
+    section = readme[readme.index("### Adding your own rulebook"):]
+    example = section[section.index("```yaml") + len("```yaml"):]
+    example = example[:example.index("```")]
+    folder = tmp_path / "pathways"
+    write(folder, example, "clinic-2025.yaml")
+    verdicts = judge([Patient("P", [("2025-02-01", "THP"), ("2025-09-01", "TUC")],
+                              brain_met="2025-01-15")], rulebooks=folder)
+    assert verdicts[("P", 2)]["guideline_id"] == "clinic-2025"
+    assert (verdicts[("P", 2)]["category"], verdicts[("P", 2)]["rule_id"]) == (
+        "preferred", "C2-CNS")
+
+
+def test_too_many_history_conditions_are_refused_not_left_to_run_forever(tmp_path):
+    doc = yaml.safe_load(MINIMAL)
+    groups = guidelines.regimen_groups()[:11]
+    doc["rules"].append({"id": "P3", "line": 3, "when": {"not_received": list(groups)},
+                         "preferred": ["trastuzumab_emtansine"], "citation": ["DB03"]})
+    assert "the rules test 11 different regimen groups" in refused(tmp_path, yaml.safe_dump(doc))

@@ -37,5 +37,9 @@ def test_the_registry_must_be_given(tmp_path, monkeypatch):
 
 
 def test_asset_events_say_where_the_outputs_are(tmp_path):
-    extra = orchestration.asset_extra("report", "r1", {"db": "/x/w.duckdb", "reports": "/x/rep"})
-    assert extra == {"run_id": "r1", "db": "/x/w.duckdb", "report": "/x/rep/index.html"}
+    params = {"db": "/x/w.duckdb", "reports": str(tmp_path)}
+    assert orchestration.asset_extra("report", "r1", params) == {"run_id": "r1",
+                                                                  "db": "/x/w.duckdb"}
+    (tmp_path / "index.html").write_text("<html></html>")
+    assert orchestration.asset_extra("report", "r1", params)["report"] == str(
+        tmp_path / "index.html")

@@ -160,7 +160,9 @@ def comparisons(con):
 
 def test_comparisons_at_lines_one_to_three_for_each_endpoint(con):
     rows = comparisons(con)
-    assert len(rows) == 3 * 3 * 3
+    # a log-rank test for os, ttnt and ttd; Cox models for os and ttnt; lines 1-3
+    assert len(rows) == 3 * (3 + 2 + 2)
+    assert {r["model"] for r in rows if r["endpoint"] == "ttd"} == {"log_rank"}
     caveat = load_settings().caveat
     assert all(r["caveat"] == caveat and "not a causal effect" in r["caveat"] for r in rows)
     line1 = {(r["endpoint"], r["model"]): r for r in rows if r["line_number"] == 1}
@@ -233,3 +235,65 @@ def test_stage_skips_when_upstream_tables_are_missing():
     assert "outcomes skipped" in messages[0] and "build.lines_of_therapy" in messages[0]
     assert con.sql("select count(*) from information_schema.tables "
                    "where table_schema = 'build'").fetchall() == [(0,)]
+
+
+def test_adjusted_model_uses_complete_cases_and_says_so():
+    import pandas as pd
+
+    n = 40
+    lines = pd.DataFrame({
+        "line_number": 1,
+        "concordance": ["concordant" if i % 2 else "not_concordant" for i in range(n)],
+        "os_days": [30 + 7 * i for i in range(n)],
+        "os_event": [i % 3 != 0 for i in range(n)],
+        "age_at_line_start": [None if i < 5 else 40.0 + (i * 7) % 30 for i in range(n)],
+    })
+    table = compare.compare_concordance(lines, ["os"], [1], ["age_at_line_start"], "c", 11)
+    rows = {r["model"]: r for r in table.to_pylist()}
+    assert rows["cox_unadjusted"]["n"] == 40
+    adjusted = rows["cox_adjusted"]
+    assert adjusted["n"] == 35 and adjusted["status"] == "estimated"
+    assert "5 lines with a missing covariate left out" in adjusted["note"]
+    assert adjusted["covariates"] == "concordant, age_at_line_start"
+
+
+def test_moving_censored_times_to_the_last_event_time_leaves_the_cox_fit_unchanged():
+    import numpy as np
+    import pandas as pd
+    from lifelines import CoxPHFitter
+
+    days = np.array([5, 7, 7, 9, 12, 12, 15, 20, 3, 30], dtype=float)
+    event = np.array([0, 1, 0, 1, 1, 0, 0, 1, 0, 0], dtype=float)
+    moved = compare.censored_at_last_event_time(days, event)
+    # censored 5 -> 0 (before any event), 7 -> 7 (tied with an event), 12 -> 12,
+    # 15 -> 12, 3 -> 0, 30 -> 20; events keep their times
+    assert moved.tolist() == [0, 7, 7, 9, 12, 12, 12, 20, 0, 20]
+
+    rng = np.random.default_rng(5)
+    n = 400
+    frame = pd.DataFrame({
+        "days": rng.integers(1, 400, n).astype(float),
+        "event": (rng.random(n) < 0.6).astype(float),
+        "concordant": (rng.random(n) < 0.5).astype(float),
+        "age": rng.normal(60, 10, n),
+    })
+    frame.loc[frame["concordant"] == 1, "days"] *= 1.3
+    plain = CoxPHFitter().fit(frame, "days", "event").summary
+    ours = compare.cox(frame, ["age"], 0.05)
+    assert ours["hazard_ratio"] == pytest.approx(plain.loc["concordant", "exp(coef)"], rel=1e-9)
+    assert ours["hr_ci_lower"] == pytest.approx(plain.loc["concordant", "exp(coef) lower 95%"],
+                                                rel=1e-9)
+    assert ours["p_value"] == pytest.approx(plain.loc["concordant", "p"], rel=1e-6)
+
+
+def test_empty_cohort_gives_empty_tables_and_marked_comparisons():
+    con = duckdb.connect()
+    build_warehouse(con, [], [], [], CUTOFF)
+    run(context(con))
+    for table in ("line_outcomes", "survival_summary", "survival_curves"):
+        assert con.sql(f"select count(*) from build.{table}").fetchall() == [(0,)]
+    statuses = con.sql(
+        "select distinct status, note from build.survival_comparisons"
+    ).fetchall()
+    assert statuses == [("too_small", "no lines")]
+    assert "os_days" in [r[0] for r in con.sql("describe build.patients").fetchall()]

@@ -114,6 +114,13 @@ def test_binomial_limits_match_the_normal_approximation_for_large_n():
     assert limits["lower_998"] == pytest.approx(0.7 - 3.090232 * se, abs=5e-4)
 
 
+def test_binomial_quantile_matches_scipy():
+    n = np.array([1.0, 11, 50, 400, 5000, 100_000])
+    p = np.array([0.5, 0.3, 0.75, 0.9, 0.7, 0.66])
+    for q in (0.001, 0.025, 0.5, 0.975, 0.999):
+        assert np.array_equal(stats.binomial_quantile(q, n, p), sps.binom.ppf(q, n, p))
+
+
 def test_binomial_limits_bracket_the_exact_quantiles_for_small_n():
     n, p0 = np.array([20.0]), 0.6
     lower = stats.binomial_limit(n, p0, 0.025)[0] * 20

@@ -6,6 +6,8 @@ import hashlib
 import hmac
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from her2audit.report import privacy
 from her2audit.report.sections import fraction, merge_small_steps, suppress_categories
@@ -85,3 +87,73 @@ def test_without_a_key_each_report_draws_its_own_and_says_so(monkeypatch):
     assert not a.from_environment
     assert a("PT1") != b("PT1")
     assert "random key" in a.note()
+
+
+def test_a_small_cell_in_a_two_way_table_is_protected_along_its_row_and_column():
+    # sites x line groups with an 'all' column; each column's total is shown elsewhere
+    cells = {
+        ("A", "1"): (60, 80), ("A", "2"): (30, 40), ("A", "all"): (90, 120),
+        ("B", "1"): (70, 90), ("B", "2"): (3, 5), ("B", "all"): (73, 95),
+        ("C", "1"): (50, 70), ("C", "2"): (40, 60), ("C", "all"): (90, 130),
+    }
+    hidden = privacy.suppress_rate_grid(cells)
+    assert ("B", "2") in hidden
+    assert ("B", "1") in hidden or ("B", "all") in hidden  # its row
+    assert ("A", "2") in hidden or ("C", "2") in hidden  # its column
+    _assert_no_relation_gives_one_away(cells, hidden)
+
+
+def _assert_no_relation_gives_one_away(cells, hidden):
+    rows, cols = {}, {}
+    for c in cells:
+        rows.setdefault(c[0], []).append(c)
+        cols.setdefault(c[1], []).append(c)
+    for rel in [*rows.values(), *cols.values()]:
+        assert sum(1 for c in rel if c in hidden) != 1, rel
+
+
+@given(st.lists(st.lists(st.integers(0, 40), min_size=2, max_size=4), min_size=2, max_size=6))
+@settings(max_examples=200, deadline=None)
+def test_no_row_or_column_ever_holds_exactly_one_hidden_cell(grid):
+    width = min(len(r) for r in grid)
+    cells = {}
+    for i, row in enumerate(grid):
+        dens = row[:width]
+        for j, den in enumerate(dens):
+            cells[(i, j)] = (den // 2, den)
+        cells[(i, "all")] = (sum(d // 2 for d in dens), sum(dens))
+    hidden = privacy.suppress_rate_grid(cells)
+    for c in cells:
+        num, den = cells[c]
+        if privacy.is_small(den) or privacy.is_small(num) or privacy.is_small(den - num):
+            assert c in hidden
+    # a relation may keep a single hidden cell only when nothing non-zero is left to pair it
+    rows, cols = {}, {}
+    for c in cells:
+        rows.setdefault(c[0], []).append(c)
+        cols.setdefault(c[1], []).append(c)
+    for rel in [*rows.values(), *cols.values()]:
+        nonzero_hidden = [c for c in rel if c in hidden and cells[c][1] > 0]
+        if len(nonzero_hidden) == 1:
+            assert all(c in hidden or cells[c][1] == 0 for c in rel), rel
+
+
+def test_category_tables_are_protected_down_the_columns_too():
+    from her2audit.report.sections import suppress_category_rows
+
+    def row(line, pref, alt, notrec, trial, ne):
+        n = pref + alt + notrec + trial + ne
+        return {"line": line, "n_preferred": pref, "n_alternative": alt,
+                "n_not_recommended": notrec, "n_trial": trial, "n_not_evaluable": ne,
+                "n_lines": n, "n_evaluable": pref + alt + notrec, "n_concordant": pref + alt}
+
+    lines = [row("1", 300, 50, 60, 0, 20), row("2", 200, 40, 50, 5, 30),
+             row("3", 100, 30, 40, 25, 15)]
+    total = row("all", *(sum(r[k] for r in lines) for k in (
+        "n_preferred", "n_alternative", "n_not_recommended", "n_trial", "n_not_evaluable")))
+    out = suppress_category_rows([total, *lines])
+    trial = [r["n_trial_text"] for r in out]
+    assert trial[2] == "<11"
+    # the trial column adds up to the 'all' row: a second trial cell (or the total) is hidden
+    assert sum(t in ("<11", "*") for t in trial) >= 2
+    assert out[2]["rate"] is None

@@ -164,3 +164,13 @@ def test_a_table_with_unexpected_columns_becomes_a_note_not_a_crash(tmp_path, mo
     html = index.read_text(encoding="utf-8")
     assert "Outcomes could not be rendered from this warehouse" in html
     assert 'data-figure="fig-sankey"' in html
+
+
+def test_observed_values_of_expectations_hide_small_counts_not_shares():
+    from her2audit.report.sections import _observed
+
+    assert _observed("1 of 1998 values unexpected", "x_age") == "<11 of 1,998 values unexpected"
+    assert _observed("1", "patients_with_diagnosis_at_least_80pct") == "1"
+    assert _observed("7", "biomarkers_staged_at_least_one") == "<11"
+    assert _observed("7001", "biomarkers_staged_at_least_one") == "7,001"
+    assert _observed("0.98", "x_pct") == "0.98"

@@ -90,3 +90,17 @@ def test_unusable_arguments(tmp_path: Path) -> None:
         write_registry(tmp_path, patients=0, seed=1, fmt="csv")
     with pytest.raises(UsageError):
         write_registry(tmp_path, patients=10, seed=1, fmt="xlsx")
+
+
+@pytest.mark.parametrize("patients", [1, 2, 3])
+def test_tiny_registries_are_complete(tmp_path: Path, patients: int) -> None:
+    """With one to three patients some seeds give nobody metastatic or no lines at all."""
+    import pandas as pd
+
+    for seed in range(1, 13):
+        out = tmp_path / f"s{seed}"
+        write_registry(out, patients=patients, seed=seed, fmt="csv")
+        p = pd.read_csv(out / "patients.csv", dtype=str, keep_default_na=False)
+        assert len(p) == patients
+        lines = pd.read_csv(out / "truth" / "lines.csv", dtype=str, keep_default_na=False)
+        assert "regimen_group" in lines.columns
