@@ -131,8 +131,17 @@ def load_rule_tables(
     maintenance flags) and `staging.regimen_rules` (the ordered catalog)."""
     vocab = vocab or default_vocabulary()
     group_of = {m: g for g, members in rules.substitution_groups.items() for m in members}
-    ingredients = sorted(vocab.ingredients)
-    keys = sorted({group_of.get(i, i) for i in ingredients})
+    # line-forming ingredients first: the lines core packs a line's ingredients into a
+    # 128-bit mask indexed by ingredient_id
+    ingredients = sorted(vocab.ingredients, key=lambda i: (vocab.ingredients[i] == "supportive", i))
+    n_line_forming = sum(vocab.ingredients[i] != "supportive" for i in ingredients)
+    if n_line_forming >= lines_core.MAX_INGREDIENTS:
+        raise RuleFileError(
+            f"{n_line_forming} line-forming ingredients in the vocabulary; the lines core "
+            f"handles up to {lines_core.MAX_INGREDIENTS - 1}")
+    keys = sorted({group_of.get(i, i) for i in ingredients},
+                  key=lambda k: (all(vocab.ingredients[i] == "supportive"
+                                     for i in ingredients if group_of.get(i, i) == k), k))
     rows = [
         (
             n,
@@ -252,12 +261,11 @@ def _infer(con: duckdb.DuckDBPyConnection, say, timings: dict[str, float]) -> No
 
     started = time.perf_counter()
     con.register("lot_np_lines", pa.table(result.lines))
-    con.register("lot_np_members", pa.table(result.regimen_members))
-    con.register("lot_np_triggers", pa.table(result.triggers))
+    con.register("lot_np_sets", pa.table(result.ingredient_sets))
     try:
         warehouse.run_sql_file(con, _sql("20_"))
     finally:
-        for name in ("lot_np_lines", "lot_np_members", "lot_np_triggers"):
+        for name in ("lot_np_lines", "lot_np_sets"):
             con.unregister(name)
     del result
     kinds = dict(con.execute(

@@ -16,7 +16,9 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 
+MAX_INGREDIENTS = 128  # ingredient ids of line-forming drugs are bits of a 128-bit mask
 NO_DAY = np.iinfo(np.int32).max  # "no such day" (no next episode, no new ingredient)
 RULE_FIRST, RULE_NEW, RULE_GAP = 0, 1, 2
 RULE_NAMES = ("first_administration", "new_ingredient_after_window", "gap_exceeded")
@@ -35,9 +37,9 @@ class IngredientRules:
 @dataclasses.dataclass
 class LineResult:
     lines: dict[str, np.ndarray]  # pid, line_number, start_day, start_rule, gap_days, last_day,
-    #                               n_administrations, her2_directed, has_maintenance_addition
-    regimen_members: dict[str, np.ndarray]  # pid, line_number, ingredient_id (with repeats)
-    triggers: dict[str, np.ndarray]  # pid, line_number, ingredient_id (with repeats)
+    #   n_administrations, her2_directed, has_maintenance_addition, and the regimen's and
+    #   the trigger's ingredients as 128-bit masks (regimen_lo/hi, trigger_lo/hi)
+    ingredient_sets: dict[str, np.ndarray]  # mask_lo, mask_hi -> ingredient_ids (a list)
     n_steps: int
 
 
@@ -118,8 +120,9 @@ def infer(pid, start, last, ingredient, rules: IngredientRules, window: int,
                                     "last_day", "n_administrations")}
         lines |= {"her2_directed": empty.astype(bool),
                   "has_maintenance_addition": empty.astype(bool)}
-        none = {"pid": empty, "line_number": empty, "ingredient_id": empty}
-        return LineResult(lines, none, none, 0)
+        lines |= {k: empty.astype(np.uint64)
+                  for k in ("regimen_lo", "regimen_hi", "trigger_lo", "trigger_hi")}
+        return LineResult(lines, _decode_sets([], []), 0)
 
     # rule 5: gap episodes
     episode_start, gap = gap_episodes(pid, start, last, max_gap)
@@ -132,6 +135,7 @@ def infer(pid, start, last, ingredient, rules: IngredientRules, window: int,
     r_pid, r_ingredient, r_start, r_end = _ingredient_runs(pid, start, ingredient, episode,
                                                            window)
     r_lo, r_hi = _bits(rules.key_id[r_ingredient])
+    i_lo, i_hi = _bits(r_ingredient)
     r_maint = rules.maintenance_addition[r_ingredient]
     r_anchor = rules.maintenance_anchor[r_ingredient]
 
@@ -143,14 +147,15 @@ def infer(pid, start, last, ingredient, rules: IngredientRules, window: int,
     cur_line = np.zeros(n_patients, dtype=np.int64)
     cur_rule = np.zeros(n_patients, dtype=np.int64)
     cur_gap = np.zeros(n_patients, dtype=np.int64)
+    cur_trigger_lo = np.zeros(n_patients, dtype=np.uint64)
+    cur_trigger_hi = np.zeros(n_patients, dtype=np.uint64)
     cur_start[patients] = ep_start[first_episode]
     cur_episode[patients] = first_episode
     cur_line[patients] = 1
 
     out_lines: dict[str, list[np.ndarray]] = {k: [] for k in (
-        "pid", "line_number", "start_day", "start_rule", "gap_days", "mask_lo", "mask_hi")}
-    out_members: dict[str, list[np.ndarray]] = {"pid": [], "line_number": [], "ingredient_id": []}
-    out_triggers: dict[str, list[np.ndarray]] = {"pid": [], "line_number": [], "ingredient_id": []}
+        "pid", "line_number", "start_day", "start_rule", "gap_days", "mask_lo", "mask_hi",
+        "regimen_lo", "regimen_hi", "trigger_lo", "trigger_hi")}
 
     runs = np.arange(r_pid.size)  # active runs: those ending on or after the current start
     steps = 0
@@ -171,9 +176,12 @@ def infer(pid, start, last, ingredient, rules: IngredientRules, window: int,
         mask_lo[w_pid] = np.bitwise_or.reduceat(r_lo[runs[w_idx]], w_seg)
         mask_hi[w_pid] = np.bitwise_or.reduceat(r_hi[runs[w_idx]], w_seg)
         has_anchor[w_pid] = np.logical_or.reduceat(r_anchor[runs[w_idx]], w_seg)
-        out_members["pid"].append(a_pid[w_idx])
-        out_members["line_number"].append(cur_line[a_pid[w_idx]])
-        out_members["ingredient_id"].append(r_ingredient[runs[w_idx]])
+        out_lines["regimen_lo"].append(np.bitwise_or.reduceat(i_lo[runs[w_idx]], w_seg))
+        out_lines["regimen_hi"].append(np.bitwise_or.reduceat(i_hi[runs[w_idx]], w_seg))
+        if w_pid.size != seg_pid.size:  # every line has its first administration in its window
+            raise RuntimeError("lines core: a current line without a regimen")
+        out_lines["trigger_lo"].append(cur_trigger_lo[seg_pid])
+        out_lines["trigger_hi"].append(cur_trigger_hi[seg_pid])
         out_lines["pid"].append(seg_pid)
         out_lines["line_number"].append(cur_line[seg_pid])
         out_lines["start_day"].append(cur_start[seg_pid])
@@ -190,10 +198,14 @@ def infer(pid, start, last, ingredient, rules: IngredientRules, window: int,
         n_idx = np.flatnonzero(is_new)
         n_first = n_idx[_segment_starts(a_pid[n_idx])]
         next_start[a_pid[n_first]] = a_start[n_first]
-        trig = is_new & (a_start == next_start[a_pid])
-        out_triggers["pid"].append(a_pid[trig])
-        out_triggers["line_number"].append(cur_line[a_pid[trig]] + 1)
-        out_triggers["ingredient_id"].append(r_ingredient[runs[trig]])
+        # the new ingredients of that day (contiguous: sorted by start, then ingredient)
+        t_idx = np.flatnonzero(is_new & (a_start == next_start[a_pid]))
+        t_seg = _segment_starts(a_pid[t_idx])
+        t_pid = a_pid[t_idx][t_seg]
+        cur_trigger_lo[:] = 0
+        cur_trigger_hi[:] = 0
+        cur_trigger_lo[t_pid] = np.bitwise_or.reduceat(i_lo[runs[t_idx]], t_seg)
+        cur_trigger_hi[t_pid] = np.bitwise_or.reduceat(i_hi[runs[t_idx]], t_seg)
 
         # the next line of every patient that has one (a new ingredient, else a gap)
         has_new = next_start[seg_pid] != NO_DAY
@@ -217,17 +229,28 @@ def infer(pid, start, last, ingredient, rules: IngredientRules, window: int,
     def cat(parts: list[np.ndarray], dtype) -> np.ndarray:
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
 
-    found = {k: cat(v, np.uint64 if k.startswith("mask") else np.int64)
+    found = {k: cat(v, np.int64 if k in ("pid", "line_number", "start_day", "start_rule",
+                                         "gap_days") else np.uint64)
              for k, v in out_lines.items()}
     order = np.lexsort((found["line_number"], found["pid"]))
     found = {k: v[order] for k, v in found.items()}
     lines = _line_totals(found, pid, start, last, ingredient, rules, window)
-    return LineResult(
-        lines=lines,
-        regimen_members={k: cat(v, np.int64) for k, v in out_members.items()},
-        triggers={k: cat(v, np.int64) for k, v in out_triggers.items()},
-        n_steps=steps,
-    )
+    masks = pd.DataFrame({
+        "lo": np.concatenate([found["regimen_lo"], found["trigger_lo"]]),
+        "hi": np.concatenate([found["regimen_hi"], found["trigger_hi"]]),
+    }).drop_duplicates().sort_values(["lo", "hi"])  # hashing: a few hundred distinct sets
+    return LineResult(lines=lines, ingredient_sets=_decode_sets(masks["lo"].to_numpy(),
+                                                                masks["hi"].to_numpy()),
+                      n_steps=steps)
+
+
+def _decode_sets(lo, hi) -> dict[str, object]:
+    """The distinct ingredient masks (a few hundred) and the ingredient ids in each."""
+    lo, hi = np.asarray(lo, dtype=np.uint64), np.asarray(hi, dtype=np.uint64)
+    ids = [[b for b in range(64) if (int(x) >> b) & 1] + [64 + b for b in range(64)
+                                                         if (int(y) >> b) & 1]
+           for x, y in zip(lo, hi, strict=True)]
+    return {"mask_lo": lo, "mask_hi": hi, "ingredient_ids": ids}
 
 
 def _line_totals(found, pid, start, last, ingredient, rules: IngredientRules, window: int):
@@ -244,7 +267,8 @@ def _line_totals(found, pid, start, last, ingredient, rules: IngredientRules, wi
     lo, hi = _bits(rules.key_id[ingredient])
     outside = (((found["mask_lo"][line_of] & lo) | (found["mask_hi"][line_of] & hi)) == 0) \
         & (start > found["start_day"][line_of] + window)
-    lines = {k: found[k] for k in ("pid", "line_number", "start_day", "start_rule", "gap_days")}
+    lines = {k: found[k] for k in ("pid", "line_number", "start_day", "start_rule", "gap_days",
+                                   "regimen_lo", "regimen_hi", "trigger_lo", "trigger_hi")}
     lines["last_day"] = np.maximum.reduceat(last, seg)
     lines["n_administrations"] = np.diff(np.r_[seg, pid.size])
     lines["her2_directed"] = np.logical_or.reduceat(rules.her2_directed[ingredient], seg)

@@ -128,4 +128,4 @@ select
 from lot_lines as lines
 join lot_patients as patients using (pid)
 join lot_regimens as regimens using (ingredient_ids)
-order by patients.patient_id, lines.line_number;
+order by lines.pid, lines.line_number;  -- pid is numbered in patient_id order

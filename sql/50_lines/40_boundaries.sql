@@ -7,21 +7,33 @@
 -- `gap_exceeded` (gap_days is the gap before the line); end_rule is the line's end_reason.
 
 create or replace table build.line_boundaries as
-with trigger_ids as (
-    select pid, line_number, unnest(trigger_ingredient_ids) as ingredient_id
+with trigger_sets as (
+    select distinct trigger_ingredient_ids
     from lot_lines
     where trigger_ingredient_ids is not null
 ),
 
-triggers as (
+trigger_members as (
+    select trigger_ingredient_ids, unnest(trigger_ingredient_ids) as ingredient_id
+    from trigger_sets
+),
+
+trigger_names as (
     select
-        trigger_ids.pid,
-        trigger_ids.line_number,
+        trigger_members.trigger_ingredient_ids,
         array_to_string(list(rules.ingredient order by rules.ingredient), ' + ')
             as trigger_ingredients
-    from trigger_ids
+    from trigger_members
     join staging.line_ingredient_rules as rules using (ingredient_id)
-    group by trigger_ids.pid, trigger_ids.line_number
+    group by trigger_members.trigger_ingredient_ids
+),
+
+lines as (
+    select
+        lot_lines.*,
+        lag(lot_lines.start_day) over (partition by lot_lines.pid order by lot_lines.line_number)
+            as previous_start_day
+    from lot_lines
 )
 
 select
@@ -29,17 +41,16 @@ select
     lines.line_number::integer as line_number,
     date '1970-01-01' + lines.start_day::integer as start_date,
     lines.start_rule,
-    triggers.trigger_ingredients,
+    trigger_names.trigger_ingredients,
     lines.gap_days::integer as gap_days,
     case lines.start_rule
         when 'first_administration' then
             'first line-forming administration in the metastatic setting'
         when 'new_ingredient_after_window' then
-            'new ingredient ' || triggers.trigger_ingredients || ' started '
-            || (lines.start_day - lag(lines.start_day) over w)::varchar
-            || ' days after the previous line began (regimen window '
-            || getvariable('regimen_window_days')::varchar || ' days; regimen '
-            || lag(regimens.ingredients) over w || ')'
+            'new ingredient ' || trigger_names.trigger_ingredients || ' first given '
+            || (lines.start_day - lines.previous_start_day)::varchar
+            || ' days after the previous line began, after its '
+            || getvariable('regimen_window_days')::varchar || '-day regimen window'
         when 'gap_exceeded' then
             'gap of ' || lines.gap_days::varchar || ' days without treatment (more than '
             || getvariable('max_gap_days')::varchar || ')'
@@ -49,16 +60,15 @@ select
     lines.end_reason as end_rule,
     case lines.end_reason
         when 'next_line' then 'the next line started on '
-            || strftime(date '1970-01-01' + lines.next_start_day::integer, '%Y-%m-%d')
+            || (date '1970-01-01' + lines.next_start_day::integer)::varchar
         when 'treatment_gap' then 'more than ' || getvariable('max_gap_days')::varchar
             || ' days without treatment after the last administration'
-        when 'death' then 'the patient died on ' || strftime(patients.death_date, '%Y-%m-%d')
+        when 'death' then 'the patient died on ' || patients.death_date::varchar
         when 'ongoing' then 'last administration within '
             || getvariable('max_gap_days')::varchar || ' days of the data cut-off'
     end as end_detail
-from lot_lines as lines
+from lines
 join lot_patients as patients using (pid)
 join lot_regimens as regimens using (ingredient_ids)
-left join triggers using (pid, line_number)
-window w as (partition by lines.pid order by lines.line_number)
-order by patients.patient_id, lines.line_number;
+left join trigger_names using (trigger_ingredient_ids)
+order by lines.pid, lines.line_number;  -- pid is numbered in patient_id order

@@ -1,8 +1,9 @@
 -- stage: lines / step: line administrations
 -- reads: temp lot_lines, lot_patients, staging.line_ingredient_rules,
 --   variable regimen_window_days
--- writes: staging.line_starts (per line: start, end of its regimen window, and where the
---   patient's metastatic setting begins), staging.line_regimen_ingredients, and the view
+-- writes: staging.line_starts (per line: start, end of its regimen window, where the
+--   patient's metastatic setting begins, the regimen's ingredient ids),
+--   staging.line_regimen_sets (each distinct regimen's ingredients), and the view
 --   staging.line_administrations
 -- staging.line_administrations: every line-forming administration row (record_key) of a
 -- patient with lines, in the metastatic setting, with its line_number and role:
@@ -19,20 +20,26 @@ select
     date '1970-01-01' + lines.start_day::integer as start_date,
     date '1970-01-01' + (lines.start_day + getvariable('regimen_window_days')::integer)::integer
         as window_end_date,
-    patients.metastatic_setting_from
+    patients.metastatic_setting_from,
+    lines.ingredient_ids as regimen_ingredient_ids
 from lot_lines as lines
-join lot_patients as patients using (pid);
+join lot_patients as patients using (pid)
+order by lines.pid, lines.line_number;
 
-create or replace table staging.line_regimen_ingredients as
-with line_ingredients as (
-    select pid, line_number, unnest(ingredient_ids) as ingredient_id
+-- the distinct regimens (ingredient id sets) and their ingredients
+create or replace table staging.line_regimen_sets as
+with sets as (
+    select distinct ingredient_ids
     from lot_lines
+),
+
+members as (
+    select ingredient_ids, unnest(ingredient_ids) as ingredient_id
+    from sets
 )
 
-select patients.patient_id, line_ingredients.line_number::integer as line_number,
-    rules.ingredient, rules.substitution_key
-from line_ingredients
-join lot_patients as patients using (pid)
+select members.ingredient_ids, rules.ingredient, rules.substitution_key
+from members
 join staging.line_ingredient_rules as rules using (ingredient_id);
 
 create or replace view staging.line_administrations as
@@ -60,15 +67,16 @@ eligible as (
 ),
 
 assigned as (
-    select eligible.*, starts.line_number, starts.window_end_date
+    select eligible.*, starts.line_number, starts.window_end_date,
+        starts.regimen_ingredient_ids
     from eligible
     asof join staging.line_starts as starts
         on starts.patient_id = eligible.patient_id and eligible.start_date >= starts.start_date
 ),
 
 regimen_keys as (
-    select distinct patient_id, line_number, substitution_key
-    from staging.line_regimen_ingredients
+    select distinct ingredient_ids, substitution_key
+    from staging.line_regimen_sets
 )
 
 select
@@ -91,11 +99,9 @@ select
         order by assigned.record_key
     ) > 1 as duplicate
 from assigned
-left join staging.line_regimen_ingredients as same_ingredient
-    on same_ingredient.patient_id = assigned.patient_id
-    and same_ingredient.line_number = assigned.line_number
+left join staging.line_regimen_sets as same_ingredient
+    on same_ingredient.ingredient_ids = assigned.regimen_ingredient_ids
     and same_ingredient.ingredient = assigned.ingredient
 left join regimen_keys as same_key
-    on same_key.patient_id = assigned.patient_id
-    and same_key.line_number = assigned.line_number
+    on same_key.ingredient_ids = assigned.regimen_ingredient_ids
     and same_key.substitution_key = assigned.substitution_key;
