@@ -23,6 +23,7 @@ from her2audit import warehouse
 from her2audit.errors import RegistryError
 from her2audit.registry import mapping, raw
 from her2audit.registry.exporters import PATIENT_ID_SYSTEM
+from her2audit.registry.omop import BoundedMemory
 from her2audit.registry.schema import registry_tables
 
 SRC = "fhir_src"
@@ -46,6 +47,14 @@ def read_folder(
     con: duckdb.DuckDBPyConnection, folder: Path, progress: Callable[[str], None] | None = None
 ) -> str:
     """Land a FHIR bulk export folder into `raw`; returns the source fingerprint."""
+    # DuckDB memory capped as for OMOP; file order is kept (line numbers come from it)
+    with BoundedMemory(con, keep_order=True):
+        return _read_folder(con, folder, progress)
+
+
+def _read_folder(
+    con: duckdb.DuckDBPyConnection, folder: Path, progress: Callable[[str], None] | None
+) -> str:
     source = f"fhir:{folder}"
     if not folder.is_dir():
         raise RegistryError(source, "is not a folder; give fhir:FOLDER holding the NDJSON files")

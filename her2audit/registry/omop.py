@@ -249,7 +249,7 @@ def read_folder(
     con: duckdb.DuckDBPyConnection, folder: Path, progress: Callable[[str], None] | None = None
 ) -> str:
     """Land an OMOP folder (CSV or Parquet tables) into `raw`; returns the fingerprint."""
-    with _BoundedMemory(con):
+    with BoundedMemory(con):
         return _read_folder(con, folder, progress)
 
 
@@ -462,12 +462,13 @@ def _vocabulary_filters(
     return filters
 
 
-class _BoundedMemory:
+class BoundedMemory:
     """Cap DuckDB's memory and let it reorder rows while an OMOP source is landed (OMOP
     rows carry their own ids; nothing depends on arrival order)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, keep_order: bool = False) -> None:
         self.con = con
+        self.keep_order = keep_order
 
     def __enter__(self) -> None:
         self.saved = dict(
@@ -479,7 +480,8 @@ class _BoundedMemory:
         limit = self.saved.get("memory_limit", "")
         if _bytes(limit) > _bytes(ADAPTER_MEMORY_LIMIT):
             self.con.execute(f"set memory_limit = '{ADAPTER_MEMORY_LIMIT}'")
-        self.con.execute("set preserve_insertion_order = false")
+        if not self.keep_order:
+            self.con.execute("set preserve_insertion_order = false")
 
     def __exit__(self, *exc: object) -> None:
         for name, value in self.saved.items():
@@ -498,7 +500,7 @@ def read_postgres(
     con: duckdb.DuckDBPyConnection, uri: str, progress: Callable[[str], None] | None = None
 ) -> str:
     """Land an OMOP CDM schema on PostgreSQL into `raw`; returns the source fingerprint."""
-    with _BoundedMemory(con):
+    with BoundedMemory(con):
         return _read_postgres(con, uri, progress)
 
 

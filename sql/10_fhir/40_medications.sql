@@ -12,37 +12,78 @@
 
 create or replace table fhir_src.medications as
 with typed as (
-    select record_key, file, line_number, resource_type, json, from_json(json, '{
-        "identifier": [{"value": "VARCHAR"}],
-        "status": "VARCHAR",
+    -- each resource is parsed once, in the shape its type has in R4: dosage is one
+    -- element (administration) or a list (statement; a request's dosageInstruction),
+    -- category one CodeableConcept or a list (request)
+    select record_key, file, line_number, resource_type, r.status, r.identifier, r.subject,
+        r.medicationCodeableConcept, r.medicationReference,
+        coalesce(r.effectiveDateTime, r.effectivePeriod.start) as start_text,
+        r.effectivePeriod.end as end_text,
+        [r.category] as categories,
+        coalesce(r.dosage.route.text, r.dosage.route.coding[1].display) as route
+    from (
+        select record_key, file, line_number, resource_type, from_json(json, '{
+        "identifier": [{"value": "VARCHAR"}], "status": "VARCHAR",
         "subject": {"reference": "VARCHAR"},
         "medicationCodeableConcept": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}], "text": "VARCHAR"},
         "medicationReference": {"reference": "VARCHAR"},
-        "effectiveDateTime": "VARCHAR",
-        "effectivePeriod": {"start": "VARCHAR", "end": "VARCHAR"},
+        "effectiveDateTime": "VARCHAR", "effectivePeriod": {"start": "VARCHAR", "end": "VARCHAR"},
         "authoredOn": "VARCHAR",
-        "dispenseRequest": {"validityPeriod": {"start": "VARCHAR", "end": "VARCHAR"}}
-    }') as r
-    from fhir_src.resources
-    where resource_type in ('MedicationAdministration', 'MedicationRequest', 'MedicationStatement')
-),
-
-categories as (
-    -- category is one CodeableConcept (administration, statement) or a list (request)
-    select record_key,
-        case when json_type(json->'category') = 'ARRAY'
-            then from_json(json->'category', '[{"coding": [{"system": "VARCHAR", "code": "VARCHAR"}]}]')
-            when json_type(json->'category') = 'OBJECT'
-            then [from_json(json->'category', '{"coding": [{"system": "VARCHAR", "code": "VARCHAR"}]}')]
-        end as categories
-    from typed
+        "dispenseRequest": {"validityPeriod": {"start": "VARCHAR", "end": "VARCHAR"}},
+        "category": {"coding": [{"system": "VARCHAR", "code": "VARCHAR"}]}, "dosage": {"route": {"text": "VARCHAR", "coding": [{"display": "VARCHAR"}]}}
+        }') as r
+        from fhir_src.resources
+        where resource_type = 'MedicationAdministration'
+    )
+    union all
+    select record_key, file, line_number, resource_type, r.status, r.identifier, r.subject,
+        r.medicationCodeableConcept, r.medicationReference,
+        coalesce(r.effectiveDateTime, r.effectivePeriod.start) as start_text,
+        r.effectivePeriod.end as end_text,
+        [r.category] as categories,
+        coalesce(r.dosage[1].route.text, r.dosage[1].route.coding[1].display) as route
+    from (
+        select record_key, file, line_number, resource_type, from_json(json, '{
+        "identifier": [{"value": "VARCHAR"}], "status": "VARCHAR",
+        "subject": {"reference": "VARCHAR"},
+        "medicationCodeableConcept": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}], "text": "VARCHAR"},
+        "medicationReference": {"reference": "VARCHAR"},
+        "effectiveDateTime": "VARCHAR", "effectivePeriod": {"start": "VARCHAR", "end": "VARCHAR"},
+        "authoredOn": "VARCHAR",
+        "dispenseRequest": {"validityPeriod": {"start": "VARCHAR", "end": "VARCHAR"}},
+        "category": {"coding": [{"system": "VARCHAR", "code": "VARCHAR"}]}, "dosage": [{"route": {"text": "VARCHAR", "coding": [{"display": "VARCHAR"}]}}]
+        }') as r
+        from fhir_src.resources
+        where resource_type = 'MedicationStatement'
+    )
+    union all
+    select record_key, file, line_number, resource_type, r.status, r.identifier, r.subject,
+        r.medicationCodeableConcept, r.medicationReference,
+        coalesce(r.dosageInstruction[1].timing.repeat.boundsPeriod.start, r.dispenseRequest.validityPeriod.start, r.authoredOn) as start_text,
+        coalesce(r.dosageInstruction[1].timing.repeat.boundsPeriod.end, r.dispenseRequest.validityPeriod.end) as end_text,
+        r.category as categories,
+        coalesce(r.dosageInstruction[1].route.text, r.dosageInstruction[1].route.coding[1].display) as route
+    from (
+        select record_key, file, line_number, resource_type, from_json(json, '{
+        "identifier": [{"value": "VARCHAR"}], "status": "VARCHAR",
+        "subject": {"reference": "VARCHAR"},
+        "medicationCodeableConcept": {"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}], "text": "VARCHAR"},
+        "medicationReference": {"reference": "VARCHAR"},
+        "effectiveDateTime": "VARCHAR", "effectivePeriod": {"start": "VARCHAR", "end": "VARCHAR"},
+        "authoredOn": "VARCHAR",
+        "dispenseRequest": {"validityPeriod": {"start": "VARCHAR", "end": "VARCHAR"}},
+        "category": [{"coding": [{"system": "VARCHAR", "code": "VARCHAR"}]}], "dosageInstruction": [{"route": {"text": "VARCHAR", "coding": [{"display": "VARCHAR"}]}, "timing": {"repeat": {"boundsPeriod": {"start": "VARCHAR", "end": "VARCHAR"}}}}]
+        }') as r
+        from fhir_src.resources
+        where resource_type = 'MedicationRequest'
+    )
 ),
 
 codes as (
     select typed.record_key,
         arg_min(coding.code, s.priority) as drug_code,
         arg_min(s.code_system, s.priority) as code_system
-    from typed, unnest(codings_of(typed.r.medicationCodeableConcept)) as u(coding)
+    from typed, unnest(codings_of(typed.medicationCodeableConcept)) as u(coding)
     join map_drug_systems as s on s.url = coding.system
     where coding.code is not null
     group by typed.record_key
@@ -50,43 +91,25 @@ codes as (
 
 select
     typed.record_key, typed.file, typed.line_number, typed.resource_type,
-    typed.r.status as status,
-    typed.r.identifier[1].value as record_id,
-    ref_id(typed.r.subject.reference) as subject_id,
+    typed.status,
+    typed.identifier[1].value as record_id,
+    ref_id(typed.subject.reference) as subject_id,
     coalesce(
-        nullif(trim(typed.r.medicationCodeableConcept.text), ''),
-        typed.r.medicationCodeableConcept.coding[1].display,
-        typed.r.medicationCodeableConcept.coding[1].code
+        nullif(trim(typed.medicationCodeableConcept.text), ''),
+        typed.medicationCodeableConcept.coding[1].display,
+        typed.medicationCodeableConcept.coding[1].code
     ) as drug,
-    typed.r.medicationCodeableConcept is null and typed.r.medicationReference is not null
+    typed.medicationCodeableConcept is null and typed.medicationReference is not null
         as by_reference,
     codes.drug_code,
     codes.code_system,
-    fhir_day(coalesce(
-        typed.r.effectiveDateTime,
-        typed.r.effectivePeriod.start,
-        typed.json->>'$.dosageInstruction[0].timing.repeat.boundsPeriod.start',
-        typed.r.dispenseRequest.validityPeriod.start,
-        typed.r.authoredOn
-    )) as start_date,
-    fhir_day(coalesce(
-        typed.r.effectivePeriod.end,
-        typed.json->>'$.dosageInstruction[0].timing.repeat.boundsPeriod.end',
-        typed.r.dispenseRequest.validityPeriod.end
-    )) as end_date,
+    fhir_day(typed.start_text) as start_date,
+    fhir_day(typed.end_text) as end_date,
     list_filter(
-        flatten(list_transform(coalesce(categories.categories, []), lambda c: coalesce(c.coding, []))),
+        flatten(list_transform(coalesce(typed.categories, []), lambda c: coalesce(c.coding, []))),
         lambda x: x.system = getvariable('fhir_setting_system'))[1].code as setting,
-    coalesce(
-        typed.json->>'$.dosage.route.text',
-        typed.json->>'$.dosage[0].route.text',
-        typed.json->>'$.dosageInstruction[0].route.text',
-        typed.json->>'$.dosage.route.coding[0].display',
-        typed.json->>'$.dosage[0].route.coding[0].display',
-        typed.json->>'$.dosageInstruction[0].route.coding[0].display'
-    ) as route
+    typed.route
 from typed
-left join categories using (record_key)
 left join codes using (record_key);
 
 insert into fhir_src.rejects

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import (
+from adapter_helpers import (
     PG_URI_BASE,
     compare_with_canonical,
     load_omop_folder_into_postgres,
