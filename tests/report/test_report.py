@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 import re
-import time
 
 import duckdb
 import pytest
@@ -150,16 +149,12 @@ def test_her2audit_report_on_a_missing_warehouse_exits_2(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_100k_patient_warehouse_renders_in_under_20_s_and_10_mb(tmp_path, monkeypatch):
+def test_100k_patient_warehouse_report_stays_under_10_mb(tmp_path, monkeypatch):
+    """Size is a property of the file; build time is measured by `make bench`, not here."""
     monkeypatch.setenv(KEY_ENV, TEST_KEY)
     built = build_fixture_run(tmp_path / "big.duckdb", tmp_path / "stage", n_patients=100_000)
-    started = time.perf_counter()
     index = build_from_warehouse(built.db, tmp_path / "rebuilt")
-    elapsed = time.perf_counter() - started
-    size = index.stat().st_size
-    print(f"100k-patient report: {elapsed:.1f} s, {size / 1e6:.1f} MB")
-    assert elapsed < 20
-    assert size < 10_000_000
+    assert index.stat().st_size < 10_000_000
 
 
 def test_a_table_with_unexpected_columns_becomes_a_note_not_a_crash(tmp_path, monkeypatch):
