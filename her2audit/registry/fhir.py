@@ -120,19 +120,5 @@ def _read_folder(
     tables = registry_tables()
     raw.reset_raw(con, list(tables))
     con.execute(f"insert into raw.source_rejects select * from {SRC}.rejects")
-    for name, table in tables.items():
-        if name not in OUTPUTS:
-            raw.land_empty(con, table)
-            continue
-        raw.land(
-            con,
-            table,
-            f"select * from {SRC}.out_{name} order by _src, _src_row",
-            "",
-            digest,
-            "source._src_row",
-            {c: c for c in table.column_names},
-            source_file_sql="source._src",
-        )
-    con.execute(f"drop schema if exists {SRC} cascade")
+    raw.land_adapter_outputs(con, SRC, OUTPUTS, digest, order_by="_src, _src_row")
     return digest

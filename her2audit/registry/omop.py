@@ -599,18 +599,4 @@ def _map_to_raw(con: duckdb.DuckDBPyConnection, prefix: str, fingerprint: str) -
     warehouse.run_sql_stage(con, "10_omop")
     tables = registry_tables()
     raw.reset_raw(con, list(tables))
-    for name, table in tables.items():
-        if name not in OUTPUTS:
-            raw.land_empty(con, table)
-            continue
-        raw.land(
-            con,
-            table,
-            f"select * from {SRC}.out_{name}",
-            "",
-            fingerprint,
-            "source._src_row",
-            {c: c for c in table.column_names},
-            source_file_sql="source._src",
-        )
-    con.execute(f"drop schema if exists {SRC} cascade")
+    raw.land_adapter_outputs(con, SRC, OUTPUTS, fingerprint)

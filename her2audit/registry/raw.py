@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from her2audit.registry.schema import Table
+from her2audit.registry.schema import Table, registry_tables
 
 META_COLUMNS = ("_source_file", "_row_number", "_file_sha256", "_loaded_at")
 
@@ -129,3 +129,31 @@ def land_empty(con: duckdb.DuckDBPyConnection, table: Table) -> None:
         "_loaded_at timestamp",
     ]
     con.execute(f"create or replace table raw.{table.name} ({', '.join(cols)})")
+
+
+def land_adapter_outputs(
+    con: duckdb.DuckDBPyConnection,
+    src_schema: str,
+    outputs: tuple[str, ...],
+    fingerprint: str,
+    order_by: str | None = None,
+) -> None:
+    """Land an adapter's canonical-shaped tables `<src_schema>.out_<table>` (with `_src`,
+    the source file or table, and `_src_row`, the row within it) in `raw`; registry tables
+    the adapter does not produce land empty. Then drop the adapter's working schema."""
+    for name, table in registry_tables().items():
+        if name not in outputs:
+            land_empty(con, table)
+            continue
+        order = f" order by {order_by}" if order_by else ""
+        land(
+            con,
+            table,
+            f"select * from {src_schema}.out_{name}{order}",
+            "",
+            fingerprint,
+            "source._src_row",
+            {c: c for c in table.column_names},
+            source_file_sql="source._src",
+        )
+    con.execute(f"drop schema if exists {src_schema} cascade")
