@@ -3,13 +3,24 @@ quarantine the rows that break row-level rules (`build.quarantine`)."""
 
 from __future__ import annotations
 
+import os
+
 from her2audit import vocabulary, warehouse
 from her2audit.pipeline import RunContext
 from her2audit.registry.schema import load_allowed_values
 from her2audit.registry.sources import land_registry
 
+# DuckDB's own memory during extract; beyond it, DuckDB spills to disk (a 100,000-patient
+# registry of 11 million rows stays under 2 GiB resident, a few seconds slower than unbounded).
+MEMORY_LIMIT = os.environ.get("HER2AUDIT_EXTRACT_MEMORY_LIMIT", "1500MB")
+
 
 def run(ctx: RunContext) -> None:
+    with warehouse.settings(ctx.con, memory_limit=MEMORY_LIMIT):
+        _extract(ctx)
+
+
+def _extract(ctx: RunContext) -> None:
     # staging is rebuilt from scratch by every run (an object may change from table to view)
     ctx.con.execute("drop schema if exists staging cascade")
     ctx.con.execute("create schema staging")

@@ -208,16 +208,8 @@ def infer_lines(con: duckdb.DuckDBPyConnection, progress=None) -> dict[str, floa
     # and keeping insertion order costs DuckDB parallelism and memory on large inputs.
     # The stage keeps DuckDB's own memory (sorts, cached blocks) to MEMORY_LIMIT, spilling
     # to disk beyond it, so DuckDB and the numpy arrays together stay within budget.
-    preserve, memory = con.execute(
-        "select current_setting('preserve_insertion_order'), current_setting('memory_limit')"
-    ).fetchall()[0]
-    con.execute("set preserve_insertion_order = false")
-    con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
-    try:
+    with warehouse.settings(con, preserve_insertion_order=False, memory_limit=MEMORY_LIMIT):
         _infer(con, say, timings)
-    finally:
-        con.execute(f"set preserve_insertion_order = {'true' if preserve else 'false'}")
-        con.execute(f"set memory_limit = '{memory}'")
     return timings
 
 

@@ -60,6 +60,9 @@ class Stage:
         return getattr(importlib.import_module(module), func)
 
 
+# DuckDB's memory for the row-disposition joins over every treatment row (spills beyond it).
+PUBLISH_MEMORY_LIMIT = "1500MB"
+
 # What the row-disposition step needs; a partial run (extract only) publishes without it.
 DISPOSITION_INPUTS = {("build", "patients"), ("staging", "line_administrations")}
 
@@ -88,7 +91,8 @@ def publish_stage(ctx: RunContext) -> None:
     """Publish `build` to `audit` atomically and record the run in `audit.runs`."""
     from her2audit.quality import check_outputs
 
-    record_row_dispositions(ctx.con)
+    with warehouse.settings(ctx.con, memory_limit=PUBLISH_MEMORY_LIMIT):
+        record_row_dispositions(ctx.con)
     check_outputs(ctx)  # output invariants on build.*; a critical failure publishes nothing
     info = run_info(ctx.con)
     row_counts = {

@@ -12,8 +12,9 @@ Schemas
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,25 @@ def set_variables(con: duckdb.DuckDBPyConnection, variables: Mapping[str, Any]) 
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
             raise ValueError(f"bad variable name {name!r}")
         con.execute(f"set variable {name} = ?", [value])
+
+
+@contextlib.contextmanager
+def settings(con: duckdb.DuckDBPyConnection, **values: Any) -> Iterator[None]:
+    """Change DuckDB settings (e.g. `memory_limit='1500MB'`, `preserve_insertion_order=False`)
+    for a block and put the previous values back afterwards, even on error."""
+    saved = dict(
+        con.execute(
+            "select name, value from duckdb_settings() where list_contains(?, name)",
+            [list(values)],
+        ).fetchall()
+    )
+    for name, value in values.items():
+        con.execute(f"set {name} = ?", [value])
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            con.execute(f"set {name} = '{value}'")
 
 
 def sql_files(stage: str) -> list[Path]:

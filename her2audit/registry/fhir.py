@@ -23,7 +23,7 @@ from her2audit import warehouse
 from her2audit.errors import RegistryError
 from her2audit.registry import mapping, raw
 from her2audit.registry.exporters import PATIENT_ID_SYSTEM
-from her2audit.registry.omop import BoundedMemory
+from her2audit.registry.omop import bounded_memory
 from her2audit.registry.schema import registry_tables
 
 SRC = "fhir_src"
@@ -48,7 +48,7 @@ def read_folder(
 ) -> str:
     """Land a FHIR bulk export folder into `raw`; returns the source fingerprint."""
     # DuckDB memory capped as for OMOP; file order is kept (line numbers come from it)
-    with BoundedMemory(con, keep_order=True):
+    with bounded_memory(con, keep_order=True):
         return _read_folder(con, folder, progress)
 
 

@@ -249,7 +249,7 @@ def read_folder(
     con: duckdb.DuckDBPyConnection, folder: Path, progress: Callable[[str], None] | None = None
 ) -> str:
     """Land an OMOP folder (CSV or Parquet tables) into `raw`; returns the fingerprint."""
-    with BoundedMemory(con):
+    with bounded_memory(con):
         return _read_folder(con, folder, progress)
 
 
@@ -462,30 +462,16 @@ def _vocabulary_filters(
     return filters
 
 
-class BoundedMemory:
+def bounded_memory(con: duckdb.DuckDBPyConnection, keep_order: bool = False):
     """Cap DuckDB's memory and let it reorder rows while an OMOP source is landed (OMOP
     rows carry their own ids; nothing depends on arrival order)."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, keep_order: bool = False) -> None:
-        self.con = con
-        self.keep_order = keep_order
-
-    def __enter__(self) -> None:
-        self.saved = dict(
-            self.con.execute(
-                "select name, value from duckdb_settings() "
-                "where name in ('memory_limit', 'preserve_insertion_order')"
-            ).fetchall()
-        )
-        limit = self.saved.get("memory_limit", "")
-        if _bytes(limit) > _bytes(ADAPTER_MEMORY_LIMIT):
-            self.con.execute(f"set memory_limit = '{ADAPTER_MEMORY_LIMIT}'")
-        if not self.keep_order:
-            self.con.execute("set preserve_insertion_order = false")
-
-    def __exit__(self, *exc: object) -> None:
-        for name, value in self.saved.items():
-            self.con.execute(f"set {name} = '{value}'")
+    current = con.execute("select current_setting('memory_limit')").fetchall()[0][0]
+    values: dict[str, object] = {}
+    if _bytes(current) > _bytes(ADAPTER_MEMORY_LIMIT):
+        values["memory_limit"] = ADAPTER_MEMORY_LIMIT
+    if not keep_order:
+        values["preserve_insertion_order"] = False
+    return warehouse.settings(con, **values)
 
 
 def _bytes(size: str) -> float:
@@ -500,7 +486,7 @@ def read_postgres(
     con: duckdb.DuckDBPyConnection, uri: str, progress: Callable[[str], None] | None = None
 ) -> str:
     """Land an OMOP CDM schema on PostgreSQL into `raw`; returns the source fingerprint."""
-    with BoundedMemory(con):
+    with bounded_memory(con):
         return _read_postgres(con, uri, progress)
 
 
