@@ -31,10 +31,10 @@ lint: venv
 	$(BIN)/ruff check .
 
 bench: venv
-	$(BIN)/python -m her2audit.bench --patients 100000
+	$(BIN)/python -m benchmarks.pipeline --patients 100000
 
 bench-large: venv
-	$(BIN)/python -m her2audit.bench --patients 1000000
+	$(BIN)/python -m benchmarks.pipeline --patients 1000000
 
 # Re-resolve the lock file after changing dependencies in pyproject.toml.
 lock: venv
