@@ -1,5 +1,9 @@
 # her2audit — every target bootstraps its own virtual environment from requirements.lock.
-PYTHON ?= python3.11
+# A Python 3.11 to build .venv with: python3.11 on PATH, else python3 if it is 3.11.
+# Another one: `make PYTHON=/path/to/python3.11 demo`.
+PYTHON ?= $(shell for p in python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+	2>/dev/null && { command -v $$p; break; }; done)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
@@ -11,6 +15,9 @@ UV_VERSION := 0.13.8
 venv: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || test -n "$(PYTHON)" || { echo "her2audit needs Python 3.11 \
+	(none found as python3.11 or python3 on PATH); install it, or point make at one: \
+	make PYTHON=/path/to/python3.11 $(MAKECMDGOALS)" >&2; exit 2; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV) pip sync --quiet --python $(BIN)/python requirements.lock
