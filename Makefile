@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksu
 UV     := $(BIN)/uv
 UV_VERSION := 0.13.8
 
-.PHONY: venv demo test test-fast lint bench bench-large lock clean
+.PHONY: venv demo test test-fast lint docs bench bench-large lock clean
 
 venv: $(STAMP)
 
@@ -37,6 +37,12 @@ test-fast: venv
 lint: venv
 	$(BIN)/ruff check .
 
+# The documentation site (docs/, mkdocs.yml): regenerate the pages made from data files,
+# then build strictly (a broken page or link fails) into site/.
+docs: venv
+	$(BIN)/python docs/generate.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 bench: venv
 	$(BIN)/python -m benchmarks.pipeline --patients 100000
 
@@ -48,4 +54,4 @@ lock: venv
 	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
 
 clean:
-	rm -rf $(VENV) build .pytest_cache demo_output
+	rm -rf $(VENV) build site .pytest_cache demo_output
