@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from her2audit import context, pipeline, warehouse
+from her2audit import context, pipeline, work_file
 from her2audit.parameters import load_parameters
 
 # What each stage's "rows" are, for rows/s: the table it mainly works through.
@@ -32,6 +32,8 @@ STAGE_ROWS = {
     "outcomes": "select count(*) from build.lines_of_therapy",
     "marts": "select count(*) from build.lines_of_therapy",
     "report": "select count(*) from build.lines_of_therapy",
+    "account": "select sum(rows_in) from build.row_accounting",
+    "share": "select count(*) from build.lines_of_therapy",
     "publish": "select count(*) from build.lines_of_therapy",
 }
 
@@ -51,7 +53,10 @@ def _count_csv_rows(path: Path) -> int:
 
 
 def _rows(db: Path, stage: str) -> int | None:
-    con = warehouse.connect(db, read_only=True)
+    """Rows the stage worked through, read from the run's work file (gone after publish)."""
+    if stage not in STAGE_ROWS or not work_file.work_path(db).is_file():
+        return None
+    con = work_file.open_work(db, read_only=True)
     try:
         return con.execute(STAGE_ROWS[stage]).fetchone()[0] if stage in STAGE_ROWS else None
     except Exception:
@@ -61,8 +66,8 @@ def _rows(db: Path, stage: str) -> int | None:
 
 
 def run_one_stage(db: Path, stage: str, reports: Path | None) -> None:
-    """Child process: run one stage of the run in progress in `db`."""
-    con = warehouse.connect(db)
+    """Child process: run one stage of the run in progress on `db` (in its work file)."""
+    con = context.open_run(db)
     try:
         ctx = context.context_from_warehouse(con, reports, progress=lambda m: None)
         pipeline.run_stage(ctx, stage)
@@ -70,14 +75,11 @@ def run_one_stage(db: Path, stage: str, reports: Path | None) -> None:
         con.close()
 
 
-def start(db: Path, registry: Path) -> None:
-    con = warehouse.connect(db)
-    try:
-        params = load_parameters()
-        context.start_run(con, context.new_run_id(str(registry), params), str(registry),
-                           params, "bench")
-    finally:
-        con.close()
+def start(db: Path, registry: Path, reports: Path) -> None:
+    params = load_parameters()
+    con = context.open_new_run(db, context.new_run_id(str(registry), params), str(registry),
+                               params, "bench", reports)
+    con.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,15 +111,15 @@ def main(argv: list[str] | None = None) -> int:
         return status
     n_rows = sum(_count_csv_rows(p) for p in registry.glob("*.csv"))
     results.append({"step": "synth", "wall_s": wall, "rows": n_rows, "peak_mib": rss})
-    start(db, registry)
+    start(db, registry, reports)
     for stage in [s.name for s in pipeline.STAGES]:
         wall, rss, status = _measure([sys.executable, "-m", "benchmarks.pipeline", "--stage-child",
                                       str(db), stage, str(reports)])
         if status:
             print(f"stage {stage} failed (exit {status})", file=sys.stderr)
             return status
-        results.append({"step": stage, "wall_s": wall, "rows": _rows(db, stage) if stage !=
-                        "publish" else None, "peak_mib": rss})
+        results.append({"step": stage, "wall_s": wall, "rows": _rows(db, stage),
+                        "peak_mib": rss})
         if stage == "publish":
             break
     print(f"\n{'step':<13}{'wall s':>9}{'rows':>13}{'rows/s':>13}{'peak MiB':>10}")
