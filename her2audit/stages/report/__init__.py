@@ -6,9 +6,9 @@ internal file for clinical case review (`case_review.html`).
 - `build_from_warehouse(db, reports_dir)`: `her2audit report`, renders from the
   published `audit` schema.
 
-The shareable file holds aggregates (computed in SQL, `report.data`; the one exception is
-an example record per quarantine rule, under a pseudonym), with counts
-from 1 to 10 suppressed and patient identifiers pseudonymised (`report.privacy`).
+The shareable file holds aggregates only (computed in SQL, `report.data`), with counts
+from 1 to 10 suppressed (`report.privacy`) and no value of an input row: examples of
+quarantined rows go to the internal case-review file.
 """
 
 from __future__ import annotations

@@ -52,6 +52,32 @@ def render_case_review(src: Source, pseudo: Pseudonymiser, generated_at: dt.date
     return html.page(
         "CONFIDENTIAL case review — identifiable data",
         f"her2audit case review · generated {generated_at:%Y-%m-%d %H:%M} UTC",
-        [("case-review", "Lines for case review")], [section],
+        [("case-review", "Lines for case review"), ("quarantine", "Quarantined rows")],
+        [section, _quarantine_examples(src, pseudo)],
         html.esc(WARNING), with_plotly=False)
+
+
+EXAMPLE_CHARS = 500  # a quarantined value can be a whole file's worth of text
+
+
+def _clip(text: str | None) -> str | None:
+    if text is None or len(text) <= EXAMPLE_CHARS:
+        return text
+    return f"{text[:EXAMPLE_CHARS]}… ({len(text):,} characters)"
+
+
+def _quarantine_examples(src: Source, pseudo: Pseudonymiser) -> str:
+    """One quarantined row per table and rule, as recorded (the row's own values): for the
+    data manager, never for the shareable report."""
+    if not src.has("quarantine"):
+        return html.section("quarantine", "Quarantined rows", "", html.note_missing(
+            "Quarantine: the quarantine table is not available in this warehouse."))
+    examples = data.quarantine_examples(src)
+    body = html.note("One example per table and rule (the first by record key), with the "
+                     "row's own values as the quarantine recorded them.") + html.table(
+        ["table", "rule", "record", "patient id", "pseudonym", "detail"],
+        [[e["source_table"], e["rule"], e["record_key"], e["patient_id"],
+          pseudo(e["patient_id"]), _clip(e["detail"])] for e in examples], wrap=True)
+    return html.section("quarantine", "Quarantined rows",
+                        "Rows that broke a row-level rule, with what was wrong.", body)
 

@@ -420,14 +420,15 @@ def quarantine_by_rule(src: Source) -> list[dict[str, Any]]:
 
 
 def quarantine_examples(src: Source) -> list[dict[str, Any]]:
-    """One example record per source table and rule (first by record key)."""
+    """One example record per source table and rule (first by record key), with its raw
+    values: for the internal case-review file only."""
     if not src.has("quarantine"):
         return []
     has_pid = "patient_id" in src.columns("quarantine")
     pid = "patient_id" if has_pid else "null::varchar as patient_id"
     return src.rows(
         f"""
-        select source_table, rule, {pid}, detail
+        select source_table, rule, record_key::varchar as record_key, {pid}, detail
         from {src.t('quarantine')}
         qualify row_number() over (partition by source_table, rule order by record_key) = 1
         order by source_table, rule

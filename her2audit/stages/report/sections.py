@@ -128,8 +128,8 @@ def section_overview(src: Source, info: dict[str, Any], pseudo: Pseudonymiser) -
     )
     privacy = (
         '<div class="privacy"><strong>Privacy.</strong> This report is meant to be shared: it '
-        "holds aggregates only (besides one example record per quarantine rule, under a "
-        f"pseudonym). Counts from 1 to 10 are shown as “{SUPPRESSED}”; where a total "
+        "holds aggregates only, and no value of an input row (no id, date or line of a "
+        f"file). Counts from 1 to 10 are shown as “{SUPPRESSED}”; where a total "
         "would reveal such a count, a second cell is hidden too and shown as “*”; rates "
         "computed from hidden "
         f"counts are not shown; curves stop where fewer than {THRESHOLD} patients remain at "
@@ -596,7 +596,7 @@ def section_cohort(src: Source) -> str:
         "each step and why patients left it.", body)
 
 
-def section_data_quality(src: Source, pseudo: Pseudonymiser) -> str:
+def section_data_quality(src: Source) -> str:
     parts = []
     accounting = data.row_accounting(src)
     quarantine_total_hidden: set[str] = set()
@@ -633,14 +633,10 @@ def section_data_quality(src: Source, pseudo: Pseudonymiser) -> str:
         parts.append(render.table(["table", "rule", "rows"],
                                   [[r["source_table"], r["rule"], r["n_text"]] for r in shown],
                                   [False, False, C]))
-        examples = data.quarantine_examples(src)
-        if examples:
-            parts.append(
-                "<details><summary>One example per rule (patient ids pseudonymised)</summary>"
-                + render.table(["table", "rule", "patient (pseudonym)", "detail"],
-                               [[e["source_table"], e["rule"], pseudo(e["patient_id"]) or "–",
-                                 pseudo.scrub(e["detail"], e["patient_id"])] for e in examples])
-                + "</details>")
+        parts.append(render.note(
+            "Examples of quarantined rows are not shown here: a rejected row's values (ids, "
+            "dates, the line of the file) belong to the registry. They are listed, one per "
+            "rule, in the internal file case_review.html."))
     elif src.has("quarantine"):
         parts.append(render.note("No row was quarantined."))
     else:
@@ -796,7 +792,7 @@ def render_index(src: Source, pseudo: Pseudonymiser, generated_at: dt.datetime,
         ("sequences", "Treatment sequences", lambda: section_sequences(src)),
         ("outcomes", "Outcomes", lambda: section_outcomes(src)),
         ("cohort", "Cohort", lambda: section_cohort(src)),
-        ("data-quality", "Data quality", lambda: section_data_quality(src, pseudo)),
+        ("data-quality", "Data quality", lambda: section_data_quality(src)),
         ("provenance", "Reproducibility", lambda: section_provenance(src, info, generated_at)),
     ]
     body = [_guarded(anchor, title, build, problems) for anchor, title, build in builders]

@@ -60,11 +60,16 @@ def test_rare_free_text_drug_names_are_not_listed(html):
     assert "herceptn" not in html and "xyz-123" not in html  # 4 and 2 records
 
 
-def test_patient_ids_that_appear_are_keyed_pseudonyms(html):
+def test_quarantined_rows_are_examples_in_the_case_review_only(built_report, html):
+    review = built_report.case_review.read_text(encoding="utf-8")
     digest = hmac.new(TEST_KEY.encode(), b"TINY-0002", hashlib.sha256).hexdigest()[:12]
-    assert f"PX-{digest}" in html  # the quarantined record that named TINY-0002
+    # the quarantined record that named TINY-0002: its detail and keyed pseudonym are in the
+    # internal file, and nothing of it (not even the pseudonym) in the shareable one
+    assert "start_date 2031-02-03 for patient TINY-0002 is in the future" in review
+    assert f"<td>TINY-0002</td><td>PX-{digest}</td>" in review
+    assert "2031-02-03" not in html and f"PX-{digest}" not in html
     assert "key from HER2AUDIT_PSEUDONYM_KEY" in html
-    assert TEST_KEY not in html
+    assert TEST_KEY not in html and TEST_KEY not in review
 
 
 def test_no_count_below_11_is_shown(html):
@@ -110,7 +115,8 @@ def test_case_review_lists_every_non_concordant_line_with_real_ids(built_report)
             "select patient_id from audit.line_concordance where not concordant").fetchall()
     finally:
         con.close()
-    rows = review.count("<tr><td>")
+    listing = review[review.index('<section id="case-review">'):review.index("</section>")]
+    rows = listing.count("<tr><td>")
     assert rows == len(expected)
     for (pid,) in expected[:50]:
         assert f"<td>{pid}</td>" in review
