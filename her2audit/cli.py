@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="rebuild the report from a warehouse")
     p.add_argument("--db", type=Path, required=True)
     p.add_argument("--reports", type=Path, required=True)
+    p.add_argument("--site", help="one site's report against the others (site-SITE.html)")
     return parser
 
 
