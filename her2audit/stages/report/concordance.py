@@ -104,10 +104,12 @@ def _groups_label(groups: str | None) -> str:
 
 
 def prepare_deviations(src: Source, site: str | None = None) -> dict[str, Any]:
-    """What was given instead of the preferred regimen, per line group and rulebook: each
-    regimen group given (and its verdict) with its lines and share of the block's lines.
-    Regimens given for fewer than 11 lines of a block are pooled; complementary suppression
-    runs within each block (its rows add up to the block's lines)."""
+    """What was given instead of the preferred regimen, per line group and rulebook: the
+    alternative regimens together, then each not-recommended, trial or not-evaluable
+    regimen group given for 11 lines or more, then the rest pooled, each with its lines and
+    share of the block's lines. Complementary suppression runs within each block (its rows
+    add up to the block's lines); each line is counted in one row only, so no difference of
+    two rows gives a small count away."""
     raw = data.deviations(src, site)
     if not raw:
         return {"available": False}
@@ -122,11 +124,20 @@ def prepare_deviations(src: Source, site: str | None = None) -> dict[str, Any]:
         total = sum(r["n"] for r in rows)
         preferred_n = sum(r["n"] for r in rows if r["category"] == "preferred")
         preferred = max((r for r in rows if r["preferred"]), key=lambda r: r["n"], default=None)
-        given = [r for r in rows if r["category"] != "preferred"]
-        large = [r for r in given if r["n"] >= THRESHOLD]
-        pooled = sum(r["n"] for r in given if r["n"] < THRESHOLD)
-        items = [{"label": labels.regimen_group(r["regimen_group"]),
-                  "category": r["category"], "n": r["n"]} for r in large]
+        alternatives = sorted((r for r in rows if r["category"] == "alternative"),
+                              key=lambda r: -r["n"])
+        deviating = [r for r in rows if r["category"] not in ("preferred", "alternative")]
+        items = []
+        if alternatives:
+            named = [labels.regimen_group(r["regimen_group"]) for r in alternatives
+                     if r["n"] >= THRESHOLD]
+            items.append({"label": "Alternative regimens" + (
+                f" ({', '.join(named[:4])}{', …' if len(named) > 4 else ''})" if named else ""),
+                "category": "alternative", "n": sum(r["n"] for r in alternatives)})
+        items += [{"label": labels.regimen_group(r["regimen_group"]),
+                   "category": r["category"], "n": r["n"]}
+                  for r in deviating if r["n"] >= THRESHOLD]
+        pooled = sum(r["n"] for r in deviating if r["n"] < THRESHOLD)
         if pooled:
             items.append({"label": f"Other regimens (each fewer than {THRESHOLD} lines)",
                           "category": None, "n": pooled})

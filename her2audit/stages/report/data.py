@@ -678,8 +678,9 @@ def survival_line_curves(src: Source, endpoint: str, bucket_days: int = 7
     )
 
 
-def survival_line_at_risk(src: Source, endpoint: str) -> list[dict[str, Any]]:
-    """Patients at risk at 0, 6, 12, … months per line × concordance group."""
+def survival_line_at_risk(src: Source, endpoint: str,
+                          months: tuple[int, ...] = RISK_MONTHS) -> list[dict[str, Any]]:
+    """Patients at risk at each of `months` per line × concordance group."""
     if not src.has("survival_curves"):
         return []
     if not {"line_number", "group_value"} <= set(src.columns("survival_curves")):
@@ -703,7 +704,7 @@ def survival_line_at_risk(src: Source, endpoint: str) -> list[dict[str, Any]]:
         group by all
         order by all
         """,
-        [list(RISK_MONTHS), endpoint],
+        [list(months), endpoint],
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from her2audit.stages.report import labels, stats
-from her2audit.stages.report.data import DAYS_PER_MONTH, RISK_MONTHS
+from her2audit.stages.report.data import DAYS_PER_MONTH
 from her2audit.stages.report.privacy import SUPPRESSED, THRESHOLD
 
 Figure = dict[str, Any]
@@ -165,7 +165,7 @@ def indicator_panels(panels: list[dict[str, Any]], columns: int = 2) -> Figure |
             "text": [y["den_text"] for y in years],
             "textfont": {"size": 9, "color": "#59636e"}})
     layout["annotations"] = annotations
-    layout["legend"] = {"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0,
+    layout["legend"] = {"orientation": "h", "y": 1.0, "yanchor": "top", "x": 0,
                         "yref": "container"}
     return {"data": data, "layout": layout}
 
@@ -273,35 +273,43 @@ def funnel(sites: list[dict[str, Any]], p0: float, highlight: str | None = None,
         for s in group:
             s["_colour"] = ("#000000" if s["site_id"] == highlight
                             else labels.position_colour(s["position"]))
-    data.append({
-        "type": "scatter", "mode": "markers+text", "name": "sites",
-        "x": [s["n_evaluable"] for s in plotted], "y": [s["rate"] for s in plotted],
-        "marker": {"size": [13 if s["site_id"] == highlight else 9 for s in plotted],
-                   "color": [s["_colour"] for s in plotted],
-                   "symbol": ["diamond" if s["site_id"] == highlight else "circle"
-                              for s in plotted],
-                   "line": {"width": 1, "color": "white"}},
-        "text": [name(s) if show_label(s) else "" for s in plotted],
-        "textposition": "top center", "textfont": {"size": 11},
-        "customdata": [[name(s), labels.position(s["position"])] for s in plotted],
-        "hovertemplate": "%{customdata[0]}: %{y:.1%} of %{x:,} evaluable lines "
-                         "(%{customdata[1]})<extra></extra>"})
+    for pos in labels.positions():  # one trace per position: the legend explains colours
+        group = [s for s in plotted if s["position"] == pos]
+        if not group:
+            continue
+        data.append({
+            "type": "scatter", "mode": "markers+text", "name": labels.position(pos),
+            "x": [s["n_evaluable"] for s in group], "y": [s["rate"] for s in group],
+            "marker": {"size": [13 if s["site_id"] == highlight else 9 for s in group],
+                       "color": [s["_colour"] for s in group],
+                       "symbol": ["diamond" if s["site_id"] == highlight else "circle"
+                                  for s in group],
+                       "line": {"width": 1, "color": "white"}},
+            "text": [name(s) if show_label(s) else "" for s in group],
+            "textposition": "top center", "textfont": {"size": 11},
+            "customdata": [[name(s), labels.position(s["position"])] for s in group],
+            "hovertemplate": "%{customdata[0]}: %{y:.1%} of %{x:,} evaluable lines "
+                             "(%{customdata[1]})<extra></extra>"})
     low = min([s["rate"] for s in plotted] + [float(np.nanmin(lim["lower_998"][grid >= 11]))
                                               if (grid >= 11).any() else p0])
-    layout = _layout(height=560, margin={"l": 60, "r": 20, "t": 40, "b": 40})
-    layout["xaxis"] = _axis(title="evaluable lines at the site (volume)", rangemode="tozero",
-                            anchor="y")
-    layout["yaxis"] = _axis(tickformat=".0%", title="concordant among evaluable lines",
-                            range=[max(0.0, low - 0.05), 1.02], domain=[0.3, 1])
-    positions = labels.positions()
     stack: dict[str, int] = {}
     ys = []
     for s in hidden:
         ys.append(stack.get(s["position"], 0))
         stack[s["position"]] = ys[-1] + 1
+    lane_rows = max(3, max(ys, default=0) + 1)
+    lane_px = 22 * lane_rows + 30
+    height = 460 + lane_px
+    lane = lane_px / height
+    layout = _layout(height=height, margin={"l": 60, "r": 20, "t": 40, "b": 40})
+    layout["xaxis"] = _axis(title="evaluable lines at the site (volume)", rangemode="tozero",
+                            anchor="y")
+    layout["yaxis"] = _axis(tickformat=".0%", title="concordant among evaluable lines",
+                            range=[max(0.0, low - 0.05), 1.02], domain=[lane + 0.12, 1])
+    positions = labels.positions()
     data.append({
         "type": "scatter", "mode": "markers+text", "name": "rate hidden (position only)",
-        "xaxis": "x2", "yaxis": "y2",
+        "xaxis": "x2", "yaxis": "y2", "showlegend": False,
         "x": [labels.position(s["position"]) for s in hidden], "y": ys,
         "marker": {"size": 10, "symbol": ["diamond-open" if s["site_id"] == highlight
                                           else "circle-open" for s in hidden],
@@ -316,14 +324,13 @@ def funnel(sites: list[dict[str, Any]], p0: float, highlight: str | None = None,
                              categoryorder="array",
                              categoryarray=[labels.position(p) for p in positions],
                              range=[-0.5, len(positions) - 0.5])
-    layout["yaxis2"] = _axis(domain=[0, 0.14], anchor="x2", showticklabels=False,
-                             showgrid=False, zeroline=False,
-                             range=[-0.8, max(2, max(ys, default=0)) + 0.8])
+    layout["yaxis2"] = _axis(domain=[0, lane], anchor="x2", showticklabels=False,
+                             showgrid=False, zeroline=False, range=[lane_rows - 0.4, -0.6])
     layout["annotations"] = [{
         "text": "Sites whose rate is hidden (small counts): position against the limits "
                 "only" if hidden else "Every site's rate can be shown.",
-        "xref": "paper", "yref": "paper", "x": 0, "y": 0.175, "showarrow": False,
-        "xanchor": "left", "font": {"size": 12, "color": "#59636e"}}]
+        "xref": "paper", "yref": "paper", "x": 0, "y": lane + 0.02, "showarrow": False,
+        "xanchor": "left", "yanchor": "bottom", "font": {"size": 12, "color": "#59636e"}}]
     for s in sites:
         s.pop("_colour", None)
     return {"data": data, "layout": layout}
@@ -364,7 +371,7 @@ def sankey_verdicts(links: list[dict[str, Any]]) -> Figure | None:
         if column == "end":
             return labels.after_last_line_colour(name)
         if column == "L4":
-            return labels.line_colour("4+")
+            return "#777777"
         return labels.category_colour(name)
 
     size = [0.0] * len(keys)
@@ -439,7 +446,7 @@ def km_panel(curves: list[dict[str, Any]], at_risk: list[dict[str, Any]], title:
                      "line": {"color": c["colour"], "width": 2, "shape": "hv"},
                      "hovertemplate": "%{x:.1f} months: %{y:.1%}"
                                       f"<extra>{c['label']}</extra>"})
-    months = [m for m in RISK_MONTHS if m <= x_end]
+    months = sorted({m for row in at_risk for m in row["counts"] if m <= x_end})
     for i, row in enumerate(at_risk):
         data.append({"type": "scatter", "mode": "text", "xaxis": "x", "yaxis": "y2",
                      "x": months, "y": [i] * len(months), "showlegend": False,
@@ -453,7 +460,7 @@ def km_panel(curves: list[dict[str, Any]], at_risk: list[dict[str, Any]], title:
     layout["legend"] = {"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0,
                         "yref": "paper"}
     layout["xaxis"] = _axis(title="months from line start", range=[-0.5, x_end + 0.5],
-                            dtick=12 if x_end > 36 else 6, anchor="y2")
+                            dtick=12, anchor="y2")
     share = min(0.3, 0.08 * n_rows + 0.04)
     layout["yaxis"] = _axis(title="probability", tickformat=".0%", range=[0, 1.02],
                             domain=[share + 0.1, 1])

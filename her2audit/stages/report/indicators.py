@@ -36,6 +36,7 @@ def prepare(src: Source, site: str | None = None) -> dict[str, Any]:
             "num": r["num_text"], "den": r["den_text"],
             "definition": r.get("definition") or "definition not recorded",
             "target": None if target is None else f"{target:.0%}", "target_source": source,
+            "target_note": (source or "").split(" (")[0],
             "meets": None if target is None or r["rate"] is None else r["rate"] >= target,
             "site_rate": fmt_rate(here["rate"]) if here else None,
             "site_num": here["num_text"] if here else None,

@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from her2audit.stages.report import data, figures, labels
-from her2audit.stages.report.data import RISK_MONTHS, Source
+from her2audit.stages.report.data import Source
 from her2audit.stages.report.privacy import THRESHOLD, fmt_count, is_small
 from her2audit.stages.report.render import figure_html, months
 from her2audit.stages.report.suppression import suppress_summary
 
 PANEL_LINES = (1, 2, 3, 4)
+AT_RISK_MONTHS = tuple(range(0, 241, 12))  # under each panel's yearly ticks
 MAIN_GROUPINGS = ("overall", "line", "line_concordance")
 GROUP_COLOURS = {"concordant": labels.category_colour("preferred"),
                  "not_concordant": labels.category_colour("not_recommended")}
@@ -28,7 +29,7 @@ def prepare_sequences(src: Source, cutoff: Any, site: str | None = None) -> dict
 
 def _km_panels(src: Source, endpoint: str) -> list[dict[str, Any]]:
     curves = data.survival_line_curves(src, endpoint)
-    risk = data.survival_line_at_risk(src, endpoint)
+    risk = data.survival_line_at_risk(src, endpoint, AT_RISK_MONTHS)
     panels = []
     for line in PANEL_LINES:
         mine = [p for p in curves if p["line_number"] == line]
@@ -46,7 +47,7 @@ def _km_panels(src: Source, endpoint: str) -> list[dict[str, Any]]:
                 continue
             at_risk.append({"label": labels.group_value(g), "short": labels.group_value(g),
                             "colour": GROUP_COLOURS.get(g, labels.spare_colour(i)),
-                            "counts": {m: fmt_count(counts.get(m, 0)) for m in RISK_MONTHS}})
+                            "counts": {m: fmt_count(counts.get(m, 0)) for m in AT_RISK_MONTHS}})
         title = f"{labels.endpoint(endpoint)}: {labels.line_number(line).lower()}"
         fig = figures.km_panel(spec, at_risk, title)
         panels.append({"line": line, "title": title,
@@ -96,11 +97,9 @@ def _comparisons(cols: list[str], comps: list[dict[str, Any]]) -> dict[str, Any]
     count_cols = [c for c in cols if c in ("n", "events") or c.startswith(("n_", "events_"))]
     forest, rows = [], []
     for r in comps:
-        parts = [labels.endpoint(str(r.get("endpoint", "")))]
-        if r.get("line_number") is not None:
-            parts.append(labels.line_number(r["line_number"]))
-        if r.get("model"):
-            parts.append(labels.model(r["model"]))
+        parts = [labels.endpoint(str(r.get("endpoint", ""))),
+                 labels.line_number(r["line_number"]) if r.get("line_number") is not None
+                 else "", labels.model(r["model"]) if r.get("model") else ""]
         label = " · ".join(p for p in parts if p)
         small = any(is_small(r.get(c)) for c in count_cols)
         hr = None if small or hr_col is None else r.get(hr_col)
@@ -108,14 +107,14 @@ def _comparisons(cols: list[str], comps: list[dict[str, Any]]) -> dict[str, Any]
         hi = None if small or hi_col is None else r.get(hi_col)
         if hr is not None:
             forest.append({"label": label, "hr": hr, "lower": lo, "upper": hi})
-        rows.append([label] + [fmt_count(r.get(c), True if small else None) for c in count_cols]
+        rows.append(parts + [fmt_count(r.get(c), True if small else None) for c in count_cols]
                     + ["hidden (small counts)" if small else
                        ("–" if hr is None else f"{hr:.2f}"),
                        "–" if lo is None or hi is None else f"{lo:.2f}–{hi:.2f}",
                        "–" if small or p_col is None else labels.p_value(r.get(p_col))])
-    headers = (["comparison"] + [labels.humanise(c).lower() for c in count_cols]
+    headers = (["endpoint", "line", "model"] + [labels.humanise(c).lower() for c in count_cols]
                + ["hazard ratio", "95% CI", "p"])
-    kinds = [""] + ["count"] * len(count_cols) + ["num"] * 3
+    kinds = ["", "", ""] + ["count"] * len(count_cols) + ["num"] * 3
     caveats = sorted({str(r["caveat"]) for r in comps if r.get("caveat")})
     comparison = sorted({str(r["comparison"]) for r in comps if r.get("comparison")})
     return {"available": True, "headers": headers, "kinds": kinds, "rows": rows,

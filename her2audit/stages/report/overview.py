@@ -44,7 +44,6 @@ def _cards(src: Source, cutoff: dt.date | None, fu: dict[str, Any] | None,
         cards.append({"name": "Lines of therapy started",
                       "value": f"{first:%Y} – {last:%Y}",
                       "sub": f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"})
-    cards.append({"name": "Run", "value": info.get("run_id") or "–", "sub": "", "small": True})
     return cards
 
 
@@ -81,8 +80,8 @@ def findings(src: Source, sites: dict[str, Any], deviations: dict[str, Any]
         out.append({"anchor": "deviations", "text": (
             f"The most frequent regimen given instead of the preferred one is "
             f"{top['label']} in the {block['line'].lower()} under {block['era']} "
-            f"({top['n_text']} lines, {fmt_rate(top['share'])} of them; preferred: "
-            f"{block['preferred_label']}).")})
+            f"({top['n_text']} lines, {fmt_rate(top['share'])} of the lines of that line and "
+            f"era; preferred: {block['preferred_label']}).")})
     cols, comps = data.survival_comparisons(src)
     count_cols = [c for c in cols if c in ("n", "events") or c.startswith(("n_", "events_"))]
     for r in comps:

@@ -94,16 +94,18 @@ def prepare(src: Source, site: str | None = None) -> dict[str, Any]:
                    if r["line"] == line and r.get("expected_rate") is not None), None)
         fig = figures.funnel([dict(r) for r in mine], p0, highlight=site,
                              anonymous=site is not None)
-        outside = {
-            side: [{"site_id": r["site_id"], "rate": r["rate"], "position": r["position"]}
-                   for r in sorted(mine, key=lambda r: (r["rate"] is None, r["rate"] or 0))
-                   if (r["position"] or "").startswith(side)]
-            for side in ("below", "above")}
+        ranked = sorted(mine, key=lambda r: (r["rate"] is None, r["rate"] or 0, r["site_id"]))
+        by_position = {pos: [{"site_id": r["site_id"], "rate": r["rate"], "position": pos}
+                             for r in ranked if r["position"] == pos]
+                       for pos in labels.positions()}
+        outside = {side: [s for pos, sites in by_position.items() if pos.startswith(side)
+                          for s in sites] for side in ("below", "above")}
         panels.append({
             "line": line, "label": labels.line(line), "p0": p0,
             "figure": figure_html(fig, f"fig-funnel-{line.replace('+', 'plus')}"),
             "n_sites": len(mine), "n_hidden": sum(1 for r in mine if r["rate"] is None),
             "below": outside["below"], "above": outside["above"],
+            "by_position": by_position,
         })
     all_lines = [r for r in suppressed if r["line"] == "all"]
     return {"available": True, "panels": panels, "rows": all_lines, "rule": RULE,
