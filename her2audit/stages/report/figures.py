@@ -45,6 +45,13 @@ def _rgba(hex_colour: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+def _ink(hex_colour: str) -> str:
+    """Black or white, whichever reads better on `hex_colour`."""
+    h = hex_colour.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"
+
+
 def _count(value: int | None) -> str:
     return SUPPRESSED if value is None else f"{value:,}"
 
@@ -217,7 +224,7 @@ def context_bars(rows: list[dict[str, Any]]) -> Figure | None:
                         "arrayminus": [r["rate"] - r["lower"] for r in mine]},
             "text": [f"n={r['den_text']}" for r in mine], "textposition": "inside",
             "insidetextanchor": "start", "textangle": -90,
-            "textfont": {"size": 10, "color": "white"},
+            "textfont": {"size": 10, "color": _ink(labels.line_colour(line))},
             "customdata": [[r["num_text"], r["den_text"], r["lower"], r["upper"]]
                            for r in mine],
             "hovertemplate": "%{x}: %{y:.1%} (%{customdata[0]} of %{customdata[1]}; 95% CI "
@@ -273,12 +280,15 @@ def funnel(sites: list[dict[str, Any]], p0: float, highlight: str | None = None,
         for s in group:
             s["_colour"] = ("#000000" if s["site_id"] == highlight
                             else labels.position_colour(s["position"]))
-    for pos in labels.positions():  # one trace per position: the legend explains colours
-        group = [s for s in plotted if s["position"] == pos]
+    groups = [(labels.position(pos), [s for s in plotted if s["position"] == pos
+                                      and s["site_id"] != highlight])
+              for pos in labels.positions()]  # one trace per position: the legend explains
+    groups.append((f"{highlight} (this site)", [s for s in plotted if s["site_id"] == highlight]))
+    for trace_name, group in groups:
         if not group:
             continue
         data.append({
-            "type": "scatter", "mode": "markers+text", "name": labels.position(pos),
+            "type": "scatter", "mode": "markers+text", "name": trace_name,
             "x": [s["n_evaluable"] for s in group], "y": [s["rate"] for s in group],
             "marker": {"size": [13 if s["site_id"] == highlight else 9 for s in group],
                        "color": [s["_colour"] for s in group],
@@ -310,7 +320,7 @@ def funnel(sites: list[dict[str, Any]], p0: float, highlight: str | None = None,
     data.append({
         "type": "scatter", "mode": "markers+text", "name": "rate hidden (position only)",
         "xaxis": "x2", "yaxis": "y2", "showlegend": False,
-        "x": [labels.position(s["position"]) for s in hidden], "y": ys,
+        "x": [s["position"] for s in hidden], "y": ys,
         "marker": {"size": 10, "symbol": ["diamond-open" if s["site_id"] == highlight
                                           else "circle-open" for s in hidden],
                    "color": [s["_colour"] for s in hidden], "line": {"width": 2}},
@@ -322,7 +332,7 @@ def funnel(sites: list[dict[str, Any]], p0: float, highlight: str | None = None,
                          "<extra></extra>"})
     layout["xaxis2"] = _axis(anchor="y2", type="category", showgrid=False,
                              categoryorder="array",
-                             categoryarray=[labels.position(p) for p in positions],
+                             categoryarray=positions, tickangle=0,
                              range=[-0.5, len(positions) - 0.5])
     layout["yaxis2"] = _axis(domain=[0, lane], anchor="x2", showticklabels=False,
                              showgrid=False, zeroline=False, range=[lane_rows - 0.4, -0.6])
@@ -450,7 +460,7 @@ def km_panel(curves: list[dict[str, Any]], at_risk: list[dict[str, Any]], title:
     for i, row in enumerate(at_risk):
         data.append({"type": "scatter", "mode": "text", "xaxis": "x", "yaxis": "y2",
                      "x": months, "y": [i] * len(months), "showlegend": False,
-                     "text": [row["counts"].get(m, "") for m in months],
+                     "text": [row["counts"].get(m, "") for m in months], "cliponaxis": False,
                      "textfont": {"size": 11, "color": row["colour"]},
                      "hovertemplate": "%{text} at risk at %{x} months"
                                       f"<extra>{row['label']}</extra>"})
@@ -459,7 +469,7 @@ def km_panel(curves: list[dict[str, Any]], at_risk: list[dict[str, Any]], title:
     layout["title"] = {"text": title, "x": 0, "xanchor": "left", "font": {"size": 14}}
     layout["legend"] = {"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0,
                         "yref": "paper"}
-    layout["xaxis"] = _axis(title="months from line start", range=[-0.5, x_end + 0.5],
+    layout["xaxis"] = _axis(title="months from line start", range=[-2, x_end + 2],
                             dtick=12, anchor="y2")
     share = min(0.3, 0.08 * n_rows + 0.04)
     layout["yaxis"] = _axis(title="probability", tickformat=".0%", range=[0, 1.02],
