@@ -491,14 +491,21 @@ def write_build_tables(con, n_patients: int = 800, seed: int = 7) -> None:
         ) as t(guideline_id, version, effective_from, effective_to)
     """)
     con.execute("""
-        create or replace table build.sensitivity as
+        create or replace table build.sensitivity as  -- the layout of her2audit sensitivity
         select * from (values
-          ('gap90_window21', 90, 21, false, 'indicator', 'line_concordance', null, 0.74, 31),
-          ('gap120_window28', 120, 28, true, 'indicator', 'line_concordance', null, 0.75, 0),
-          ('gap90_window21', 90, 21, false, 'line', null, 1, 0.78, 4),
-          ('gap120_window28', 120, 28, true, 'line', null, 1, 0.79, 0)
-        ) as t(parameter_set, max_gap_days, regimen_window_days, is_run_parameters, scope,
-               indicator, line_number, rate, n_lines_changed_category)
+          ('max_gap_days=90, regimen_window_days=21', 30, 21, 90, false, 'indicator',
+           'line_concordance', 1500, 2000, 0.75, 0.76, -0.01, null, null, null),
+          ('max_gap_days=120, regimen_window_days=28', 30, 28, 120, true, 'indicator',
+           'line_concordance', 1520, 2000, 0.76, 0.76, 0.0, null, null, null),
+          ('max_gap_days=90, regimen_window_days=21', 30, 21, 90, false, 'line', '1',
+           400, 500, 0.80, 0.79, 0.01, 505, 500, 31),
+          ('max_gap_days=120, regimen_window_days=28', 30, 28, 120, true, 'line', '1',
+           395, 500, 0.79, 0.79, 0.0, 500, 500, 0),
+          ('max_gap_days=90, regimen_window_days=21', 30, 21, 90, false, 'line', '3',
+           95, 100, 0.95, 0.94, 0.01, 101, 100, 4)
+        ) as t(parameter_set, pre_index_days, regimen_window_days, max_gap_days,
+               is_run_parameters, measure_type, measure, numerator, denominator, rate,
+               run_rate, rate_change, n_lines, run_lines, lines_changed)
     """)
     con.execute("update build.run_info set source_fingerprint = ?",
                 ["sha256:" + "ab" * 32])

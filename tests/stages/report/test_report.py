@@ -203,7 +203,9 @@ def test_sensitivity_section_reads_the_table_it_finds(html):
     section = html[html.index('<section id="sensitivity">'):]
     section = section[:section.index("</section>")]
     assert "max gap days" in section and "(this run)" in section
-    assert "Concordant lines" in section  # the indicator's title, not its id
+    assert "Concordant lines" in section and "First line" in section  # titles, not ids
+    assert "95.0%" not in section  # line 3 at 90 days: 5 lines not concordant, rate hidden
+    assert "<td class=\"num count\">31</td>" in section and "&lt;11" in section
 
 
 def test_a_site_report_shows_the_site_against_anonymous_others(built_report, tmp_path,
@@ -326,3 +328,17 @@ def test_the_data_inside_the_figures_holds_no_small_count(html):
                 num, den = int(num.replace(",", "")), int(den.replace(",", ""))
                 assert (num == 0 or num >= 11) and den >= 11 and (den - num == 0 or
                                                                    den - num >= 11)
+
+
+def test_templates_escape_hostile_text_and_scripts_cannot_be_closed_early():
+    from her2audit.stages.report import render
+
+    hostile = '<script>alert("x")</script>'
+    page = render.environment().from_string(
+        '{% from "macros.html.j2" import table %}{{ table(["h"], [[text]]) }}').render(
+        text=hostile)
+    assert hostile not in page and "&lt;script&gt;" in page
+    fig = render.figure_html({"data": [{"type": "bar", "x": [hostile], "y": [1]}],
+                              "layout": {}}, "fig-x")
+    assert "</script>" not in str(fig).replace("</script></div>", "")
+    assert '"x":["\\u003cscript\\u003e' in str(fig)
