@@ -1,7 +1,7 @@
 """Benchmark and output check of the drug-mapping step of `extract` (the drug vocabulary).
 
     python benchmarks/drug_mapping.py prepare REGISTRY_DIR DB     # land + stage, untimed
-    python benchmarks/drug_mapping.py time DB [--repeat 3]        # map_drugs alone, timed
+    python benchmarks/drug_mapping.py time DB [--repeat 3] [--vocabulary FILE]  # map_drugs, timed
     python benchmarks/drug_mapping.py dump DB OUT_DIR             # its three outputs, sorted
     python benchmarks/drug_mapping.py compare DIR_A DIR_B         # identical or not
 
@@ -50,16 +50,18 @@ def prepare(registry: Path, db: Path) -> None:
     con.close()
 
 
-def time_mapping(db: Path, repeat: int) -> None:
+def time_mapping(db: Path, repeat: int, vocabulary_file: Path | None) -> None:
     from her2audit import vocabulary, warehouse
 
     con = warehouse.connect(db)
     ctx = types.SimpleNamespace(con=con, progress=_quiet)
-    vocabulary.default_vocabulary()  # parsing the YAML is not the step being measured
+    # parsing the YAML is not the step being measured
+    vocab = (vocabulary.load_vocabulary(vocabulary_file) if vocabulary_file
+             else vocabulary.default_vocabulary())
     for n in range(1, repeat + 1):
         t0, c0 = time.perf_counter(), os.times()
         with warehouse.settings(con, memory_limit=MEMORY_LIMIT):
-            vocabulary.map_drugs(ctx)
+            vocabulary.map_drugs(ctx, vocab)
         c1 = os.times()
         wall = time.perf_counter() - t0
         cpu = (c1.user - c0.user) + (c1.system - c0.system)
@@ -104,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("time")
     t.add_argument("db", type=Path)
     t.add_argument("--repeat", type=int, default=3)
+    t.add_argument("--vocabulary", type=Path, help="a vocabulary file other than the default")
     d = sub.add_parser("dump")
     d.add_argument("db", type=Path)
     d.add_argument("out", type=Path)
@@ -114,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "prepare":
         prepare(args.registry, args.db)
     elif args.command == "time":
-        time_mapping(args.db, args.repeat)
+        time_mapping(args.db, args.repeat, args.vocabulary)
     elif args.command == "dump":
         dump(args.db, args.out)
     else:

@@ -202,6 +202,12 @@ def map_drugs(ctx: Any, vocab: Vocabulary | None = None) -> None:
     """Extract step: vocabulary -> `staging.administrations`, `build.unmapped_drugs`."""
     con = ctx.con
     load_vocabulary_tables(con, vocab or default_vocabulary())
+    if con.execute(
+        "select 1 from information_schema.tables where table_catalog = current_database() "
+        "and table_schema = 'staging' and table_name = 'administrations' "
+        "and table_type = 'BASE TABLE'"
+    ).fetchall():  # written as a table by an earlier version (or a benchmark); a view now
+        con.execute("drop table staging.administrations")
     for path in warehouse.sql_files("30_drugs"):
         if path.name != "10_vocabulary.sql":
             warehouse.run_sql_file(con, path)

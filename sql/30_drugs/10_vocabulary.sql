@@ -2,6 +2,7 @@
 -- reads: staging.drug_names, staging.drug_codes, staging.drug_noise_words,
 --        staging.drug_dose_units, staging.drug_refinements (loaded from rules/vocabulary.yaml)
 -- writes: macros drug_text, drug_name_key, drug_keys, drug_pieces (the name normaliser),
+--         variables drug_dose_pattern, drug_noise_pattern,
 --         staging.drug_name_map, staging.drug_code_map
 -- Run by her2audit.vocabulary before the other 30_drugs steps.
 --
@@ -30,29 +31,31 @@ create or replace macro drug_fold(x) as
 
 create or replace macro drug_name_key(x) as drug_fold(drug_text(x));
 
--- one-row tables holding the two regular expressions built from the vocabulary's lists
-create or replace table staging.drug_dose_pattern as
-with units as (
-    select string_agg(unit, '|' order by length(unit) desc, unit) as alternatives
-    from staging.drug_dose_units
-)
+-- the two regular expressions built from the vocabulary's lists, as SQL variables
+set variable drug_dose_pattern = (
+    with units as (
+        select string_agg(unit, '|' order by length(unit) desc, unit) as alternatives
+        from staging.drug_dose_units
+    )
 
-select '\b[0-9]+(\.[0-9]+)?\s*(' || alternatives || ')(\s*/\s*([0-9]+(\.[0-9]+)?\s*)?('
-    || alternatives || '))*([^a-z0-9]|$)' as pattern
-from units;
+    select '\b[0-9]+(\.[0-9]+)?\s*(' || alternatives || ')(\s*/\s*([0-9]+(\.[0-9]+)?\s*)?('
+        || alternatives || '))*([^a-z0-9]|$)'
+    from units
+);
 
-create or replace table staging.drug_noise_pattern as
-select '\b(' || string_agg(drug_fold(lower(word)), '|' order by length(word) desc, word)
-    || ')\b' as pattern
-from staging.drug_noise_words;
+set variable drug_noise_pattern = (
+    select '\b(' || string_agg(drug_fold(lower(word)), '|' order by length(word) desc, word)
+        || ')\b'
+    from staging.drug_noise_words
+);
 
 create or replace macro drug_dose_free(x) as
     regexp_replace(
         regexp_replace(drug_text(x), '([a-z]{4,})-[a-z]{4}([^a-z0-9-]|$)', '\1\2', 'g'),
-        (select pattern from staging.drug_dose_pattern), ' ', 'g');
+        getvariable('drug_dose_pattern'), ' ', 'g');
 
 create or replace macro drug_strip(folded) as
-    drug_fold(regexp_replace(folded, (select pattern from staging.drug_noise_pattern), ' ', 'g'));
+    drug_fold(regexp_replace(folded, getvariable('drug_noise_pattern'), ' ', 'g'));
 
 create or replace macro drug_sort_words(k) as
     array_to_string(list_sort(string_split(k, ' ')), ' ');
@@ -61,12 +64,10 @@ create or replace macro drug_loosen(k) as
     drug_fold(regexp_replace(' ' || k || ' ', ' ([0-9]+ )+', ' ', 'g'));
 
 create or replace macro drug_keys(x) as
-    [drug_name_key(x),
-     drug_fold(drug_dose_free(x)),
-     drug_strip(drug_fold(drug_dose_free(x))),
-     drug_sort_words(drug_strip(drug_fold(drug_dose_free(x)))),
-     drug_loosen(drug_strip(drug_fold(drug_dose_free(x)))),
-     drug_sort_words(drug_loosen(drug_strip(drug_fold(drug_dose_free(x)))))];
+    list_transform([drug_fold(drug_dose_free(x))], lambda dose_free:
+        list_transform([drug_strip(dose_free)], lambda stripped:
+            [drug_name_key(x), dose_free, stripped, drug_sort_words(stripped),
+             drug_loosen(stripped), drug_sort_words(drug_loosen(stripped))])[1])[1];
 
 create or replace macro drug_pieces(x) as
     list_filter(
