@@ -54,7 +54,7 @@ code_candidates as (
 
 by_code as (
     select c.drug, c.code_system, c.drug_code, m.ingredient, m.position,
-        coalesce(c.drug, m.code_name, m.ingredient) as source_drug, 'code' as mapped_by
+        coalesce(nullif(trim(c.drug), ''), m.code_name, m.ingredient) as source_drug, 'code' as mapped_by
     from code_candidates as c
     join staging.drug_code_map as m
         on m.code_system = c.lookup_system and m.code_key = c.lookup_code
@@ -67,7 +67,7 @@ by_name_candidates as (
         on by_code.drug is not distinct from c.drug
         and by_code.code_system is not distinct from c.code_system
         and by_code.drug_code is not distinct from c.drug_code
-    where c.drug is not null
+    where c.drug_text is not null
 ),
 
 -- the distinct texts among them, each with its keys and pieces (normalised once)

@@ -9,8 +9,12 @@ import duckdb
 from her2audit import vocabulary, warehouse
 
 
-def map_rows(rows: list[tuple[str | None, str | None, str | None]]) -> duckdb.DuckDBPyConnection:
-    """rows: (drug, drug_code, code_system) -> a connection on which the drug mapping ran."""
+def map_rows(
+    rows: list[tuple[str | None, str | None, str | None]],
+    vocab: vocabulary.Vocabulary | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """rows: (drug, drug_code, code_system) -> a connection on which the drug mapping ran
+    (with the default vocabulary unless `vocab` is given)."""
     con = duckdb.connect()
     for schema in warehouse.SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
@@ -25,7 +29,7 @@ def map_rows(rows: list[tuple[str | None, str | None, str | None]]) -> duckdb.Du
         [(f"t.csv:{n + 2}", d, " ".join(d.lower().split()) if d is not None else None, c, s)
          for n, (d, c, s) in enumerate(rows)],
     )
-    vocabulary.map_drugs(types.SimpleNamespace(con=con, progress=lambda m: None))
+    vocabulary.map_drugs(types.SimpleNamespace(con=con, progress=lambda m: None), vocab)
     return con
 
 
