@@ -26,7 +26,7 @@ def test_every_ingredient_has_an_rxnorm_ingredient_code_or_says_why_not():
 
 def test_every_rxnorm_ingredient_code_has_a_source_and_names_one_ingredient():
     by_code: dict[str, set[str]] = {}
-    for system, code, product, ingredient, _pos, _name, source in VOCAB.codes:
+    for system, code, product, _ingredient, _pos, _name, source in VOCAB.codes:
         if system == "rxnorm":
             assert source.strip(), code
             by_code.setdefault(code, set()).add(product)

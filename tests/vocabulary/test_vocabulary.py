@@ -12,7 +12,6 @@ from her2audit import vocabulary
 from her2audit.errors import RuleFileError
 from tests.vocabulary.mapping import ingredients_by_spelling, map_rows
 
-
 _SPELLINGS: list[str] = []  # every spelling a parametrized test asks about, mapped once
 
 
