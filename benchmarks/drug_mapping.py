@@ -37,14 +37,14 @@ def _quiet(_message: str) -> None:
 
 def prepare(registry: Path, db: Path) -> None:
     from her2audit import warehouse
-    from her2audit.registry.schema import load_allowed_values
-    from her2audit.registry.sources import land_registry
+    from her2audit.sources.schema import load_allowed_values
+    from her2audit.sources.dispatch import land_registry
 
     db.unlink(missing_ok=True)
     con = warehouse.connect(db)
     land_registry(con, str(registry), _quiet)
     load_allowed_values(con)
-    warehouse.run_sql_stage(con, "20_staging")
+    warehouse.run_sql_stage(con, "10_extract/10_staging")
     n = con.execute("select count(*) from staging.treatments").fetchall()[0][0]
     print(f"staged {n:,} treatment rows in {db}")
     con.close()

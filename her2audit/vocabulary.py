@@ -2,14 +2,14 @@
 
 The vocabulary is data (`rules/vocabulary.yaml`). `load_vocabulary` checks it and
 `map_drugs` (called at the end of the extract stage) loads it into `staging.drug_*`
-tables and runs `sql/30_drugs/`, which writes
+tables and runs `sql/10_extract/20_drugs/`, which writes
 
 - `staging.administrations`: one row per treatment row × ingredient (Phesgo gives two),
 - `build.unmapped_drugs(drug, n_records)`: spellings that map to nothing, with counts,
 - `build.drug_mapping_summary`: per ingredient, how many rows were mapped by code and
   by name, and from how many spellings.
 
-Names are normalised in SQL only (`sql/30_drugs/10_vocabulary.sql`: case, punctuation,
+Names are normalised in SQL only (`sql/10_extract/20_drugs/10_vocabulary.sql`: case, punctuation,
 dose expressions, biosimilar suffixes, noise words, word order, bracketed and /-separated
 pieces), by the same macros for the vocabulary and the data, so both sides are always
 normalised the same way. The distinct source values are normalised and mapped once; the
@@ -195,7 +195,7 @@ def load_vocabulary_tables(con: duckdb.DuckDBPyConnection, vocab: Vocabulary) ->
 
 
 def _sql(name: str) -> Path:
-    return next(p for p in warehouse.sql_files("30_drugs") if p.name == name)
+    return next(p for p in warehouse.sql_files("10_extract/20_drugs") if p.name == name)
 
 
 def map_drugs(ctx: Any, vocab: Vocabulary | None = None) -> None:
@@ -208,7 +208,7 @@ def map_drugs(ctx: Any, vocab: Vocabulary | None = None) -> None:
         "and table_type = 'BASE TABLE'"
     ).fetchall():  # written as a table by an earlier version (or a benchmark); a view now
         con.execute("drop table staging.administrations")
-    for path in warehouse.sql_files("30_drugs"):
+    for path in warehouse.sql_files("10_extract/20_drugs"):
         if path.name != "10_vocabulary.sql":
             warehouse.run_sql_file(con, path)
     # counted on the distinct source values, not on the administrations
