@@ -37,8 +37,8 @@ def _quiet(_message: str) -> None:
 
 def prepare(registry: Path, db: Path) -> None:
     from her2audit import warehouse
-    from her2audit.sources.schema import load_allowed_values
     from her2audit.sources.dispatch import land_registry
+    from her2audit.sources.schema import load_allowed_values
 
     db.unlink(missing_ok=True)
     con = warehouse.connect(db)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from her2audit import vocabulary
-from her2audit.stages import extract
 from her2audit.errors import RuleFileError
+from her2audit.stages import extract
 from tests.conftest import MINIMAL_REGISTRY
 from tests.vocabulary.mapping import map_rows
 
