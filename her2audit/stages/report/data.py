@@ -532,6 +532,19 @@ def data_cutoff(src: Source, info: dict[str, Any]) -> dt.date | None:
     return None
 
 
+def cutoff_given(src: Source) -> bool | None:
+    """Whether the cut-off was given (--data-cutoff) rather than derived from the data:
+    the cohort stage records it in `staging.data_cutoff`."""
+    if "data_cutoff" not in warehouse.table_names(src.con, "staging"):
+        return None
+    if "given" not in [r["column_name"] for r in src.rows(
+            "select column_name from information_schema.columns where table_schema = "
+            "'staging' and table_name = 'data_cutoff' and table_catalog = current_database()")]:
+        return None
+    rows = src.rows("select bool_or(given) as g from staging.data_cutoff")
+    return rows[0]["g"] if rows else None
+
+
 def follow_up_times(src: Source, site: str | None = None) -> tuple[Any, Any] | None:
     """Per patient, days from metastatic diagnosis to death or censoring and whether the
     patient died (numpy arrays), for the reverse Kaplan–Meier median follow-up."""

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from her2audit import __version__
+from her2audit.stages.report import data
 from her2audit.stages.report.data import Source
 from her2audit.stages.report.privacy import fmt_count
 from her2audit.stages.report.suppression import redact_credentials
@@ -36,10 +37,10 @@ def prepare(src: Source, info: dict[str, Any], generated_at: dt.datetime,
     params = info.get("parameters")
     params = dict(params) if isinstance(params, dict) else {}
     if params or cutoff:
-        given = params.get("data_cutoff")
-        params["data_cutoff"] = (f"{cutoff:%Y-%m-%d}" + ("" if given else
-                                 " (derived: latest follow-up date in the registry)")
-                                 if cutoff else given)
+        derived = data.cutoff_given(src) is False or not params.get("data_cutoff")
+        params["data_cutoff"] = (f"{cutoff:%Y-%m-%d}" + (
+            " (derived: latest follow-up date in the registry)" if derived else " (given)")
+            if cutoff else params.get("data_cutoff"))
     versions = info.get("guideline_versions")
     table: dict[str, Any] = {"available": False}
     if isinstance(versions, list) and versions and isinstance(versions[0], dict):

@@ -87,7 +87,7 @@ def prepare_data_quality(src: Source) -> dict[str, Any]:
             elif c == "unexpected_count":
                 v = fmt_count(v)
             elif c == "observed_value":
-                v = labels.number(observed(v, r.get("expectation")))
+                v = _observed_text(v, r.get("expectation"))
             row.append(v)
         res_rows.append(row)
     out["results"] = {
@@ -96,6 +96,22 @@ def prepare_data_quality(src: Source) -> dict[str, Any]:
         "headers": [c.replace("_", " ") for c in cols], "rows": res_rows,
         "kinds": ["count" if c == "unexpected_count" else "" for c in cols]}
     return out
+
+
+SHARE_WORDS = ("pct", "rate", "share", "ratio")
+
+
+def _observed_text(value: object, expectation: str | None) -> str:
+    """An observed value for reading: a share as a percentage, a count suppressed when
+    small, a number rounded, text as it is."""
+    if any(w in (expectation or "") for w in SHARE_WORDS):
+        try:
+            share = float(str(value))
+        except ValueError:
+            share = None
+        if share is not None and 0 <= share <= 1:
+            return "< 0.1%" if 0 < share < 0.001 else f"{share:.1%}"
+    return labels.number(observed(value, expectation))
 
 
 def _clip(text: str | None) -> str | None:
