@@ -52,6 +52,8 @@ judged as (
         and match.early_relapse = verdict_contexts.early_relapse
         and match.de_novo = verdict_contexts.de_novo
         and match.received_mask = verdict_contexts.received_mask
+        and match.given_mask = verdict_contexts.given_mask
+        and match.rules_as_of = verdict_contexts.rules_as_of
 ),
 
 not_recommended_words as (
