@@ -264,8 +264,8 @@ def _rule_categories(rule: m.Rule, sequence: list[list[str]], got: np.ndarray,
 def categorize(era: np.ndarray, bucket: np.ndarray, cns: np.ndarray, hr: np.ndarray,
                received: np.ndarray, start: np.ndarray, pert_given: np.ndarray) -> np.ndarray:
     """Category index (m.CATEGORIES) of each regimen for each line: shape (n, N_REG).
-    `received`: groups of earlier lines (bit mask); `pert_given`: an earlier line's regimen
-    had pertuzumab."""
+    `received`: groups of earlier lines (bit mask); `pert_given`: pertuzumab was given before
+    (in an earlier line or in the (neo)adjuvant programme)."""
     n = len(era)
     cat = np.full((n, N_REG), 2, dtype=np.int8)
     widened = _widen(received)
@@ -534,7 +534,8 @@ class Generator:
         prev_sub = np.zeros(n, dtype=np.int64)
         prev_hp = np.zeros(n, dtype=bool)
         received = np.zeros(n, dtype=np.int64)
-        pert_given = np.zeros(n, dtype=bool)  # an earlier line's regimen had pertuzumab
+        # pertuzumab given before: neoadjuvant (then maybe adjuvant), or in an earlier line
+        pert_given = self.prior & self.neoadjuvant & (self.p0 >= m.NEOADJUVANT_PERTUZUMAB_FROM)
         long_gap = np.zeros(n, dtype=bool)
         recs: dict[str, list[np.ndarray]] = {}
         conc_w = np.array([m.CONCORDANT_WEIGHTS[r.key] for r in m.REGIMENS])
@@ -862,7 +863,7 @@ class Generator:
         p0 = self.p0[p]
         neo = self.neoadjuvant[p]
         tdm1 = self.adj_tdm1[p]
-        pert_neo = p0 >= m.day("2013-09-30")
+        pert_neo = p0 >= m.NEOADJUVANT_PERTUZUMAB_FROM
         pert_adj = (p0 >= m.day("2017-12-20")) & (self.adj_pertuzumab_u[p] < 0.4)
         adj_parts: dict[str, list[np.ndarray]] = {}
 

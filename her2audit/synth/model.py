@@ -167,6 +167,9 @@ ATC_CODES: dict[str, str] = {
 }
 
 ROUTES = ["IV", "SC", "oral", "IM", ""]
+# Neoadjuvant TCHP includes pertuzumab for programmes started from its US neoadjuvant
+# approval (2013-09-30); the rulebooks ask whether pertuzumab was ever given.
+NEOADJUVANT_PERTUZUMAB_FROM = day("2013-09-30")
 ORAL = {"tucatinib", "neratinib", "lapatinib", "capecitabine", "letrozole", "anastrozole",
         "exemestane", "tamoxifen", "palbociclib", "ribociclib", "abemaciclib", "ondansetron",
         "dexamethasone"}
@@ -335,7 +338,8 @@ OS_HER2_NEGATIVE_MONTHS = (24.0, "assumed, HER2-negative metastatic disease")
 #   cns        the rule that replaces this one with CNS involvement
 # An entry is a regimen group, or From(group, date) (counts for lines started from that
 # date: an approval inside the era), or NoPertuzumab(group) (counts only when no earlier
-# line had pertuzumab). "Received" is the groups of earlier lines plus COUNTS_AS. Any other
+# line and no (neo)adjuvant programme had pertuzumab). "Received" is the groups of earlier
+# lines plus COUNTS_AS. Any other
 # regimen is `not_recommended`; an investigational line is `trial`.
 # --------------------------------------------------------------------------------------
 

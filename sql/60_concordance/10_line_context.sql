@@ -1,12 +1,12 @@
 -- stage: concordance / step: context at each line and the rulebook that judges it
--- reads: build.lines_of_therapy, build.patients, staging.metastases,
+-- reads: build.lines_of_therapy, build.patients, staging.metastases, staging.administrations,
 --        staging.regimen_group_labels, staging.guideline_rulebooks,
 --        staging.guideline_change_dates, staging.guideline_tracked_ingredients (from
 --        rules/guidelines/*.yaml, see her2audit/guidelines.py)
 -- writes: staging.regimen_group_bits (one bit per SPEC regimen group),
 --         temp table line_context_work (one row per line: clinical context, the regimen
---         groups received in earlier lines as a bit mask, the tracked ingredients given in
---         earlier lines as a bit mask, evaluated_as_line, the rulebook in force or pinned
+--         groups received in earlier lines as a bit mask, the tracked ingredients given
+--         before the line as a bit mask, evaluated_as_line, the rulebook in force or pinned
 --         and the date its rules are read at; a temp table because only this stage reads
 --         it and writing it to the file costs more than the rest of the step),
 --         staging.verdict_contexts (the distinct contexts: lines share few of them, so
@@ -22,7 +22,9 @@
 -- approval inside the rulebook's period); the earliest such date for a line started
 -- before all of them (a pinned rulebook). Lines with the same rules_as_of are judged alike.
 -- given_mask: the ingredients named under if_never_given in any rulebook (tracked
--- ingredients) that were in the regimen of an earlier line.
+-- ingredients) the patient was given before the line started: in an earlier line, or
+-- before the metastatic setting (any administration of staging.administrations, e.g.
+-- neoadjuvant pertuzumab).
 
 create or replace table staging.regimen_group_bits as
 select regimen_group, (row_number() over (order by regimen_group) - 1)::integer as bit
@@ -36,35 +38,43 @@ with cns_onset as (
     group by patient_id
 ),
 
-regimen_ingredient_bits as (
-    -- the tracked ingredients of each distinct regimen (ingredients joined by ' + ')
-    select
-        regimens.ingredients,
-        coalesce(bit_or(1::bigint << tracked.bit), 0) as ingredient_bits
-    from (select distinct ingredients from build.lines_of_therapy) as regimens
-    left join staging.guideline_tracked_ingredients as tracked
-        on list_contains(string_split(regimens.ingredients, ' + '), tracked.ingredient)
-    group by regimens.ingredients
-),
-
 earlier_groups as (
-    -- regimen groups and tracked ingredients of the patient's earlier lines (a narrow
-    -- window: only the keys move)
+    -- regimen groups of the patient's earlier lines (a narrow window: only the keys move)
     select
         lines.patient_id,
         lines.line_number,
         coalesce(
-            bit_or(1::bigint << group_bits.bit) over earlier,
+            bit_or(1::bigint << group_bits.bit) over (
+                partition by lines.patient_id order by lines.line_number
+                rows between unbounded preceding and 1 preceding
+            ),
             0
-        ) as received_mask,
-        coalesce(bit_or(regimen_ingredient_bits.ingredient_bits) over earlier, 0) as given_mask
+        ) as received_mask
     from build.lines_of_therapy as lines
     left join staging.regimen_group_bits as group_bits using (regimen_group)
-    left join regimen_ingredient_bits using (ingredients)
-    window earlier as (
-        partition by lines.patient_id order by lines.line_number
-        rows between unbounded preceding and 1 preceding
-    )
+),
+
+first_given as (
+    -- the day each patient was first given each tracked ingredient, in any setting
+    select
+        administrations.patient_id,
+        tracked.bit,
+        min(administrations.start_date) as first_given_date
+    from staging.administrations as administrations
+    inner join staging.guideline_tracked_ingredients as tracked using (ingredient)
+    group by administrations.patient_id, tracked.bit
+),
+
+given_before as (
+    select
+        lines.patient_id,
+        lines.line_number,
+        bit_or(1::bigint << first_given.bit) as given_mask
+    from build.lines_of_therapy as lines
+    inner join first_given
+        on first_given.patient_id = lines.patient_id
+        and first_given.first_given_date < lines.start_date
+    group by lines.patient_id, lines.line_number
 ),
 
 first_change_dates as (
@@ -99,7 +109,7 @@ judged_by as (
             else lines.line_number
         end as evaluated_as_line,
         earlier_groups.received_mask,
-        earlier_groups.given_mask,
+        coalesce(given_before.given_mask, 0) as given_mask,
         rulebooks.guideline_id,
         rulebooks.version as guideline_version,
         -- what a verdict's wording depends on besides the context
@@ -111,6 +121,7 @@ judged_by as (
         end as detail_text
     from build.lines_of_therapy as lines
     inner join earlier_groups using (patient_id, line_number)
+    left join given_before using (patient_id, line_number)
     left join build.patients as patients using (patient_id)
     left join cns_onset using (patient_id)
     left join staging.regimen_group_bits as group_bits using (regimen_group)
