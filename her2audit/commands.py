@@ -120,7 +120,7 @@ def validate(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    from her2audit import report as report_module
+    from her2audit.stages import report as report_module
 
     path = report_module.build_from_warehouse(args.db, args.reports)
     _say(f"report: {path}")

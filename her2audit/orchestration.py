@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from her2audit import pipeline, warehouse
+from her2audit import context, pipeline, warehouse
 from her2audit.errors import UsageError
 from her2audit.parameters import RunParameters, load_parameters
 
@@ -96,7 +96,7 @@ def _progress(message: str) -> None:
     log.info(message.strip())
 
 
-def _run_stages(ctx: pipeline.RunContext, task: str) -> None:
+def _run_stages(ctx: context.RunContext, task: str) -> None:
     for name in stages_for_task(task):
         _progress(f"[{name}] {pipeline.stage(name).description} …")
         seconds = pipeline.run_stage(ctx, name)
@@ -109,11 +109,11 @@ def start_and_extract(params: Mapping[str, Any], command: str = "airflow") -> st
     registry = _require(params, "registry")
     db = Path(_require(params, "db"))
     run_params = run_parameters(params)
-    run_id = pipeline.new_run_id(registry, run_params)
+    run_id = context.new_run_id(registry, run_params)
     con = warehouse.connect(db)
     try:
-        pipeline.start_run(con, run_id, registry, run_params, command)
-        ctx = pipeline.RunContext(con, run_id, registry, run_params, _reports(params), _progress)
+        context.start_run(con, run_id, registry, run_params, command)
+        ctx = context.RunContext(con, run_id, registry, run_params, _reports(params), _progress)
         _run_stages(ctx, "extract")
     finally:
         con.close()
@@ -125,19 +125,19 @@ def _reports(params: Mapping[str, Any]) -> Path | None:
     return Path(value) if value else None
 
 
-def context_for(con, run_id: str, reports: Path | None) -> pipeline.RunContext:
+def context_for(con, run_id: str, reports: Path | None) -> context.RunContext:
     """Rebuild the RunContext of `run_id` from `build.run_info` (fails if another run has
     since started on this warehouse)."""
     current = None
     if "run_info" in warehouse.table_names(con, warehouse.BUILD):
-        current = pipeline.run_info(con).get("run_id")
+        current = context.run_info(con).get("run_id")
     if current != run_id:
         raise RuntimeError(
             f"the warehouse's current run is {current!r}, not {run_id!r}: another run "
             f"started on this warehouse; one DAG run per warehouse at a time "
             f"(max_active_runs=1 and the {POOL} pool)"
         )
-    return pipeline.context_from_warehouse(con, reports, _progress)
+    return context.context_from_warehouse(con, reports, _progress)
 
 
 def run_task(task: str, run_id: str, db: str | Path, reports: str | Path | None = None) -> str:

@@ -2,7 +2,7 @@
 
 The vocabulary is data (`rules/vocabulary.yaml`). `load_vocabulary` checks it and
 `map_drugs` (called at the end of the extract stage) loads it into `staging.drug_*`
-tables and runs `sql/30_drugs/`, which writes
+tables and runs `sql/10_extract/20_drugs/`, which writes
 
 - `staging.administrations`: one row per treatment row × ingredient (Phesgo gives two),
 - `build.unmapped_drugs(drug, n_records)`: spellings that map to nothing, with counts,
@@ -137,14 +137,14 @@ def load_vocabulary_tables(con: duckdb.DuckDBPyConnection, vocab: Vocabulary) ->
 
 
 def _sql(name: str) -> Path:
-    return next(p for p in warehouse.sql_files("30_drugs") if p.name == name)
+    return next(p for p in warehouse.sql_files("10_extract/20_drugs") if p.name == name)
 
 
 def map_drugs(ctx: Any, vocab: Vocabulary | None = None) -> None:
     """Extract step: vocabulary -> `staging.administrations`, `build.unmapped_drugs`."""
     con = ctx.con
     load_vocabulary_tables(con, vocab or default_vocabulary())
-    for path in warehouse.sql_files("30_drugs"):
+    for path in warehouse.sql_files("10_extract/20_drugs"):
         if path.name != "10_vocabulary.sql":
             warehouse.run_sql_file(con, path)
     mapped, rows, unmapped_rows, unmapped_names = con.execute(

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from her2audit import warehouse
+from her2audit.context import RunContext, start_run
 from her2audit.parameters import RunParameters
-from her2audit.pipeline import RunContext, start_run
 
 MINIMAL_REGISTRY: dict[str, list[dict[str, str]]] = {
     "patients": [

@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from her2audit import pipeline, warehouse
+from her2audit import context, pipeline, warehouse
 from her2audit.parameters import RunParameters
 from tests.conftest import MINIMAL_REGISTRY
 
@@ -80,7 +80,7 @@ def test_run_failing_midway_leaves_last_published_tables(tmp_path, registry_fact
 
     monkeypatch.setattr(pipeline, "STAGES", [
         pipeline.stage("extract"),
-        pipeline.Stage("explode", "tests.test_warehouse:explode_stage", "fails"),
+        pipeline.Stage("explode", "fails", "tests.test_warehouse:explode_stage"),
         pipeline.stage("publish"),
     ])
     with pytest.raises(RuntimeError, match="disk full"):
@@ -96,7 +96,7 @@ def test_failure_inside_publish_rolls_back(tmp_path, registry_factory, monkeypat
                           progress=lambda m: None)
     before = audit_snapshot(db)
     con = warehouse.connect(db)
-    pipeline.start_run(con, "r2", str(folder), RunParameters(), "test")
+    context.start_run(con, "r2", str(folder), RunParameters(), "test")
     con.execute("create table build.quarantine as select 'x' as only_column")
     con.execute("create table build.row_accounting as select 1 as n")
     real_append = warehouse.append_run

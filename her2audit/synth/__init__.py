@@ -18,7 +18,7 @@ TRUTH_DIR = "truth"
 
 def _exporter(fmt: str) -> Callable[[Path, Path, str], None]:
     try:
-        module = importlib.import_module("her2audit.registry.exporters")
+        module = importlib.import_module("her2audit.sources.exporters")
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("her2audit"):
             raise UsageError(
@@ -34,7 +34,7 @@ def _exporter(fmt: str) -> Callable[[Path, Path, str], None]:
 def write_registry(out: Path, patients: int, seed: int, fmt: str = "csv",
                    progress: Callable[[str], None] | None = None) -> dict[str, int]:
     """Write a synthetic registry of `patients` patients to `out` (canonical CSV or Parquet,
-    or OMOP / FHIR through her2audit.registry.exporters) and its truth to out/truth/.
+    or OMOP / FHIR through her2audit.sources.exporters) and its truth to out/truth/.
     Returns the number of rows written per table."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")

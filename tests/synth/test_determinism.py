@@ -62,7 +62,7 @@ def test_rewriting_in_another_format_removes_the_stale_file(tmp_path: Path) -> N
 
 
 def test_omop_without_exporter_is_a_usage_error(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "her2audit.registry.exporters", None)
+    monkeypatch.setitem(sys.modules, "her2audit.sources.exporters", None)
     with pytest.raises(UsageError, match="not available"):
         write_registry(tmp_path, patients=10, seed=1, fmt="omop")
 
@@ -75,9 +75,9 @@ def test_fhir_goes_through_the_exporter_with_a_canonical_folder(tmp_path: Path,
         calls.append((fmt, sorted(p.name for p in canonical.iterdir())))
         (out / "bundle.ndjson").write_text("{}\n")
 
-    fake = types.ModuleType("her2audit.registry.exporters")
+    fake = types.ModuleType("her2audit.sources.exporters")
     fake.export = export
-    monkeypatch.setitem(sys.modules, "her2audit.registry.exporters", fake)
+    monkeypatch.setitem(sys.modules, "her2audit.sources.exporters", fake)
     write_registry(tmp_path / "out", patients=20, seed=1, fmt="fhir")
     assert calls and calls[0][0] == "fhir"
     assert "treatments.parquet" in calls[0][1] and "truth" in calls[0][1]

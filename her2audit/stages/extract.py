@@ -1,0 +1,41 @@
+"""Stage `extract`: land the registry in `raw`, type and check it into `staging`, and
+quarantine the rows that break row-level rules (`build.quarantine`)."""
+
+from __future__ import annotations
+
+import os
+
+from her2audit import vocabulary, warehouse
+from her2audit.context import RunContext
+from her2audit.sources.dispatch import land_registry
+from her2audit.sources.schema import load_allowed_values
+
+# DuckDB's own memory during extract; beyond it, DuckDB spills to disk (a 100,000-patient
+# registry of 11 million rows stays under 2 GiB resident, a few seconds slower than unbounded).
+MEMORY_LIMIT = os.environ.get("HER2AUDIT_EXTRACT_MEMORY_LIMIT", "1500MB")
+
+
+def run(ctx: RunContext) -> None:
+    with warehouse.settings(ctx.con, memory_limit=MEMORY_LIMIT):
+        _extract(ctx)
+
+
+def _extract(ctx: RunContext) -> None:
+    # staging is rebuilt from scratch by every run (an object may change from table to view)
+    ctx.con.execute("drop schema if exists staging cascade")
+    ctx.con.execute("create schema staging")
+    fingerprint = land_registry(ctx.con, ctx.registry, ctx.progress)
+    ctx.con.execute("update build.run_info set source_fingerprint = ?", [fingerprint])
+    load_allowed_values(ctx.con)
+    warehouse.run_sql_stage(ctx.con, "10_extract/10_staging")
+    accounting = ctx.con.execute(
+        "select source_table, rows_in, rows_staged, rows_quarantined, balanced "
+        "from build.row_accounting order by source_table"
+    ).fetchall()
+    for table, rows_in, staged, quarantined, balanced in accounting:
+        ctx.progress(
+            f"  {table}: {rows_in:,} rows read, {staged:,} staged, {quarantined:,} quarantined"
+        )
+        if not balanced:
+            raise RuntimeError(f"row accounting does not balance for {table}")
+    vocabulary.map_drugs(ctx)

@@ -1,0 +1,135 @@
+"""Run expectation suites with Great Expectations Core on pandas batches.
+
+GX's SQL datasource does not work with DuckDB, so each batch relation is read with
+DuckDB into Arrow and handed to GX as a pandas DataFrame. GX is imported here, inside
+functions, because importing it takes seconds; progress bars are switched off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from typing import Any
+
+import duckdb
+
+from her2audit.stages.validate.suites import Expectation, Suite
+
+PASSED, FAILED, NOT_EVALUATED = "passed", "failed", "not_evaluated"
+
+# Expectations on one aggregate of a column; over zero non-null values they measure nothing.
+AGGREGATES = {
+    "expect_column_mean_to_be_between",
+    "expect_column_median_to_be_between",
+    "expect_column_min_to_be_between",
+    "expect_column_max_to_be_between",
+    "expect_column_stdev_to_be_between",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """The result of one expectation on one batch."""
+
+    suite: str
+    expectation: Expectation
+    status: str  # passed, failed, not_evaluated
+    observed_value: str | None
+    unexpected_count: int | None
+    unexpected_percent: float | None
+
+    @property
+    def success(self) -> bool | None:
+        return None if self.status == NOT_EVALUATED else self.status == PASSED
+
+
+def _format(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.6g}"
+    if isinstance(value, list | tuple | set):
+        return ", ".join(sorted(str(v) for v in value))
+    return str(value)
+
+
+def not_evaluated(suite: str, exp: Expectation, why: str) -> Outcome:
+    return Outcome(suite, exp, NOT_EVALUATED, why, None, None)
+
+
+class Validator:
+    """One ephemeral GX context for a stage; `validate()` runs a suite on a DataFrame."""
+
+    def __init__(self) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        self._gx = gx
+        self.context = gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.datasource = self.context.data_sources.add_pandas("her2audit")
+
+    def validate(self, suite: Suite, expectations: list[Expectation], frame) -> list[Outcome]:
+        from great_expectations.core.expectation_suite import ExpectationSuite
+
+        gx = self._gx
+        asset = self.datasource.add_dataframe_asset(suite.name)
+        batch = asset.add_batch_definition_whole_dataframe(f"{suite.name}_all")
+        gx_suite = self.context.suites.add(
+            ExpectationSuite(name=suite.name, expectations=[e.gx_config() for e in expectations])
+        )
+        definition = self.context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{suite.name}_validation", data=batch, suite=gx_suite)
+        )
+        result = definition.run(batch_parameters={"dataframe": frame}, result_format="BASIC")
+        by_name = {e.name: e for e in expectations}
+        outcomes = {}
+        for r in result.results:
+            exp = by_name[r.expectation_config.meta["name"]]
+            outcomes[exp.name] = self._outcome(suite.name, exp, r)
+        return [outcomes[e.name] for e in expectations]
+
+    @staticmethod
+    def _outcome(suite: str, exp: Expectation, r) -> Outcome:
+        info = r.exception_info or {}
+        if info.get("raised_exception"):
+            return Outcome(suite, exp, FAILED,
+                           f"error: {info.get('exception_message')}", None, None)
+        res = r.result or {}
+        unexpected = res.get("unexpected_count")
+        percent = res.get("unexpected_percent")
+        observed = res.get("observed_value")
+        if "partial_missing_list" in res:  # distinct values to contain a set
+            missing_values = res["partial_missing_list"]
+            observed_text = (
+                "missing: " + _format(missing_values) if missing_values else "all present"
+            )
+        elif "observed_value" in res:
+            if exp.type in AGGREGATES and (
+                observed is None or (isinstance(observed, float) and math.isnan(observed))
+            ):
+                # A rate or extreme over zero rows is undefined, not a failure: the row
+                # counts have their own expectations.
+                return not_evaluated(suite, exp, "no rows to measure")
+            observed_text = _format(observed)
+        elif unexpected is not None:
+            element_count = res.get("element_count") or 0
+            missing = res.get("missing_count") or 0
+            observed_text = f"{unexpected} of {element_count - missing} values unexpected"
+        else:
+            observed_text = None
+        return Outcome(
+            suite, exp, PASSED if r.success else FAILED, observed_text,
+            int(unexpected) if unexpected is not None else None,
+            float(percent) if percent is not None else None,
+        )
+
+
+def read_batch(con: duckdb.DuckDBPyConnection, relation: str):
+    """The batch relation as a pandas DataFrame (through Arrow)."""
+    return con.sql(f"select * from {relation}").to_arrow_table().to_pandas()

@@ -1,0 +1,205 @@
+"""Reading the canonical registry folder: file-level errors stop the run with a clear
+message; row-level problems are quarantined and every input row is accounted for."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from her2audit.errors import RegistryError
+from her2audit.stages import extract
+from tests.conftest import MINIMAL_REGISTRY, write_table
+
+
+def run_extract(ctx, folder):
+    ctx.registry = str(folder)
+    extract.run(ctx)
+    return ctx.con
+
+
+def quarantine(con):
+    return con.execute(
+        "select source_table, record_key, rule, detail from build.quarantine order by all"
+    ).fetchall()
+
+
+def test_missing_required_file_names_the_file(run_context, registry_factory):
+    folder = registry_factory({k: v for k, v in MINIMAL_REGISTRY.items() if k != "biomarkers"})
+    with pytest.raises(RegistryError, match=r"biomarkers\.csv: required table biomarkers"):
+        run_extract(run_context, folder)
+
+
+def test_missing_required_column_names_file_and_column(run_context, registry_factory):
+    tables = dict(MINIMAL_REGISTRY)
+    tables["treatments"] = [{k: v for k, v in r.items() if k != "start_date"}
+                            for r in MINIMAL_REGISTRY["treatments"]]
+    folder = registry_factory(tables)
+    with pytest.raises(RegistryError) as err:
+        run_extract(run_context, folder)
+    assert "treatments.csv" in str(err.value)
+    assert "missing required column(s) start_date" in str(err.value)
+
+
+def test_empty_and_header_only_files_are_refused(run_context, registry_factory):
+    folder = registry_factory()
+    (folder / "patients.csv").write_text("")
+    with pytest.raises(RegistryError, match="patients.csv: the file is empty"):
+        run_extract(run_context, folder)
+    (folder / "patients.csv").write_text("patient_id,site_id\n")
+    with pytest.raises(RegistryError, match="patients.csv: has no data rows"):
+        run_extract(run_context, folder)
+
+
+def test_unreadable_files_are_refused(run_context, registry_factory):
+    folder = registry_factory()
+    (folder / "diagnoses.csv").write_bytes(b"\xff\xfe\x00garbage\x00\xff")
+    with pytest.raises(RegistryError, match="diagnoses.csv: .*UTF-8"):
+        run_extract(run_context, folder)
+    (folder / "diagnoses.csv").unlink()
+    (folder / "diagnoses.parquet").write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(RegistryError, match="diagnoses.parquet: cannot be read as Parquet"):
+        run_extract(run_context, folder)
+
+
+def test_both_csv_and_parquet_is_ambiguous(run_context, registry_factory):
+    folder = registry_factory()
+    pq.write_table(pa.table({"patient_id": ["P1"]}), folder / "patients.parquet")
+    with pytest.raises(RegistryError, match="both patients.csv and patients.parquet"):
+        run_extract(run_context, folder)
+
+
+def test_not_a_folder(run_context, tmp_path):
+    with pytest.raises(RegistryError, match="no such folder"):
+        run_extract(run_context, tmp_path / "nowhere")
+
+
+def test_headers_are_matched_case_insensitively_and_extra_columns_kept(
+    run_context, registry_factory
+):
+    folder = registry_factory()
+    write_table(folder, "patients", [{" Patient_ID ": "P1", "SITE_ID": "S9", "Favourite": "x"}])
+    con = run_extract(run_context, folder)
+    assert con.execute("select patient_id, site_id, favourite, _row_number from raw.patients"
+                       ).fetchall() == [("P1", "S9", "x", 2)]
+    assert con.execute("select site_id, sex from staging.patients").fetchall() == [("S9", None)]
+
+
+def test_text_values_are_trimmed_and_case_folded(run_context, registry_factory):
+    folder = registry_factory()
+    write_table(folder, "biomarkers", [
+        {"patient_id": " P1 ", "test_date": "2020-01-01", "marker": " her2", "method": "ihc",
+         "result": "3+"},
+        {"patient_id": "P1", "test_date": "2020-01-01", "marker": "Er", "method": "IHC",
+         "result": "80 %"},
+        {"patient_id": "P1", "test_date": "2020-01-01", "marker": "HER2", "method": "Ish",
+         "result": "Not  Amplified"},
+    ])
+    con = run_extract(run_context, folder)
+    assert con.execute(
+        "select patient_id, marker, method, result, result_percent from staging.biomarkers "
+        "order by all").fetchall() == [
+        ("P1", "ER", "IHC", "80%", 80.0),
+        ("P1", "HER2", "IHC", "3+", None),
+        ("P1", "HER2", "ISH", "not amplified", None),
+    ]
+
+
+def test_row_problems_are_quarantined_with_rule_and_detail(run_context, registry_factory):
+    folder = registry_factory({
+        "patients": [
+            {"patient_id": "P1", "birth_date": "1960-01-01", "sex": "F", "death_date": ""},
+            {"patient_id": "P2", "birth_date": "1970-02-30", "sex": "F", "death_date": ""},
+            {"patient_id": "P3", "birth_date": "1965-05-05", "sex": "X", "death_date": ""},
+            {"patient_id": "P1", "birth_date": "1960-01-01", "sex": "F", "death_date": ""},
+            {"patient_id": "P4", "birth_date": "1950-01-01", "sex": "F",
+             "death_date": "1940-01-01"},
+            {"patient_id": "", "birth_date": "", "sex": "", "death_date": ""},
+        ],
+        "diagnoses": [
+            {"patient_id": "P1", "diagnosis_date": "2019-01-01", "metastatic_date": "2018-01-01"},
+            {"patient_id": "P9", "diagnosis_date": "2019-01-01", "metastatic_date": ""},
+        ],
+        "biomarkers": [
+            {"patient_id": "P1", "test_date": "2019-01-01", "marker": "HER2", "result": "4+"},
+            {"patient_id": "P1", "test_date": "", "marker": "HER2", "result": "3+"},
+        ],
+        "treatments": [
+            {"patient_id": "P1", "drug": "Herceptin", "start_date": "2019-01-10",
+             "end_date": "2019-01-01", "setting": "metastatic"},
+            {"patient_id": "P1", "drug": "Perjeta", "start_date": "2099-01-10",
+             "end_date": "", "setting": "palliative"},
+            {"patient_id": "P2", "drug": "Perjeta", "start_date": "2019-01-10",
+             "end_date": "", "setting": ""},
+        ],
+    })
+    con = run_extract(run_context, folder)
+    rules = {(t, k): r for t, k, r, _ in quarantine(con)}
+    assert rules == {
+        ("patients", "patients.csv:3"): "invalid_date",
+        ("patients", "patients.csv:4"): "value_not_allowed",
+        ("patients", "patients.csv:5"): "duplicate_patient_id",
+        ("patients", "patients.csv:6"): "impossible_date",
+        ("patients", "patients.csv:7"): "missing_patient_id",
+        ("diagnoses", "diagnoses.csv:2"): "impossible_date",
+        ("diagnoses", "diagnoses.csv:3"): "unknown_patient",
+        ("biomarkers", "biomarkers.csv:2"): "value_not_allowed",
+        ("biomarkers", "biomarkers.csv:3"): "missing_required_value",
+        ("treatments", "treatments.csv:2"): "end_before_start",
+        ("treatments", "treatments.csv:3"): "impossible_date",
+        ("treatments", "treatments.csv:4"): "unknown_patient",  # P2 was quarantined
+    }
+    details = {k: d for _, k, _, d in quarantine(con)}
+    assert "birth_date '1970-02-30' is not a date" in details["patients.csv:3"]
+    assert "already appears on row 2" in details["patients.csv:5"]
+    # all problems of a row are kept in the detail, the first one is the rule
+    assert "setting 'palliative' is not one of" in details["treatments.csv:3"]
+
+
+def test_malformed_csv_lines_are_quarantined_and_good_rows_flow(run_context, registry_factory):
+    folder = registry_factory()
+    (folder / "treatments.csv").write_text(
+        "patient_id,drug,start_date,end_date,setting\n"
+        "P1,docetaxel,2020-01-10,,metastatic\n"
+        "P1,Perjeta,2020-01-10\n"
+        "P1,Herceptin,2020-01-10,,metastatic,surprise\n"
+        "P1,Herceptin,2020-01-31,,metastatic\n"
+    )
+    con = run_extract(run_context, folder)
+    assert con.execute("select drug, _row_number from raw.treatments order by 2").fetchall() == [
+        ("docetaxel", 2), ("Herceptin", 5)]
+    malformed = [(k, r) for t, k, r, _ in quarantine(con) if t == "treatments"]
+    assert malformed == [("treatments.csv:3", "malformed_row"), ("treatments.csv:4",
+                                                                  "malformed_row")]
+
+
+def test_every_input_row_is_accounted_for(run_context, registry_factory):
+    folder = registry_factory()
+    (folder / "treatments.csv").write_text(
+        "patient_id,drug,start_date,end_date,setting\n"
+        "P1,docetaxel,2020-01-10,,metastatic\n"
+        "P1,Perjeta,2020-01-10\n"
+        "P7,Herceptin,2020-01-10,,metastatic\n"
+        "P1,Herceptin,2020-13-10,,metastatic\n"
+        "P1,Herceptin,2020-01-31,,metastatic\n"
+    )
+    con = run_extract(run_context, folder)
+    rows = con.execute(
+        "select source_table, rows_in, rows_staged, rows_quarantined, balanced "
+        "from build.row_accounting order by 1").fetchall()
+    assert ("treatments", 5, 2, 3, True) in rows
+    assert all(balanced for *_, balanced in rows)
+
+
+def test_parquet_registry_reads_like_csv(run_context, registry_factory, tmp_path):
+    csv_folder = registry_factory()
+    pq_folder = tmp_path / "pq"
+    pq_folder.mkdir()
+    for name, rows in MINIMAL_REGISTRY.items():
+        pq.write_table(pa.Table.from_pylist(rows), pq_folder / f"{name}.parquet")
+    con = run_extract(run_context, pq_folder)
+    from_parquet = con.execute("select * exclude (record_key) from staging.treatments").fetchall()
+    assert con.execute("select _row_number from raw.patients").fetchall() == [(1,)]
+    con = run_extract(run_context, csv_folder)
+    assert con.execute("select * exclude (record_key) from staging.treatments"
+                       ).fetchall() == from_parquet

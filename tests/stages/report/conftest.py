@@ -1,0 +1,59 @@
+"""Report fixtures: a warehouse filled by `fixture_warehouse` (until every upstream stage
+is on main), pushed through the real `marts`, `report` and `publish` stages."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+
+from her2audit import context, pipeline, warehouse
+from her2audit.parameters import RunParameters
+from her2audit.stages.report.privacy import KEY_ENV
+
+from .fixture_warehouse import write_build_tables
+
+TEST_KEY = "report-test-key"
+
+
+@dataclasses.dataclass(frozen=True)
+class BuiltReport:
+    db: Path
+    reports: Path  # rendered by the `report` stage from `build`
+    index: Path
+    case_review: Path
+
+
+def build_fixture_run(db: Path, reports: Path, n_patients: int = 600, seed: int = 7,
+                      drop: tuple[str, ...] = ()) -> BuiltReport:
+    """Fixture `build` tables → stages marts, report, publish (as `her2audit run` does)."""
+    con = warehouse.connect(db)
+    try:
+        params = RunParameters()
+        context.start_run(con, "fixture-run", "fixture-registry", params, "test")
+        write_build_tables(con, n_patients=n_patients, seed=seed)
+        for table in drop:
+            con.execute(f"drop table build.{table}")
+        ctx = context.RunContext(con, "fixture-run", "fixture-registry", params, reports,
+                                  progress=lambda m: None)
+        for name in ("marts", "report", "publish"):
+            pipeline.run_stage(ctx, name)
+    finally:
+        con.close()
+    return BuiltReport(db, reports, reports / "index.html", reports / "case_review.html")
+
+
+@pytest.fixture(scope="session")
+def built_report(tmp_path_factory: pytest.TempPathFactory) -> BuiltReport:
+    root = tmp_path_factory.mktemp("report")
+    old = os.environ.get(KEY_ENV)
+    os.environ[KEY_ENV] = TEST_KEY
+    try:
+        return build_fixture_run(root / "warehouse.duckdb", root / "reports")
+    finally:
+        if old is None:
+            os.environ.pop(KEY_ENV, None)
+        else:
+            os.environ[KEY_ENV] = old

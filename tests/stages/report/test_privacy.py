@@ -1,0 +1,159 @@
+"""Small-cell suppression and pseudonymisation rules of the shareable report."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from her2audit.stages.report import privacy
+from her2audit.stages.report.sections import fraction, merge_small_steps, suppress_categories
+
+
+def test_counts_from_1_to_10_are_shown_as_less_than_11():
+    assert [privacy.fmt_count(n) for n in (0, 1, 10, 11, 1234)] == ["0", "<11", "<11", "11",
+                                                                     "1,234"]
+    assert privacy.fmt_count(None) == "–"
+    assert privacy.fmt_count(40, hidden=True) == "*"  # hidden only as a complement
+    assert privacy.fmt_count(4, hidden=True) == "<11"
+
+
+def test_one_hidden_part_pulls_the_smallest_other_part_with_it():
+    # 5 is small; with the total shown it could be recovered from 40 and 100, so 40 goes too
+    assert privacy.suppress_parts([100, 5, 40]) == [False, True, True]
+    # two small parts already protect each other
+    assert privacy.suppress_parts([100, 5, 7]) == [False, True, True]
+    assert privacy.suppress_parts([100, 5, 7, 50]) == [False, True, True, False]
+    # zeros are not suppressed and are not used as the complement
+    assert privacy.suppress_parts([100, 0, 3]) == [True, False, True]
+    # without a total beside the parts nothing more is hidden
+    assert privacy.suppress_parts([100, 5, 40], total_shown=False) == [False, True, False]
+
+
+def test_rates_from_suppressed_counts_are_hidden():
+    assert fraction(50, 200) == ("50", "200", 0.25)
+    assert fraction(5, 200) == ("<11", "200", None)
+    assert fraction(195, 200) == ("<11", "200", None)  # 5 recoverable by subtraction
+    assert fraction(3, 8) == ("<11", "<11", None)
+    assert fraction(0, 200) == ("0", "200", 0.0)
+
+
+def test_category_row_suppression_is_complementary_and_hides_the_rate():
+    row = {"n_lines": 120, "n_preferred": 80, "n_alternative": 20, "n_not_recommended": 15,
+           "n_trial": 5, "n_not_evaluable": 0, "n_evaluable": 120, "n_concordant": 100}
+    out = suppress_categories(row)
+    assert out["n_trial_text"] == "<11"
+    assert out["n_not_recommended_text"] == "*"  # the complement (smallest other)
+    assert out["n_preferred_text"] == "80" and out["n_not_evaluable_text"] == "0"
+    assert out["rate"] is None
+    clean = suppress_categories({**row, "n_trial": 15, "n_not_recommended": 5 + 0 + 0})
+    assert clean["rate"] is None  # 5 not recommended is small
+    full = suppress_categories({**row, "n_not_recommended": 11, "n_trial": 12, "n_lines": 123,
+                                "n_evaluable": 123})
+    assert full["rate"] == pytest.approx(100 / 123)
+
+
+def test_small_attrition_steps_are_merged_so_differences_reveal_nothing():
+    steps = [
+        {"step": "registry", "n_patients": 500, "n_excluded": 0, "reason": None},
+        {"step": "diagnosis", "n_patients": 496, "n_excluded": 4, "reason": "no diagnosis"},
+        {"step": "her2", "n_patients": 300, "n_excluded": 196, "reason": "her2 negative"},
+        {"step": "metastatic", "n_patients": 297, "n_excluded": 3, "reason": "never"},
+    ]
+    merged = merge_small_steps(steps)
+    assert [m["step"] for m in merged] == ["registry", "diagnosis; her2; metastatic"]
+    assert merged[-1]["n_patients"] == 297 and merged[-1]["n_excluded"] == 203
+    shown = [m["n_patients"] for m in merged]
+    assert all(not privacy.is_small(a - b) for a, b in zip(shown, shown[1:], strict=False))
+
+
+def test_pseudonyms_are_keyed_hmac_sha256(monkeypatch):
+    monkeypatch.setenv(privacy.KEY_ENV, "k1")
+    p = privacy.Pseudonymiser.from_env()
+    expected = hmac.new(b"k1", b"PT000001", hashlib.sha256).hexdigest()[:12]
+    assert p("PT000001") == f"PX-{expected}"
+    assert p.from_environment and "HER2AUDIT_PSEUDONYM_KEY" in p.note()
+    monkeypatch.setenv(privacy.KEY_ENV, "k2")
+    assert privacy.Pseudonymiser.from_env()("PT000001") != p("PT000001")
+    assert p.scrub("row of PT000001 is bad", "PT000001") == f"row of PX-{expected} is bad"
+
+
+def test_without_a_key_each_report_draws_its_own_and_says_so(monkeypatch):
+    monkeypatch.delenv(privacy.KEY_ENV, raising=False)
+    a, b = privacy.Pseudonymiser.from_env(), privacy.Pseudonymiser.from_env()
+    assert not a.from_environment
+    assert a("PT1") != b("PT1")
+    assert "random key" in a.note()
+
+
+def test_a_small_cell_in_a_two_way_table_is_protected_along_its_row_and_column():
+    # sites x line groups with an 'all' column; each column's total is shown elsewhere
+    cells = {
+        ("A", "1"): (60, 80), ("A", "2"): (30, 40), ("A", "all"): (90, 120),
+        ("B", "1"): (70, 90), ("B", "2"): (3, 5), ("B", "all"): (73, 95),
+        ("C", "1"): (50, 70), ("C", "2"): (40, 60), ("C", "all"): (90, 130),
+    }
+    hidden = privacy.suppress_rate_grid(cells)
+    assert ("B", "2") in hidden
+    assert ("B", "1") in hidden or ("B", "all") in hidden  # its row
+    assert ("A", "2") in hidden or ("C", "2") in hidden  # its column
+    _assert_no_relation_gives_one_away(cells, hidden)
+
+
+def _assert_no_relation_gives_one_away(cells, hidden):
+    rows, cols = {}, {}
+    for c in cells:
+        rows.setdefault(c[0], []).append(c)
+        cols.setdefault(c[1], []).append(c)
+    for rel in [*rows.values(), *cols.values()]:
+        assert sum(1 for c in rel if c in hidden) != 1, rel
+
+
+@given(st.lists(st.lists(st.integers(0, 40), min_size=2, max_size=4), min_size=2, max_size=6))
+@settings(max_examples=200, deadline=None)
+def test_no_row_or_column_ever_holds_exactly_one_hidden_cell(grid):
+    width = min(len(r) for r in grid)
+    cells = {}
+    for i, row in enumerate(grid):
+        dens = row[:width]
+        for j, den in enumerate(dens):
+            cells[(i, j)] = (den // 2, den)
+        cells[(i, "all")] = (sum(d // 2 for d in dens), sum(dens))
+    hidden = privacy.suppress_rate_grid(cells)
+    for c in cells:
+        num, den = cells[c]
+        if privacy.is_small(den) or privacy.is_small(num) or privacy.is_small(den - num):
+            assert c in hidden
+    # a relation may keep a single hidden cell only when nothing non-zero is left to pair it
+    rows, cols = {}, {}
+    for c in cells:
+        rows.setdefault(c[0], []).append(c)
+        cols.setdefault(c[1], []).append(c)
+    for rel in [*rows.values(), *cols.values()]:
+        nonzero_hidden = [c for c in rel if c in hidden and cells[c][1] > 0]
+        if len(nonzero_hidden) == 1:
+            assert all(c in hidden or cells[c][1] == 0 for c in rel), rel
+
+
+def test_category_tables_are_protected_down_the_columns_too():
+    from her2audit.stages.report.sections import suppress_category_rows
+
+    def row(line, pref, alt, notrec, trial, ne):
+        n = pref + alt + notrec + trial + ne
+        return {"line": line, "n_preferred": pref, "n_alternative": alt,
+                "n_not_recommended": notrec, "n_trial": trial, "n_not_evaluable": ne,
+                "n_lines": n, "n_evaluable": pref + alt + notrec, "n_concordant": pref + alt}
+
+    lines = [row("1", 300, 50, 60, 0, 20), row("2", 200, 40, 50, 5, 30),
+             row("3", 100, 30, 40, 25, 15)]
+    total = row("all", *(sum(r[k] for r in lines) for k in (
+        "n_preferred", "n_alternative", "n_not_recommended", "n_trial", "n_not_evaluable")))
+    out = suppress_category_rows([total, *lines])
+    trial = [r["n_trial_text"] for r in out]
+    assert trial[2] == "<11"
+    # the trial column adds up to the 'all' row: a second trial cell (or the total) is hidden
+    assert sum(t in ("<11", "*") for t in trial) >= 2
+    assert out[2]["rate"] is None
