@@ -19,7 +19,7 @@ from her2audit.stages import concordance
 
 D = dt.date.fromisoformat
 
-# The catalog's name for each regimen group (SPEC §5), as the lines stage writes it, and
+# The catalog's name for each regimen group (rules/regimens.yaml), as the lines stage writes it, and
 # typical ingredients of such a line (what the lines stage writes as `ingredients`).
 REGIMEN_NAMES = {
     "taxane_trastuzumab_pertuzumab": "THP",
