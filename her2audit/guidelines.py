@@ -61,6 +61,7 @@ BOOL_CONDITIONS = ("cns", "hr_positive", "early_relapse", "de_novo")
 NEVER_LISTED = ("investigational", "other")  # always `trial` / `not_evaluable`
 OPEN_END = 10**6  # line_to of an open range ("4+") when a number is needed
 MAX_HISTORY_GROUPS = 10  # received/not_received groups checked exhaustively (2**n histories)
+MAX_TRACKED_INGREDIENTS = 62  # ingredients named under if_never_given (bits of a BIGINT)
 
 _CONDITION_WORDS = {
     ("cns", True): "with CNS involvement",
@@ -761,6 +762,10 @@ def write_tables(
                         counts_as_rows)
     tracked = sorted({i for b in books for r in b.rules for items in r.lists().values()
                       for e in items for i in e.if_never_given})
+    if len(tracked) > MAX_TRACKED_INGREDIENTS:  # each is one bit of a BIGINT mask
+        raise RuleFileError(
+            f"the rulebooks name {len(tracked)} different ingredients under if_never_given; "
+            f"at most {MAX_TRACKED_INGREDIENTS} can be tracked")
     con.execute(
         "create or replace table staging.guideline_tracked_ingredients "
         "(ingredient varchar, bit integer)"
