@@ -300,3 +300,38 @@ def test_approvals_inside_a_rulebook_period(tmp_path):
                     given=["pertuzumab"]) == ("not_recommended", "P2")
     assert book.received(["trastuzumab_deruxtecan_pertuzumab"]) == {
         "trastuzumab_deruxtecan_pertuzumab", "trastuzumab_deruxtecan"}
+
+
+def test_the_stage_reads_rules_and_groups_as_of_each_line_date(tmp_path, judge):
+    """The concordance SQL honours a rule's own window and a group's own window, like
+    Rulebook.judge: the same regimen in line 2 and 3 is judged differently either side of
+    the dates."""
+    from .conftest import Patient, fetch
+
+    doc = yaml.safe_load(MINIMAL)
+    doc["id"], doc["in_force_by_date"] = "dated", False
+    doc["rules"][1]["preferred"] = [
+        {"group": "trastuzumab_deruxtecan", "effective_from": "2024-07-01"}]
+    doc["rules"][1]["alternative"] = [
+        {"group": "trastuzumab_deruxtecan", "effective_to": "2024-06-30"}]
+    doc["rules"].append({"id": "P3-late", "line": 3, "effective_from": "2024-10-01",
+                         "preferred": ["tucatinib_trastuzumab_capecitabine"],
+                         "citation": ["DB03"]})
+    folder = tmp_path / "pathways"
+    write(folder, yaml.safe_dump(doc), "dated.yaml")
+    patients = [
+        Patient("A", [("2024-02-01", "THP"), ("2024-06-30", "TDXD")]),
+        Patient("B", [("2024-02-01", "THP"), ("2024-07-01", "TDXD")]),
+        Patient("C", [("2024-02-01", "THP"), ("2024-05-01", "TDXD"), ("2024-09-30", "TUC")]),
+        Patient("D", [("2024-02-01", "THP"), ("2024-05-01", "TDXD"), ("2024-10-01", "TUC")]),
+    ]
+    verdicts = judge(patients, pinned="dated", rulebooks=folder)
+    got = {k: (v["category"], v["rule_id"]) for k, v in verdicts.items()}
+    assert got[("A", 2)] == ("alternative", "P2")
+    assert got[("B", 2)] == ("preferred", "P2")
+    assert got[("C", 3)] == ("not_recommended", "P2")
+    assert got[("D", 3)] == ("preferred", "P3-late")
+    as_of = {(r["patient_id"], r["line_number"]): str(r["rules_as_of"]) for r in fetch(
+        judge.con, "select patient_id, line_number, rules_as_of from build.line_context")}
+    assert (as_of[("A", 2)], as_of[("B", 2)], as_of[("D", 3)]) == (
+        "2024-01-01", "2024-07-01", "2024-10-01")
