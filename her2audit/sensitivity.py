@@ -34,7 +34,7 @@ import duckdb
 import pyarrow as pa
 import yaml
 
-from her2audit import warehouse
+from her2audit import guidelines, warehouse
 from her2audit.errors import RuleFileError, UsageError
 from her2audit.parameters import DEFAULTS_FILE, RunParameters, load_parameters
 from her2audit.stages import concordance, lines
@@ -228,6 +228,7 @@ def run_sensitivity(db: Path, grid: Iterable[ParameterSet] | None = None,
 def _run_grid(work: duckdb.DuckDBPyConnection, run: PublishedRun,
               points: list[ParameterSet], progress: Callable[[str], None]) -> pa.Table:
     work.execute(ROWS_DDL)
+    books = guidelines.load_rulebooks(run.params.rulebooks)
     by_pre_index = sorted(points, key=lambda p: (p.pre_index_days, p))
     with warehouse.settings(work, preserve_insertion_order=False, memory_limit=MEMORY_LIMIT):
         for pre_index, group in itertools.groupby(by_pre_index, key=lambda p: p.pre_index_days):
@@ -248,7 +249,8 @@ def _run_grid(work: duckdb.DuckDBPyConnection, run: PublishedRun,
                 })
                 lines.write_lines(work, inputs, point.regimen_window_days, point.max_gap_days,
                                   details=False)
-                concordance.judge(work, run.params.rulebooks, run.params.guideline)
+                concordance.judge(work, run.params.rulebooks, run.params.guideline, books,
+                                  verdicts_only=True)
                 warehouse.run_sql_stage(work, SQL_STAGE)
                 progress(f"  {point.label}: {time.perf_counter() - point_started:.1f} s")
             del inputs

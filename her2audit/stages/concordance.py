@@ -53,18 +53,28 @@ def data_cutoff(con: duckdb.DuckDBPyConnection) -> dt.date | None:
     ).fetchone()[0]
 
 
+# Steps that record patient sequences and the rulebooks used: not needed to judge lines and
+# compute the indicators again (her2audit.sensitivity re-judges many times).
+RECORD_STEPS = ("60_", "80_")
+
+
 def judge(con: duckdb.DuckDBPyConnection, rulebooks_dir: str | Path | None,
-          pinned: str | None) -> list[guidelines.Rulebook]:
-    """Load and check the rulebooks, then run the concordance SQL. Returns the rulebooks."""
+          pinned: str | None, books: list[guidelines.Rulebook] | None = None,
+          verdicts_only: bool = False) -> list[guidelines.Rulebook]:
+    """Load and check the rulebooks (unless `books` are given), then run the concordance
+    SQL; with `verdicts_only`, only the steps that write build.line_concordance,
+    build.line_context and the quality indicators. Returns the rulebooks."""
     missing = [t for t in REQUIRED if not _exists(con, t)]
     if missing:
         raise RuntimeError(
             f"{', '.join(missing)} missing: run the extract, cohort and lines stages first"
         )
-    books = guidelines.load_rulebooks(rulebooks_dir)
+    books = books if books is not None else guidelines.load_rulebooks(rulebooks_dir)
     guidelines.write_tables(con, books, pinned)
     warehouse.set_variables(con, {"concordance_data_cutoff": data_cutoff(con)})
-    warehouse.run_sql_stage(con, SQL_STAGE)
+    for path in warehouse.sql_files(SQL_STAGE):
+        if not (verdicts_only and path.name.startswith(RECORD_STEPS)):
+            warehouse.run_sql_file(con, path)
     return books
 
 
