@@ -19,8 +19,9 @@ A rulebook is a YAML file (`rules/guidelines/*.yaml`, plus any folder given with
 
 Approvals inside a rulebook's period: a rule, or one regimen group in a rule's list, may
 carry its own `effective_from` / `effective_to`; it counts only for lines started inside
-that window. A group may also be conditional on ingredients never given in an earlier line
-(`if_never_given`, e.g. THP from line 2 when pertuzumab was never given). What a patient
+that window. A group may also be conditional on ingredients never given before the line
+started, in an earlier line or before the metastatic setting (`if_never_given`, e.g. THP
+from line 2 when pertuzumab was never given). What a patient
 "received" is the regimen groups of their earlier lines, widened by the rulebook's
 `counts_as_received` (T-DXd + pertuzumab counts as T-DXd).
 
@@ -86,7 +87,7 @@ class GroupEntry:
     group: str
     effective_from: dt.date | None = None
     effective_to: dt.date | None = None
-    if_never_given: tuple[str, ...] = ()  # ingredients none of which an earlier line had
+    if_never_given: tuple[str, ...] = ()  # ingredients none of which was given before
 
     def counts(self, on: dt.date, given_ingredients: frozenset[str]) -> bool:
         return (_in_window(on, self.effective_from, self.effective_to)
