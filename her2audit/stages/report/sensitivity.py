@@ -52,7 +52,10 @@ def _changed(row: dict[str, Any]) -> int | None:
     return next((row[c] for c in CHANGED if row.get(c) is not None), None)
 
 
-def prepare(src: Source) -> dict[str, Any]:
+def prepare(src: Source, run_id: str | None = None) -> dict[str, Any]:
+    """Per measure: this run's rate, the lowest and highest over the grid, the largest
+    change and the most lines changing verdict; every parameter set in `detail`. When the
+    table was computed on another run than `run_id`, `other_run` names it."""
     cols, rows = data.sensitivity(src)
     if not rows:
         return {"available": False, "summary": [], "detail": []}
@@ -85,5 +88,8 @@ def prepare(src: Source) -> dict[str, Any]:
                    (f"{(rate - run_rate) * 100:+.1f}" if rate is not None
                     and run_rate is not None else "–"),
                    fmt_count(_changed(r)) if _changed(r) is not None else "–"]})
+    computed_on = sorted({str(r["run_id"]) for r in rows if r.get("run_id")})
+    other = [r for r in computed_on if run_id and r != run_id]
     return {"available": True, "summary": summary, "detail": detail,
+            "other_run": ", ".join(other) if other else None,
             "grid_headers": [p.replace("_", " ") for p in grid]}
