@@ -2,7 +2,7 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml Makefile | cksum | cut -d' ' -f1)
 UV     := $(BIN)/uv
 UV_VERSION := 0.13.8
 
@@ -10,10 +10,13 @@ UV_VERSION := 0.13.8
 
 venv: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+# --compile-bytecode: each stage process then imports its libraries from .pyc files; from
+# source (nothing compiled, e.g. under PYTHONDONTWRITEBYTECODE) importing GX, pandas and
+# scipy costs seconds more in every process.
+$(STAMP): requirements.lock pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(UV) pip sync --quiet --python $(BIN)/python requirements.lock
+	$(UV) pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.lock
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $@
