@@ -1,18 +1,18 @@
 -- stage: staging / step: macros
--- reads: nothing
+-- reads: variables latest_valid_date (the data cut-off, else the run's date) and
+--        latest_valid_date_meaning (which of the two, for messages)
 -- writes: macros used by every staging step
---   parse_iso_date(text)    -> date, or null when the text is not a real YYYY-MM-DD date
+--   parse_iso_date(text)    -> date, or null when the text is not a real date written exactly
+--                              YYYY-MM-DD (optionally with a time hh:mm:ss); 2023-1-5 is not
 --   date_problem(name, text, parsed) -> a quarantine problem struct, or null when fine
 --   text_key(text)          -> trimmed, lower-cased text used for matching
 
 create or replace macro text_key(x) as nullif(lower(trim(x)), '');
 
 create or replace macro parse_iso_date(x) as
-    coalesce(
-        try_strptime(trim(x), '%Y-%m-%d'),
-        try_strptime(trim(x), '%Y-%m-%d %H:%M:%S'),
-        try_strptime(trim(x), '%Y-%m-%dT%H:%M:%S')
-    )::date;
+    case when regexp_full_match(trim(x), '\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}:\d{2})?')
+        then try_cast(trim(x) as timestamp)::date
+    end;
 
 -- A problem is a struct {rule, detail}; a row's problems are a list, the first one is
 -- the rule it is quarantined under and all details are kept.
@@ -24,9 +24,12 @@ create or replace macro date_problem(column_name, raw_text, parsed) as
         when raw_text is not null and parsed is null then
             problem('invalid_date', column_name || ' ''' || raw_text
                 || ''' is not a date in YYYY-MM-DD form; fix or blank it in the extract')
-        when parsed < date '1900-01-01' or parsed > current_date then
+        when parsed < date '1900-01-01' then
             problem('impossible_date', column_name || ' ' || strftime(parsed, '%Y-%m-%d')
-                || ' is outside 1900-01-01 .. today')
+                || ' is before 1900-01-01')
+        when parsed > getvariable('latest_valid_date')::date then
+            problem('impossible_date', column_name || ' ' || strftime(parsed, '%Y-%m-%d')
+                || ' is in the future (after ' || getvariable('latest_valid_date_meaning') || ')')
     end;
 
 create or replace macro required_problem(column_name, raw_text) as
