@@ -139,7 +139,7 @@ def _print_table(results: list[dict[str, object]]) -> None:
     print(f"\n{'step':<17}{'status':>8}{'wall s':>9}{'CPU s':>9}{'rows':>14}{'rows/s':>13}"
           f"{'peak MiB':>10}")
     for r in results:
-        def num(key: str, fmt: str) -> str:
+        def num(key: str, fmt: str, r: dict[str, object] = r) -> str:
             return format(r[key], fmt) if r.get(key) is not None else "-"
         rate = (f"{r['rows'] / r['wall_s']:,.0f}"
                 if r.get("rows") and r.get("wall_s") and r["status"] == OK else "-")

@@ -164,9 +164,9 @@ def land_in_order(
     loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     rows = f"raw.{rows_table(table.name)}"
     with warehouse.settings(con, preserve_insertion_order=True):
+        columns = ", ".join(_text_columns(table, source_columns))
         con.execute(
-            f"create or replace table {rows} as "
-            f"select {', '.join(_text_columns(table, source_columns))} from ({select_sql}) as source"
+            f"create or replace table {rows} as select {columns} from ({select_sql}) as source"
         )
     _create_row_view(con, table, source_file, sha256, loaded_at, "rows.rowid + 2")
     n = con.execute(f"select count(*) from {rows}").fetchone()[0]
@@ -184,15 +184,17 @@ def _create_row_view(
     columns = ", ".join(f"rows.{quote_ident(c)}" for c in table.column_names)
     extra = [
         c for c in con.execute(
-            f"select column_name from information_schema.columns where table_schema = 'raw' "
-            f"and table_name = ? and table_catalog = current_database() order by ordinal_position",
+            "select column_name from information_schema.columns where table_schema = 'raw' "
+            "and table_name = ? and table_catalog = current_database() order by ordinal_position",
             [rows_table(table.name)],
         ).fetchall()
         if c[0] not in table.column_names
     ]
     columns += "".join(f", rows.{quote_ident(c)}" for (c,) in extra)
+
     def text(value: str) -> str:
         return "'" + value.replace("'", "''") + "'"
+
     con.execute(
         f"""
         create or replace view raw.{table.name} as
