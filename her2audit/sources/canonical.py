@@ -158,7 +158,7 @@ def _record_rejects(con: duckdb.DuckDBPyConnection, table: Table, path: Path) ->
     effect, its patient) for an encoding the extract can fix."""
     bad_text = con.execute(
         f"select min(line) from rejects_{table.name} where error_type = 'INVALID ENCODING'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if bad_text is not None:
         raise RegistryError(
             str(path), f"line {bad_text} is not UTF-8 text; save the extract as UTF-8 CSV "
@@ -178,7 +178,7 @@ def _record_rejects(con: duckdb.DuckDBPyConnection, table: Table, path: Path) ->
     )
     n_rejected = con.execute(
         "select count(*) from raw.load_rejects where source_table = ?", [table.name]
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if n_rejected:
         con.execute(
             "update raw.load_log set n_rejected = ? where source_table = ?",

@@ -115,12 +115,12 @@ def land(
         """,
         ([] if source_file_sql else [source_file]) + [sha256, loaded_at],
     )
-    n = con.execute(f"select count(*) from raw.{table.name}").fetchone()[0]
+    n = con.execute(f"select count(*) from raw.{table.name}").fetchall()[0][0]
     n_rejected = con.execute(
         "select (select count(*) from raw.load_rejects where source_table = $1) "
         "+ (select count(*) from raw.source_rejects where source_table = $1)",
         [table.name],
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     con.execute(
         "insert into raw.load_log values (?, ?, ?, ?, ?, ?)",
         [table.name, source_file, sha256, n, n_rejected, loaded_at],
@@ -169,7 +169,7 @@ def land_in_order(
             f"create or replace table {rows} as select {columns} from ({select_sql}) as source"
         )
     _create_row_view(con, table, source_file, sha256, loaded_at, "rows.rowid + 2")
-    n = con.execute(f"select count(*) from {rows}").fetchone()[0]
+    n = con.execute(f"select count(*) from {rows}").fetchall()[0][0]
     con.execute(
         "insert into raw.load_log values (?, ?, ?, ?, 0, ?)",
         [table.name, source_file, sha256, n, loaded_at],
@@ -221,7 +221,7 @@ def number_rows_around_rejects(con: duckdb.DuckDBPyConnection, table: Table) -> 
     source_file, sha256, loaded_at = con.execute(
         "select source_file, file_sha256, loaded_at from raw.load_log where source_table = ?",
         [table.name],
-    ).fetchone()
+    ).fetchall()[0]
     shifts = f"raw.{table.name}_reject_shifts"
     con.execute(
         f"""
