@@ -16,9 +16,17 @@ from her2audit.sources.schema import load_allowed_values
 MEMORY_LIMIT = os.environ.get("HER2AUDIT_EXTRACT_MEMORY_LIMIT", "1500MB")
 
 
+# No automatic checkpoint while extract writes its tables: DuckDB would otherwise write
+# the database file out again after each large table (about 5 s of CPU each at 100,000
+# patients); one checkpoint at the end writes everything once.
+CHECKPOINT_THRESHOLD = "16GB"
+
+
 def run(ctx: RunContext) -> None:
-    with warehouse.settings(ctx.con, memory_limit=MEMORY_LIMIT):
+    with warehouse.settings(ctx.con, memory_limit=MEMORY_LIMIT,
+                            checkpoint_threshold=CHECKPOINT_THRESHOLD):
         _extract(ctx)
+        ctx.con.execute("checkpoint")
 
 
 def latest_valid_date(ctx: RunContext) -> dict[str, object]:
