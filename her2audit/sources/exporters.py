@@ -82,6 +82,8 @@ def _load_export_codes(con: duckdb.DuckDBPyConnection) -> None:
     # One LOINC code per (marker, method): HER2 by method, ER/PR for any method ('*').
     rows = []
     for b in m["biomarkers"]:
+        if not b.get("export", True):
+            continue
         method = b["method"].upper() if b["marker"] == "HER2" else "*"
         rows.append((b["marker"], method, b["loinc"]))
     con.execute(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-
 import re
 
 import duckdb
