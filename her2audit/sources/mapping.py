@@ -6,7 +6,8 @@ and the population filter as SQL text for a database source.
   breast cancer and metastasis codes; `rank` orders matches from least to most specific.
 - `map_biomarkers(loinc, marker, method)`, `map_staging(loinc, kind)`.
 - `map_stage_groups(token, stage)`, `map_m_codes(vocabulary, code, m_category)`,
-  `map_site_words(site, word, priority)`, `map_none_words(word)`.
+  `map_site_words(site, word, priority)`, `map_none_words(word)`,
+  `map_method_words(method, word)`.
 - `map_gender(concept_id, sex)`, `map_fhir_gender(gender, sex)`.
 - `map_systems(system, vocabulary)`: FHIR system URL -> vocabulary name.
 - `map_fhir_status(resource_type, status)`: statuses meaning "did not happen".
@@ -147,6 +148,11 @@ def load(con: duckdb.DuckDBPyConnection) -> None:
         ],
     )
     _table(
+        con, "map_method_words", "method varchar, word varchar",
+        [(method, str(w).lower()) for method, words in m.get("method_words", {}).items()
+         for w in words],
+    )
+    _table(
         con, "map_none_words", "word varchar",
         [(str(w).lower(),) for w in m["metastasis_none_words"]],
     )
@@ -187,14 +193,14 @@ def load(con: duckdb.DuckDBPyConnection) -> None:
         con,
         {
             "stage_strip_pattern": m["stage_values"]["strip_pattern"],
+            "stage_name_pattern": m["stage_values"]["name_pattern"],
             "m1_pattern": mc["m1_pattern"],
             "m0_pattern": mc["m0_pattern"],
+            "m1_word_pattern": mc["m1_word_pattern"],
+            "m0_word_pattern": mc["m0_word_pattern"],
             "cancer_modifier_vocabulary": onc.get("cancer_modifier_vocabulary", ""),
             "cancer_modifier_metastasis_class": onc.get("metastasis_concept_class", ""),
             "cancer_modifier_staging_class": onc.get("staging_concept_class", ""),
-            "stage_name_pattern": onc.get("stage_name_pattern", "$^"),
-            "m1_name_pattern": onc.get("m1_name_pattern", "$^"),
-            "m0_name_pattern": onc.get("m0_name_pattern", "$^"),
             "metastatic_episode_pattern": "|".join(
                 re.escape(w) for w in onc.get("metastatic_episode_words", [])
             ) or "$^",

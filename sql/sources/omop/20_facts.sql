@@ -1,7 +1,7 @@
 -- stage: omop adapter / step: measurement and observation facts
 -- reads: omop_src.measurement, omop_src.observation, omop_src.population, omop_src.concept,
---        map_biomarkers, map_staging, map_m_codes, variables cancer_modifier_* and
---        stage_name_pattern, m1_name_pattern, m0_name_pattern
+--        map_biomarkers, map_staging, map_m_codes, variables cancer_modifier_*, macros of
+--        sql/sources/common
 -- writes: omop_src.facts (one row per measurement / observation row of the population:
 --         what it is and what it says)
 -- `kind`: biomarker (a HER2/ER/PR test, by LOINC code), stage_group, m_category,
@@ -101,7 +101,7 @@ select
         when staging_kind = 'stage_group' then
             coalesce(stage_group_of(value_text), stage_group_of(value_code))
         when modifier_class = getvariable('cancer_modifier_staging_class') then
-            stage_group_of(regexp_extract(modifier_name, getvariable('stage_name_pattern'), 1))
+            stage_group_of(modifier_name)
     end as stage,
     case
         when staging_kind = 'm_category' then coalesce(
@@ -109,10 +109,7 @@ select
                 where m.vocabulary = described.value_vocabulary and m.code = described.value_code),
             m_category_of(value_text), m_category_of(value_code))
         when modifier_class = getvariable('cancer_modifier_staging_class') then
-            case
-                when regexp_matches(modifier_name, getvariable('m1_name_pattern')) then 'M1'
-                when regexp_matches(modifier_name, getvariable('m0_name_pattern')) then 'M0'
-            end
+            m_category_of(modifier_name)
     end as m_category,
     case
         when staging_kind = 'metastasis_site' then
