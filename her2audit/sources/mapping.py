@@ -192,6 +192,7 @@ def load(con: duckdb.DuckDBPyConnection) -> None:
     warehouse.set_variables(
         con,
         {
+            "stage_within_days": int(m.get("stage_at_diagnosis_within_days", 90)),
             "stage_strip_pattern": m["stage_values"]["strip_pattern"],
             "stage_name_pattern": m["stage_values"]["name_pattern"],
             "m1_pattern": mc["m1_pattern"],

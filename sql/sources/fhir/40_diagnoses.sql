@@ -4,7 +4,8 @@
 --         fhir_src.out_diagnoses (one row per patient of the population),
 --         fhir_src.out_metastases (one row per documented metastasis site)
 -- diagnosis_date: the first breast cancer Condition. stage_at_diagnosis: its
--- Condition.stage summary, else the earliest stage group Observation. metastatic_date:
+-- Condition.stage summary, else the earliest stage group Observation documented within
+-- stage_within_days of it. metastatic_date:
 -- the earliest evidence of distant disease — a secondary malignancy Condition, an M1
 -- category, a stage group IV, a documented metastasis site; stage IV at diagnosis
 -- makes it the diagnosis date (de novo), and evidence dated before the diagnosis counts
@@ -32,10 +33,13 @@ breast as (
 ),
 
 observed_stage as (
-    select patient_id, arg_min(stage, (fact_date, line_number)) as stage
-    from usable_observations
-    where stage is not null
-    group by patient_id
+    select o.patient_id, arg_min(o.stage, (o.fact_date, o.line_number)) as stage
+    from usable_observations as o
+    join breast using (patient_id)
+    where o.stage is not null
+        and try_cast(o.fact_date as date)
+            <= try_cast(breast.diagnosis_date as date) + to_days(getvariable('stage_within_days'))
+    group by o.patient_id
 )
 
 select patient_id, onset as evidence_date, 'secondary_malignancy' as evidence, record_key
@@ -71,11 +75,13 @@ with breast as (
 ),
 
 observed_stage as (
-    select patient_id, arg_min(stage, (fact_date, line_number)) as stage
-    from fhir_src.observations
-    semi join fhir_src.population using (patient_id)
-    where stage is not null and not not_a_fact
-    group by patient_id
+    select o.patient_id, arg_min(o.stage, (o.fact_date, o.line_number)) as stage
+    from fhir_src.observations as o
+    join breast using (patient_id)
+    where o.stage is not null and not o.not_a_fact
+        and try_cast(o.fact_date as date)
+            <= try_cast(breast.diagnosis_date as date) + to_days(getvariable('stage_within_days'))
+    group by o.patient_id
 ),
 
 metastatic as (

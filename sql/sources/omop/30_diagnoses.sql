@@ -6,7 +6,8 @@
 --         dated fact of metastatic disease), omop_src.out_diagnoses (one row per person of
 --         the population), omop_src.out_metastases (one row per documented metastasis site)
 -- diagnosis_date: the first breast cancer condition. stage_at_diagnosis: the earliest
--- stage group (a staging measurement/observation or a Cancer Modifier staging concept).
+-- stage group (a staging measurement/observation or a Cancer Modifier staging concept)
+-- documented within stage_within_days of it.
 -- metastatic_date: the earliest evidence of distant disease — a secondary malignancy, an
 -- M1 category, a stage group IV, a documented metastasis site, a Cancer Modifier
 -- metastasis, a metastatic-disease episode; stage IV at diagnosis makes it the diagnosis
@@ -21,10 +22,13 @@ with breast as (
 ),
 
 first_stage as (
-    select person_id, arg_min(stage, fact_date) as stage
+    -- the stage at diagnosis: the first stage group documented near the diagnosis
+    select facts.person_id, arg_min(facts.stage, (facts.fact_date, facts.fact_id)) as stage
     from omop_src.facts
-    where stage is not null
-    group by person_id
+    join breast using (person_id)
+    where facts.stage is not null
+        and facts.fact_date <= breast.diagnosis_date + to_days(getvariable('stage_within_days'))
+    group by facts.person_id
 ),
 
 episodes as (
@@ -67,10 +71,12 @@ with breast as (
 ),
 
 stages as (
-    select person_id, arg_min(stage, (fact_date, fact_id)) as stage
+    select facts.person_id, arg_min(facts.stage, (facts.fact_date, facts.fact_id)) as stage
     from omop_src.facts
-    where stage is not null
-    group by person_id
+    join breast using (person_id)
+    where facts.stage is not null
+        and facts.fact_date <= breast.diagnosis_date + to_days(getvariable('stage_within_days'))
+    group by facts.person_id
 ),
 
 metastatic as (
