@@ -21,7 +21,6 @@ from pathlib import Path
 from population_fixture import (
     BREAST_CANCER,
     DRUGS,
-    EVERYDAY_CONDITIONS,
     EVERYDAY_OBSERVATIONS,
     others,
 )

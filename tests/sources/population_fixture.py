@@ -272,7 +272,8 @@ BREAST_CANCER: tuple[BreastCancerPatient, ...] = (
             Test("2019-08-21", "ER", "85337-4", NEGATIVE, "Negative (qualifier value)", "IHC"),
         ),
         treatments=tuple(
-            [("tucatinib", "2022-12-05", "2023-08-31"), ("capecitabine", "2022-12-05", "2023-08-31")]
+            [("tucatinib", "2022-12-05", "2023-08-31"),
+             ("capecitabine", "2022-12-05", "2023-08-31")]
             + _cycles("trastuzumab", "2022-12-05", 13)
             + [("study_drug", "2023-10-02", None), ("study_drug", "2023-10-23", None)]
             + [("lisinopril", "2020-03-01", "2024-03-01"), ("acetaminophen", "2023-01-05", None)]
