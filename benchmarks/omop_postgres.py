@@ -51,7 +51,7 @@ def _pg_type(col: str) -> str:
     if col == "value_as_number":
         return "numeric"
     if (col.endswith("_id") and col not in VOCABULARY_TEXT_IDS) or col in (
-            "year_of_birth", "month_of_birth", "day_of_birth"):
+            "year_of_birth", "month_of_birth", "day_of_birth", "concept_id_1", "concept_id_2"):
         return "bigint"
     return "varchar(255)"
 

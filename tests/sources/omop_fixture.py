@@ -280,3 +280,19 @@ def write_omop_cdm(folder: Path, n_others: int = 293, seed: int = 2024) -> Path:
     _write(folder / "concept_relationship.csv",
            ["concept_id_1", "concept_id_2", "relationship_id"], sorted(v.relationships))
     return folder
+
+
+def n_rows(folder: Path, table: str) -> int:
+    with open(folder / f"{table}.csv", encoding="utf-8") as f:
+        return sum(1 for _ in f) - 1
+
+
+def population_rows(folder: Path) -> dict[str, int]:
+    """Rows per clinical table of the breast cancer patients (persons 1..7)."""
+    counts = {}
+    for table in ("person", "condition_occurrence", "measurement", "observation",
+                  "drug_exposure", "episode"):
+        with open(folder / f"{table}.csv", encoding="utf-8") as f:
+            rows = csv.DictReader(f)
+            counts[table] = sum(1 for r in rows if int(r["person_id"]) <= len(BREAST_CANCER))
+    return counts
