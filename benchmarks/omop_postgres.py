@@ -33,13 +33,21 @@ from her2audit import warehouse
 from her2audit.sources import omop
 from her2audit.sources.dispatch import land_registry
 db, uri, memory_limit = sys.argv[1], sys.argv[2], sys.argv[3]
-transferred = {}
-stream = omop._stream
+transferred, query_seconds = {}, {}
+stream, fetch = omop._stream, omop._pg_fetch
 def counting_stream(con, source, sql, target):
+    t = time.perf_counter()
     stream(con, source, sql, target)
-    n = con.execute(f"select count(*) from {target}").fetchall()[0][0]
-    transferred[target.split(".")[-1]] = n
-omop._stream = counting_stream
+    name = target.split(".")[-1]
+    query_seconds[name] = round(time.perf_counter() - t, 1)
+    transferred[name] = con.execute(f"select count(*) from {target}").fetchall()[0][0]
+def timed_fetch(cur, sql, args=()):
+    t = time.perf_counter()
+    rows = fetch(cur, sql, args)
+    key = "count " + sql.split(" from ")[-1].split()[0] if "count(" in sql else "catalog"
+    query_seconds[key] = round(query_seconds.get(key, 0) + time.perf_counter() - t, 1)
+    return rows
+omop._stream, omop._pg_fetch = counting_stream, timed_fetch
 con = warehouse.connect(db)
 if memory_limit:
     con.execute(f"set memory_limit = '{memory_limit}'")
@@ -55,7 +63,8 @@ at_source = dict(con.execute(
 print(json.dumps({"seconds": round(seconds, 1),
                   "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
                   "peak_rss_mib": round(usage.ru_maxrss / 1024),
-                  "rows_transferred": transferred, "raw_rows": counts,
+                  "rows_transferred": transferred, "query_seconds": query_seconds,
+                  "raw_rows": counts,
                   "counted_at_source": at_source}))
 """
 

@@ -453,16 +453,17 @@ def _stream(con: duckdb.DuckDBPyConnection, source: PostgresSource, sql: str, ta
 
 @dataclasses.dataclass(frozen=True)
 class ServerQueries:
-    """The SQL sent to PostgreSQL: `population` is a CTE of the persons with a breast
-    cancer condition; every clinical table is read through it."""
+    """The SQL sent to PostgreSQL. The population (the persons with a breast cancer
+    condition) is selected once, on the server; every clinical table is then read for
+    those persons only (`person_id in (select unnest(array[...]))`: a hash or index
+    join whether or not person_id is indexed), and counted whole."""
 
     schema: str
     vocab: str
     have_vocab: bool
     columns: dict[str, set[str]]
 
-    @property
-    def population(self) -> str:
+    def population_sql(self) -> str:
         bc = mapping.breast_cancer_concepts_sql(self.vocab if self.have_vocab else None)
         cols = self.columns["condition_occurrence"]
         tests = [
@@ -472,8 +473,8 @@ class ServerQueries:
         if "condition_source_value" in cols:
             tests.append(mapping.breast_cancer_code_predicate(None, "co.condition_source_value"))
         return (
-            f"with bc as ({bc}), population as (select distinct co.person_id "
-            f"from {self.schema}.condition_occurrence as co where {' or '.join(tests)})"
+            f"with bc as ({bc}) select distinct cast(co.person_id as bigint) as person_id "
+            f"from {self.schema}.condition_occurrence as co where {' or '.join(tests)}"
         )
 
     def _used_codes(self, table: str) -> str:
@@ -501,24 +502,23 @@ class ServerQueries:
                       for c in (f"{table}_concept_id", f"{table}_source_concept_id") if c in cols]
         return "(" + (" or ".join(tests) or "false") + ")"
 
-    def table_sql(self, table: OmopTable) -> str:
+    def table_sql(self, table: OmopTable, population: str) -> str:
+        """Read a table for the population (`population`: an SQL array of person ids)."""
         cols = self.columns[table.name]
-        in_population = "t.person_id in (select person_id from population)"
+        in_population = f"t.person_id in (select unnest({population}))"
         if table.name == "care_site":
             where = (f"where t.care_site_id in (select care_site_id from {self.schema}.person "
-                     f"where person_id in (select person_id from population))")
+                     f"where person_id in (select unnest({population})))")
         elif table.name in ("measurement", "observation"):
             where = f"where {in_population} and {self._used_codes(table.name)}"
         else:
             where = f"where {in_population}"
-        return _pg_select(table, self.schema, cols, where, self.population)
+        return _pg_select(table, self.schema, cols, where)
 
-    def count_sql(self, table: str) -> str:
-        """All rows and the population's rows of a table, counted on the server."""
-        return (
-            f"{self.population} select count(*), count(p.person_id) from {self.schema}.{table} "
-            "as t left join population as p on p.person_id = t.person_id"
-        )
+    def count_sql(self, table: str, population: str | None = None) -> str:
+        """All rows of a table, or the population's rows, counted on the server."""
+        where = f" where person_id in (select unnest({population}))" if population else ""
+        return f"select count(*) from {self.schema}.{table}{where}"
 
 
 def _id_array(ids: list[int]) -> str:
@@ -656,12 +656,11 @@ def _read_postgres(
         queries = ServerQueries(source.schema, source.vocabulary_schema, have_vocab, all_columns)
         con.execute(f"create schema if not exists {SRC}")
         con.execute(SERVER_COUNTS_DDL.format(src=SRC))
+        n_all = {}
         try:
             for name in COUNTED_TABLES:
                 if name in present:
-                    n_all, n_selected = _pg_fetch(cur, queries.count_sql(name))[0]
-                    con.execute(f"insert into {SRC}.server_counts values (?, ?, ?)",
-                                [name, n_all, n_selected])
+                    n_all[name] = _pg_fetch(cur, queries.count_sql(name))[0][0]
         except Exception as exc:
             raise RegistryError(
                 source.display, f"cannot count the rows of {name}: {_scrub(str(exc), source)}"
@@ -669,11 +668,22 @@ def _read_postgres(
         cur.close()
     finally:
         conn.close()
+    try:
+        _stream(con, source, queries.population_sql(), f"{SRC}.server_population")
+    except Exception as exc:
+        raise RegistryError(
+            source.display, f"cannot select the breast cancer population from "
+            f"{source.schema}.condition_occurrence: {_scrub(str(exc), source)}",
+        ) from None
+    population = _id_array(_local_ids(
+        con, f"select person_id from {SRC}.server_population order by person_id"))
     for table in OMOP_TABLES:
         if table.name not in present or table.name in VOCABULARY_TABLES:
             _land_empty(con, table)
             continue
-        _stream_table(con, source, queries.table_sql(table), table.name, source.schema, progress)
+        _stream_table(con, source, queries.table_sql(table, population), table.name,
+                      source.schema, progress)
+    _count_selected(con, source, queries, population, n_all)
     if not have_vocab:
         for table in VOCABULARY_TABLES:
             _land_empty(con, TABLES[table])
@@ -693,6 +703,32 @@ def _read_postgres(
     return digest
 
 
+def _count_selected(
+    con: duckdb.DuckDBPyConnection, source: PostgresSource, queries: ServerQueries,
+    population: str, n_all: dict[str, int],
+) -> None:
+    """`omop_src.server_counts`: per table, all rows and the population's rows. A table
+    read whole for the population was counted by the transfer; measurement and
+    observation (read only for the codes the audit uses) are counted on the server."""
+    conn = _pg_connect(source)
+    try:
+        cur = conn.cursor()
+        for name, total in n_all.items():
+            if name in ("measurement", "observation"):
+                n_selected = _pg_fetch(cur, queries.count_sql(name, population))[0][0]
+            else:
+                n_selected = _count(con, f"{SRC}.{name}")
+            con.execute(f"insert into {SRC}.server_counts values (?, ?, ?)",
+                        [name, total, n_selected])
+        cur.close()
+    except Exception as exc:
+        raise RegistryError(
+            source.display, f"cannot count the population's rows: {_scrub(str(exc), source)}"
+        ) from None
+    finally:
+        conn.close()
+
+
 def _stream_table(
     con: duckdb.DuckDBPyConnection, source: PostgresSource, sql: str, name: str, schema: str,
     progress: Callable[[str], None] | None,
@@ -707,11 +743,7 @@ def _stream_table(
         ) from None
     if progress:
         n = _count(con, f"{SRC}.{name}")
-        counted = con.execute(
-            f"select n_all from {SRC}.server_counts where source_name = ?", [name]
-        ).fetchall()
-        total = f" of {counted[0][0]:,}" if counted else ""
-        progress(f"  omop {schema}.{name}: {n:,} rows transferred{total}")
+        progress(f"  omop {schema}.{name}: {n:,} rows of the population transferred")
 
 
 def _content_fingerprint(con: duckdb.DuckDBPyConnection, source: PostgresSource) -> str:

@@ -122,11 +122,17 @@ def test_postgres_sends_the_population_filter_and_transfers_only_its_rows(
 
     monkeypatch.setattr(omop, "_stream", recording_stream)
     con = _land(f"{PG_URI_BASE}?schema={pg_schema}")
+    # the population is selected on the server: the persons with a breast cancer
+    # condition (a descendant of 4112853, or a C50 / ICD-O-3 code)
+    population_sql, n_population = sent["server_population"]
+    assert "4112853" in population_sql and "like 'C50%'" in population_sql
+    assert n_population == 7
+    population = {p for p in range(1, 8)}
     for table in ("person", "condition_occurrence", "measurement", "observation",
                   "drug_exposure", "episode", "observation_period"):
         sql, _ = sent[table]
-        assert "population as (select distinct co.person_id" in sql, table
-        assert "t.person_id in (select person_id from population)" in sql, table
+        ids = sql.split("t.person_id in (select unnest(array[", 1)[1].split("]", 1)[0]
+        assert {int(i) for i in ids.split(",")} == population, table
     n_rows = {table: n for table, (_, n) in sent.items()}
     assert n_rows["person"] == 7  # of 300
     in_scope = omop_fixture.population_rows(cdm["folder"])
