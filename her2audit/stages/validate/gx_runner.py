@@ -38,6 +38,7 @@ class Outcome:
     observed_value: str | None
     unexpected_count: int | None
     unexpected_percent: float | None
+    examples: tuple[str, ...] = ()  # a few failing values, for logs (never stored)
 
     @property
     def success(self) -> bool | None:
@@ -56,6 +57,18 @@ def _format(value: Any) -> str | None:
     if isinstance(value, list | tuple | set):
         return ", ".join(sorted(str(v) for v in value))
     return str(value)
+
+
+def _examples(values: list | None, limit: int = 3) -> tuple[str, ...]:
+    """Up to `limit` distinct failing values, in the order GX listed them."""
+    out: list[str] = []
+    for value in values or []:
+        text = _format(value)
+        if text is not None and text not in out:
+            out.append(text)
+        if len(out) == limit:
+            break
+    return tuple(out)
 
 
 def not_evaluated(suite: str, exp: Expectation, why: str) -> Outcome:
@@ -127,6 +140,7 @@ class Validator:
             suite, exp, PASSED if r.success else FAILED, observed_text,
             int(unexpected) if unexpected is not None else None,
             float(percent) if percent is not None else None,
+            _examples(res.get("partial_unexpected_list")),
         )
 
 
