@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import math
 from typing import Any
 
@@ -75,6 +76,15 @@ def not_evaluated(suite: str, exp: Expectation, why: str) -> Outcome:
     return Outcome(suite, exp, NOT_EVALUATED, why, None, None)
 
 
+def _gx_loggers_follow_their_parent() -> None:
+    """GX pins some of its module loggers at INFO when imported; let every one follow the
+    `great_expectations` logger's level instead, which the caller sets (Airflow tasks keep
+    it at WARNING)."""
+    for name, logger in logging.root.manager.loggerDict.items():
+        if name.startswith("great_expectations.") and isinstance(logger, logging.Logger):
+            logger.setLevel(logging.NOTSET)
+
+
 class Validator:
     """One ephemeral GX context for a stage; `validate()` runs a suite on a DataFrame."""
 
@@ -82,6 +92,7 @@ class Validator:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
+        _gx_loggers_follow_their_parent()
         self._gx = gx
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
