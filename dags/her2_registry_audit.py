@@ -11,7 +11,8 @@ checks in `publish`) fails the run before anything is published.
 `rulebooks` (folder of extra rulebooks) and the line-of-therapy parameters. Defaults of
 `registry`, `db`, `reports` and `rulebooks` come from the environment of the scheduler
 and DAG processor (`HER2AUDIT_REGISTRY`, `HER2AUDIT_DB`, …); the schedule from
-`HER2AUDIT_SCHEDULE` (default `@monthly`).
+`HER2AUDIT_SCHEDULE` (default `@monthly`); `HER2AUDIT_QUEUE` names an executor queue for
+every task. See docs/deployment.md.
 
 **No pool to create.** DuckDB allows one writing process per warehouse file, so the DAG
 keeps its own writers apart: one active run (`max_active_runs=1`) and one active task per
@@ -83,13 +84,7 @@ def _days(default: int, what: str) -> Param:
     catchup=False,
     max_active_runs=orch.max_active_runs(),  # runs on one warehouse must not interleave
     max_active_tasks=1,  # one DuckDB writer per run
-    default_args={
-        "owner": "her2audit",
-        "retries": 3,  # transient errors only: _retry_only_transient fails the others at once
-        "retry_delay": dt.timedelta(seconds=30),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": dt.timedelta(minutes=10),
-    },
+    default_args=orch.default_args(),  # retries (transient errors only), HER2AUDIT_QUEUE
     params={
         "registry": Param(orch.default_param("registry"), type=["null", "string"],
                           description="Registry to audit: a folder of registry files or of "

@@ -19,6 +19,7 @@ What the DAG needs to behave in a deployment lives here too:
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from collections.abc import Mapping
@@ -87,6 +88,22 @@ def max_active_runs() -> int:
     if runs < 1:
         raise UsageError("HER2AUDIT_MAX_ACTIVE_RUNS must be at least 1")
     return runs
+
+
+def default_args() -> dict[str, Any]:
+    """Every task's settings. Retries are for transient errors only: the DAG fails a task
+    at once on any other (see `is_transient`). `HER2AUDIT_QUEUE` sends the tasks to one
+    executor queue, e.g. the Celery worker on the machine that holds the warehouse."""
+    args: dict[str, Any] = {
+        "owner": "her2audit",
+        "retries": 3,
+        "retry_delay": dt.timedelta(seconds=30),
+        "retry_exponential_backoff": 2.0,  # 30 s, 1 min, 2 min
+        "max_retry_delay": dt.timedelta(minutes=10),
+    }
+    if queue := os.environ.get("HER2AUDIT_QUEUE", "").strip():
+        args["queue"] = queue
+    return args
 
 
 def default_param(name: str, fallback: Any = None) -> Any:

@@ -5,8 +5,9 @@ scheduler, DAG processor, API server and one Celery worker — with Redis (127.0
 as the Celery broker and a fresh PostgreSQL database (127.0.0.1:5432) as Airflow's
 metadata database and Celery result backend. It signs in through the simple auth
 manager's token endpoint, unpauses the DAG and triggers a run through the REST API
-(`/api/v2`), and follows the run to success within a bounded time. Its tasks run on the
-worker's own queue, so other Celery users of the same Redis cannot take them. Nothing is
+(`/api/v2`), and follows the run to success within a bounded time. Its tasks go to the
+worker's own queue (`HER2AUDIT_QUEUE`), so other Celery users of the same Redis cannot
+take them. Nothing is
 left behind: the processes are stopped and the database dropped.
 
 Skips, with the reason, when PostgreSQL, Redis or the Celery provider is absent.
@@ -181,7 +182,7 @@ def deployment(tmp_path_factory, metadata_db: str, broker: str) -> Iterator[Depl
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata_db,
         "AIRFLOW__CELERY__BROKER_URL": broker,
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{metadata_db}",
-        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
+        "HER2AUDIT_QUEUE": queue,  # the DAG's tasks go to this worker's queue only
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "HER2AUDIT_SCHEDULE": "none",
@@ -235,7 +236,7 @@ def test_a_run_triggered_through_the_rest_api_succeeds_on_a_celery_worker(deploy
     tasks = dep.request("GET", f"{run_path}/taskInstances")[1]["task_instances"]
     summary = {t["task_id"]: (t["state"], t["try_number"], t["queue"]) for t in tasks}
     assert state == "success", (summary, dep.log_tail("celery-worker"))
-    queue = dep.env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"]
+    queue = dep.env["HER2AUDIT_QUEUE"]
     assert set(summary.values()) == {("success", 1, queue)}, summary
     assert len(summary) == 8
 

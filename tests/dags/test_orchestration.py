@@ -161,3 +161,12 @@ def test_assets_are_named_after_the_files_of_the_run(tmp_path):
     assert orchestration.outputs("validate", params) == []
     uri = orchestration.asset_uri(tmp_path / "sub" / ".." / "w.duckdb")
     assert uri == f"file://{tmp_path.resolve()}/w.duckdb"
+
+
+def test_retries_back_off_and_a_queue_can_be_named(monkeypatch):
+    monkeypatch.delenv("HER2AUDIT_QUEUE", raising=False)
+    args = orchestration.default_args()
+    assert args["retries"] >= 1 and args["retry_exponential_backoff"] > 1
+    assert "queue" not in args  # the executor's default queue
+    monkeypatch.setenv("HER2AUDIT_QUEUE", "her2audit_site_a")
+    assert orchestration.default_args()["queue"] == "her2audit_site_a"
