@@ -1,16 +1,23 @@
 # her2audit — every target bootstraps its own virtual environment from requirements.lock.
-PYTHON ?= python3.11
+# A Python 3.11 to build .venv with: python3.11 on PATH, else python3 if it is 3.11.
+# Another one: `make PYTHON=/path/to/python3.11 demo`.
+PYTHON ?= $(shell for p in python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+	2>/dev/null && { command -v $$p; break; }; done)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 UV     := $(BIN)/uv
 UV_VERSION := 0.13.8
 
-.PHONY: venv demo test test-fast lint bench bench-large lock clean
+.PHONY: venv demo test test-fast lint docs bench bench-large lock clean
 
 venv: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || test -n "$(PYTHON)" || { echo "her2audit needs Python 3.11 \
+	(none found as python3.11 or python3 on PATH); install it, or point make at one: \
+	make PYTHON=/path/to/python3.11 $(MAKECMDGOALS)" >&2; exit 2; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV) pip sync --quiet --python $(BIN)/python requirements.lock
@@ -30,6 +37,12 @@ test-fast: venv
 lint: venv
 	$(BIN)/ruff check .
 
+# The documentation site (docs/, mkdocs.yml): regenerate the pages made from data files,
+# then build strictly (a broken page or link fails) into site/.
+docs: venv
+	$(BIN)/python docs/generate.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 bench: venv
 	$(BIN)/python -m benchmarks.pipeline --patients 100000
 
@@ -41,4 +54,4 @@ lock: venv
 	$(UV) pip compile pyproject.toml --all-extras --python-version 3.11 --generate-hashes -o requirements.lock
 
 clean:
-	rm -rf $(VENV) build .pytest_cache demo_output
+	rm -rf $(VENV) build site .pytest_cache demo_output

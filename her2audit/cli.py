@@ -1,14 +1,21 @@
-"""The `her2audit` command line (SPEC §9).
+"""her2audit: do HER2-positive metastatic breast cancer patients get the recommended sequence
+of therapy, and what happens to them when they don't?
 
-Exit status: 0 success; 2 unusable arguments or an unreadable registry (one line naming
-the file and the problem); 3 the data-quality gate failed.
+Reads a cancer registry (a folder of CSV/Parquet files, an OMOP CDM, a FHIR export), infers
+lines of therapy, judges every line and sequence against a versioned guideline rulebook,
+measures outcomes, and publishes a DuckDB warehouse and a self-contained HTML report.
+
+Exit status: 0 success; 2 unusable arguments, an unreadable registry or an environment the
+run cannot work in (one line naming the file and the problem); 3 the data-quality gate failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from her2audit import __version__
@@ -20,58 +27,166 @@ DEMO_PATIENTS = 2000
 DEMO_SEED = 20231120
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Shows every option's default (when it has one) and keeps the examples' line breaks."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (action.default not in (None, argparse.SUPPRESS) and action.option_strings
+                and "default" not in text and not action.required
+                and not isinstance(action.default, bool)):
+            text += " (default: %(default)s)"
+        return text
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        kwargs.setdefault("allow_abbrev", False)  # --reg is not silently --registry
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # exit 2 with one line, no usage dump
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
+    def parse_known_args(self, args: Sequence[str] | None = None, namespace=None):
+        # An unknown option is named as unknown, before argparse would report a required
+        # option as missing (a misspelt --registy is not "--registry is required").
+        if self._subparsers is None:
+            self._refuse_unknown_options(sys.argv[1:] if args is None else list(args))
+        return super().parse_known_args(args, namespace)
+
+    def _refuse_unknown_options(self, args: list[str]) -> None:
+        known = set(self._option_string_actions)
+        for token in args:
+            if token == "--":
+                return
+            if not token.startswith("-") or token == "-" or _is_number(token):
+                continue
+            option = token.split("=", 1)[0]
+            if option in known:
+                continue
+            close = difflib.get_close_matches(option, sorted(known), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            self.error(f"unknown option {option}{hint}")
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _rule_defaults():
+    from her2audit.parameters import load_parameters
+
+    return load_parameters()
+
 
 def _add_parameter_options(p: argparse.ArgumentParser) -> None:
+    rules = _rule_defaults()
     g = p.add_argument_group(
-        "line-of-therapy and audit parameters (defaults: rules/parameters.yaml)"
+        "line-of-therapy and audit parameters",
+        "Defaults come from the rules (her2audit/rules/parameters.yaml);\n"
+        "the values used are recorded with the run in audit.runs.",
     )
-    g.add_argument("--config", type=Path, help="YAML file of parameters to use for this run")
-    g.add_argument("--pre-index-days", type=int)
-    g.add_argument("--regimen-window-days", type=int)
-    g.add_argument("--max-gap-days", type=int)
-    g.add_argument(
-        "--data-cutoff", help="censoring date YYYY-MM-DD (default: latest date in the data)"
-    )
-    g.add_argument("--guideline", help="pin one rulebook id (e.g. her2-mbc-2023) for every line")
-    g.add_argument(
-        "--rulebooks", help="folder of extra guideline rulebooks (YAML), e.g. a local pathway"
-    )
+    g.add_argument("--config", type=Path, metavar="YAML",
+                   help="YAML file of parameters for this run (keys as in parameters.yaml); "
+                        "options given here win over it")
+    g.add_argument("--pre-index-days", type=int, metavar="DAYS", default=None,
+                   help="administrations from metastatic_date minus DAYS belong to the "
+                        f"metastatic setting (rule default: {rules.pre_index_days})")
+    g.add_argument("--regimen-window-days", type=int, metavar="DAYS", default=None,
+                   help="drugs first given within DAYS of a line's start form its regimen "
+                        f"(rule default: {rules.regimen_window_days})")
+    g.add_argument("--max-gap-days", type=int, metavar="DAYS", default=None,
+                   help="a gap longer than DAYS between administrations ends the line "
+                        f"(rule default: {rules.max_gap_days})")
+    g.add_argument("--data-cutoff", metavar="YYYY-MM-DD", default=None,
+                   help="censoring date; when not given: the latest follow-up date in the "
+                        "registry (last contact, death or administration)")
+    g.add_argument("--guideline", metavar="ID", default=None,
+                   help="judge every line by this rulebook id (e.g. her2-mbc-2023); when not "
+                        "given: the rulebook in force at each line's start")
+    g.add_argument("--rulebooks", metavar="DIR", default=None,
+                   help="folder of extra guideline rulebooks (YAML), e.g. a local pathway; "
+                        "when not given: the shipped rulebooks only")
+
+
+def _sub(sub, name: str, summary: str, examples: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=summary, description=f"{summary}.\n\nexamples:\n{examples}")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="her2audit", description=__doc__.splitlines()[0])
+    lines = __doc__.strip().splitlines()
+    parser = _Parser(
+        prog="her2audit",
+        description="\n".join(lines[:-3]).strip(),
+        epilog=(
+            "start here:\n"
+            "  her2audit demo                      synthetic registry -> warehouse and report\n"
+            "  her2audit run --registry DIR --db her2audit.duckdb --reports reports/\n"
+            "  her2audit COMMAND --help            options, defaults and examples\n\n"
+            + "\n".join(lines[-3:])
+        ),
+    )
     parser.add_argument("--version", action="version", version=f"her2audit {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
 
-    p = sub.add_parser("demo", help="synthetic registry -> whole pipeline -> warehouse and report")
-    p.add_argument("--patients", type=int, default=DEMO_PATIENTS)
-    p.add_argument("--seed", type=int, default=DEMO_SEED)
-    p.add_argument("--out", type=Path, default=DEMO_DIR, help="folder for registry and warehouse")
-    p.add_argument("--reports", type=Path, default=DEMO_REPORTS)
+    p = _sub(sub, "demo", "make a synthetic registry and run the whole pipeline on it",
+             "  her2audit demo\n  her2audit demo --patients 10000 --seed 7 --out /tmp/demo")
+    p.add_argument("--patients", type=int, default=DEMO_PATIENTS, metavar="N",
+                   help="number of synthetic patients")
+    p.add_argument("--seed", type=int, default=DEMO_SEED, metavar="S",
+                   help="random seed (same seed and N give byte-identical files)")
+    p.add_argument("--out", type=Path, default=DEMO_DIR, metavar="DIR",
+                   help="folder for the synthetic registry and the warehouse")
+    p.add_argument("--reports", type=Path, default=DEMO_REPORTS, metavar="DIR",
+                   help="folder for the HTML report")
 
-    p = sub.add_parser("synth", help="write a synthetic registry (and its ground truth)")
-    p.add_argument("--patients", type=int, required=True)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--format", choices=["csv", "parquet", "omop", "fhir"], default="csv")
+    p = _sub(sub, "synth", "write a synthetic registry and its ground truth",
+             "  her2audit synth --patients 1000 --out registry/\n"
+             "  her2audit synth --patients 1000 --format fhir --out fhir_export/")
+    p.add_argument("--patients", type=int, required=True, metavar="N",
+                   help="number of synthetic patients (required)")
+    p.add_argument("--seed", type=int, default=1, metavar="S",
+                   help="random seed (same seed and N give byte-identical files)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="folder to write; the ground truth goes to DIR/truth/ (required)")
+    p.add_argument("--format", choices=["csv", "parquet", "omop", "fhir"], default="csv",
+                   help="canonical CSV or Parquet files, OMOP CDM tables, or FHIR R4 NDJSON")
 
-    p = sub.add_parser("run", help="the whole pipeline on a registry")
-    p.add_argument("--registry", required=True, help="registry folder or source URI")
-    p.add_argument("--db", type=Path, required=True, help="DuckDB warehouse file")
-    p.add_argument("--reports", type=Path, required=True, help="folder for the HTML report")
+    p = _sub(sub, "run", "run the whole pipeline on a registry",
+             "  her2audit run --registry registry/ --db her2audit.duckdb --reports reports/\n"
+             "  her2audit run --registry 'postgresql://analyst@db/omop?schema=cdm' \\\n"
+             "      --db her2audit.duckdb --reports reports/ --data-cutoff 2026-06-30\n"
+             "  her2audit run --registry fhir:export/ --db her2audit.duckdb --reports reports/ \\\n"
+             "      --max-gap-days 90 --guideline her2-mbc-2023")
+    p.add_argument("--registry", required=True, metavar="SOURCE",
+                   help="registry folder (CSV/Parquet, or OMOP CDM files), "
+                        "postgresql://…?schema=NAME (OMOP CDM), or fhir:FOLDER (required)")
+    p.add_argument("--db", type=Path, required=True, metavar="FILE",
+                   help="DuckDB warehouse file to publish to, e.g. her2audit.duckdb (required)")
+    p.add_argument("--reports", type=Path, required=True, metavar="DIR",
+                   help="folder for index.html and case_review.html (required)")
     _add_parameter_options(p)
 
-    p = sub.add_parser("validate", help="data-quality checks only (nothing is published)")
-    p.add_argument("--registry", required=True)
-    p.add_argument("--db", type=Path, help="warehouse to record results in (default: in memory)")
+    p = _sub(sub, "validate", "extract and run the data-quality checks only; nothing is published",
+             "  her2audit validate --registry registry/\n"
+             "  her2audit validate --registry registry/ --db checks.duckdb")
+    p.add_argument("--registry", required=True, metavar="SOURCE",
+                   help="registry folder or source URI, as for run (required)")
+    p.add_argument("--db", type=Path, metavar="FILE", default=None,
+                   help="warehouse to record the results in; when not given: a temporary file")
 
-    p = sub.add_parser("report", help="rebuild the report from a warehouse")
-    p.add_argument("--db", type=Path, required=True)
-    p.add_argument("--reports", type=Path, required=True)
+    p = _sub(sub, "report", "rebuild the HTML report from a published warehouse",
+             "  her2audit report --db her2audit.duckdb --reports reports/")
+    p.add_argument("--db", type=Path, required=True, metavar="FILE",
+                   help="published DuckDB warehouse (required)")
+    p.add_argument("--reports", type=Path, required=True, metavar="DIR",
+                   help="folder for index.html and case_review.html (required)")
     return parser
 
 

@@ -31,7 +31,11 @@ def print_run_summary(
     con = warehouse.connect(db, read_only=True)
     try:
         tables = warehouse.table_names(con, warehouse.AUDIT)
-        say(f"run {run_id} published {len(tables)} tables")
+        published = con.execute(
+            "select json_keys(row_counts) from audit.runs where run_id = ?", [run_id]
+        ).fetchall()
+        n_published = len(published[0][0] or []) if published else 0
+        say(f"run {run_id} published {n_published} tables to audit")
         for line in _accounting_lines(con, warehouse.AUDIT):
             say(line)
         if "cohort_attrition" in tables:

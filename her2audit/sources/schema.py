@@ -19,6 +19,7 @@ class Column:
     type: str
     required: bool
     allowed: tuple[str, ...] | None
+    meaning: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Table:
     name: str
     required: bool
     columns: tuple[Column, ...]
+    description: str = ""
 
     @property
     def column_names(self) -> list[str]:
@@ -47,10 +49,11 @@ def registry_tables() -> dict[str, Table]:
                 d.get("type", "text"),
                 bool(d.get("required", False)),
                 tuple(d["allowed"]) if "allowed" in d else None,
+                " ".join(str(d.get("meaning", "")).split()),
             )
             for c, d in t["columns"].items()
         )
-        tables[name] = Table(name, bool(t["required"]), cols)
+        tables[name] = Table(name, bool(t["required"]), cols, t.get("description", ""))
     return tables
 
 
@@ -68,3 +71,19 @@ def load_allowed_values(con: duckdb.DuckDBPyConnection) -> None:
         "(source_table varchar, column_name varchar, value varchar, value_key varchar)"
     )
     con.executemany("insert into staging.allowed_values values (?, ?, ?, ?)", rows)
+
+
+def registry_format_markdown() -> str:
+    """The tables and columns of the registry format as Markdown (the docs page's body)."""
+    out = []
+    for t in registry_tables().values():
+        need = "required" if t.required else "optional"
+        out += [f"### `{t.name}` ({need})", "", t.description, "",
+                "| column | type | required | allowed values | meaning |",
+                "|---|---|---|---|---|"]
+        for c in t.columns:
+            allowed = ", ".join(f"`{v}`" for v in c.allowed) if c.allowed else ""
+            out.append(f"| `{c.name}` | {c.type} | {'yes' if c.required else 'no'} | "
+                       f"{allowed} | {c.meaning} |")
+        out.append("")
+    return "\n".join(out)

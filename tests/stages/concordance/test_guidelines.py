@@ -209,13 +209,13 @@ def test_cli_refuses_unknown_guideline_and_bad_rulebook_with_exit_2(tmp_path, ca
     assert not (tmp_path / "w.duckdb").exists()  # refused before any work
 
 
-def test_the_readme_example_rulebook_loads_and_judges(tmp_path, judge):
+def test_the_documented_example_rulebook_loads_and_judges(tmp_path, judge):
     from her2audit.paths import PROJECT_DIR
 
     from .conftest import Patient
 
-    readme = (PROJECT_DIR / "README.md").read_text()
-    section = readme[readme.index("### Adding your own rulebook"):]
+    page = (PROJECT_DIR / "docs" / "rules" / "rulebooks.md").read_text()
+    section = page[page.index("## Adding your own rulebook"):]
     example = section[section.index("```yaml") + len("```yaml"):]
     example = example[:example.index("```")]
     folder = tmp_path / "pathways"
