@@ -23,10 +23,10 @@ file, a failed data-quality gate — fails its task at once, without retries. On
 transient one (the warehouse locked by another process, a dropped connection) is retried,
 with exponential back-off.
 
-**Assets.** `publish` emits an event for the warehouse file it published and `report` for
-the report it wrote, both as `file://` assets named after the run's own paths, through
-the asset aliases `her2audit_warehouse` and `her2audit_report`: schedule a dashboard DAG
-on an alias (any warehouse) or on one file's asset.
+**Assets.** `publish` emits an event for the warehouse file it published and one for the
+run's report, as `file://` assets named after the run's own paths, through the asset
+aliases `her2audit_warehouse` and `her2audit_report`: schedule a dashboard DAG on an alias
+(any warehouse) or on one file's asset.
 """
 
 from __future__ import annotations
@@ -40,9 +40,8 @@ from airflow.sdk.exceptions import AirflowFailException
 from her2audit import orchestration as orch
 from her2audit.parameters import load_parameters
 
-WAREHOUSE = AssetAlias("her2audit_warehouse")
-REPORT = AssetAlias("her2audit_report")
-OUTLETS = {"report": [REPORT], "publish": [WAREHOUSE]}
+ALIASES = {name: AssetAlias(name) for name in (orch.WAREHOUSE_ALIAS, orch.REPORT_ALIAS)}
+OUTLETS = {orch.PUBLISHING_TASK: list(ALIASES.values())}
 
 _rules = load_parameters()  # defaults from her2audit/rules/parameters.yaml
 _guidelines = orch.guideline_choices(orch.default_param("rulebooks"))
@@ -64,10 +63,8 @@ def _stage_task(name: str):
     def run_stage(audit_run: str, params=None, outlet_events=None) -> str:
         with _retry_only_transient():
             orch.run_task(name, audit_run, params["db"], params.get("reports"))
-            for alias in OUTLETS.get(name, []):
-                for path in orch.outputs(name, params):
-                    outlet_events[alias].add(Asset(orch.asset_uri(path)),
-                                             extra=orch.asset_extra(name, audit_run, params))
+            for alias, uri, extra in orch.asset_events(name, audit_run, params):
+                outlet_events[ALIASES[alias]].add(Asset(uri), extra=extra)
         return audit_run
 
     return run_stage

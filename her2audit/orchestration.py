@@ -14,7 +14,7 @@ What the DAG needs to behave in a deployment lives here too:
   lines, and failed expectations show at warning/error level with their failing values;
 - the choices and descriptions of the trigger form (`guideline_choices`);
 - the assets a run publishes, named after the warehouse and report files of that run
-  (`asset_uri`, `asset_extra`).
+  (`asset_events`).
 """
 
 from __future__ import annotations
@@ -269,6 +269,13 @@ def run_task(task: str, run_id: str, db: str | Path, reports: str | Path | None 
 
 # ---- assets ------------------------------------------------------------------------
 
+# Asset aliases the publishing task declares as outlets; at run time it attaches to them
+# the assets of the files that run published (their paths are known only then).
+WAREHOUSE_ALIAS = "her2audit_warehouse"
+REPORT_ALIAS = "her2audit_report"
+PUBLISHING_TASK = "publish"  # the warehouse and the run's report appear together here
+
+
 def asset_uri(path: str | Path) -> str:
     """A `file://` URI naming one file (absolute, normalised), as Airflow asset URIs are."""
     return Path(path).expanduser().resolve().as_uri()
@@ -283,22 +290,17 @@ def published_tables(db: str | Path) -> list[str]:
         con.close()
 
 
-def outputs(task: str, params: Mapping[str, Any]) -> list[Path]:
-    """The files a task publishes, for its asset events: `publish` the warehouse, `report`
-    the report's index.html (none when no reports folder was given)."""
-    if task == "publish":
-        return [Path(params["db"])]
-    if task == "report" and params.get("reports"):
-        report = Path(params["reports"]) / "index.html"
-        return [report] if report.exists() else []
-    return []
-
-
-def asset_extra(task: str, run_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """What the asset event of the report/publish task says (for downstream DAGs)."""
-    extra: dict[str, Any] = {"run_id": run_id, "db": str(params.get("db"))}
-    if task == "report" and (report := outputs(task, params)):
-        extra["report"] = str(report[0])
-    if task == "publish":
-        extra["tables"] = published_tables(params["db"])
-    return extra
+def asset_events(task: str, run_id: str, params: Mapping[str, Any]
+                 ) -> list[tuple[str, str, dict[str, Any]]]:
+    """(alias, asset URI, extra) of every asset event `task` emits: the publishing task
+    emits the warehouse it published and, when a reports folder was given, the run's
+    report. Downstream DAGs read `run_id`, `db`, `tables` or `report` from the extra."""
+    if task != PUBLISHING_TASK:
+        return []
+    db = Path(params["db"])
+    extra: dict[str, Any] = {"run_id": run_id, "db": str(db)}
+    events = [(WAREHOUSE_ALIAS, asset_uri(db), {**extra, "tables": published_tables(db)})]
+    report = Path(params["reports"]) / "index.html" if params.get("reports") else None
+    if report is not None and report.is_file():
+        events.append((REPORT_ALIAS, asset_uri(report), {**extra, "report": str(report)}))
+    return events

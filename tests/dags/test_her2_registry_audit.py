@@ -63,8 +63,8 @@ def test_params_schedule_and_assets(audit_dag):
     assert audit_dag.timetable.expression == "0 0 1 * *"  # @monthly by default
     outlets = {t.task_id: [(type(a).__name__, a.name) for a in t.outlets]
                for t in audit_dag.tasks if t.outlets}
-    assert outlets == {"report": [("AssetAlias", "her2audit_report")],
-                       "publish": [("AssetAlias", "her2audit_warehouse")]}
+    assert outlets == {"publish": [("AssetAlias", "her2audit_warehouse"),
+                                   ("AssetAlias", "her2audit_report")]}
 
 
 def test_every_param_is_described_and_guideline_is_a_choice_of_known_rulebooks(audit_dag):
@@ -184,7 +184,7 @@ def test_a_dag_run_publishes_the_same_tables_as_the_cli(published, tmp_path):
     assert runs == [("airflow", "published")]
 
 
-def test_publish_and_report_emit_assets_named_after_the_runs_files(published):
+def test_publish_emits_assets_named_after_the_runs_warehouse_and_report(published):
     from airflow.models.asset import AssetEvent
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -196,7 +196,7 @@ def test_publish_and_report_emit_assets_named_after_the_runs_files(published):
     assert warehouse_uri.startswith("file:///") and warehouse_uri in events
     assert events[warehouse_uri]["db"] == str(published["db"])
     assert "lines_of_therapy" in events[warehouse_uri]["tables"]
-    assert report_uri in events
+    assert events[report_uri]["report"].endswith("index.html")
     assert events[report_uri]["run_id"] == events[warehouse_uri]["run_id"]
 
 

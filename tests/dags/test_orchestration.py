@@ -40,13 +40,26 @@ def test_the_registry_must_be_given(tmp_path, monkeypatch):
         orchestration.start_and_extract({"registry": None, "db": str(tmp_path / "w.duckdb")})
 
 
-def test_asset_events_say_where_the_outputs_are(tmp_path):
-    params = {"db": "/x/w.duckdb", "reports": str(tmp_path)}
-    assert orchestration.asset_extra("report", "r1", params) == {"run_id": "r1",
-                                                                  "db": "/x/w.duckdb"}
-    (tmp_path / "index.html").write_text("<html></html>")
-    assert orchestration.asset_extra("report", "r1", params)["report"] == str(
-        tmp_path / "index.html")
+def test_only_publish_emits_assets_and_they_say_where_the_outputs_are(small_registry,
+                                                                       tmp_path):
+    db, reports = tmp_path / "w.duckdb", tmp_path / "reports"
+    params = {"registry": str(small_registry), "db": str(db), "reports": str(reports)}
+    run_id = orchestration.start_and_extract(params)
+    for task in list(orchestration.TASK_STAGES)[1:]:
+        if task != orchestration.PUBLISHING_TASK:
+            assert orchestration.asset_events(task, run_id, params) == []
+        orchestration.run_task(task, run_id, db, reports)
+    events = orchestration.asset_events("publish", run_id, params)
+    assert [(alias, uri) for alias, uri, _ in events] == [
+        ("her2audit_warehouse", f"file://{db.resolve()}"),
+        ("her2audit_report", f"file://{(reports / 'index.html').resolve()}")]
+    (_, _, warehouse_extra), (_, _, report_extra) = events
+    assert warehouse_extra["run_id"] == report_extra["run_id"] == run_id
+    assert "lines_of_therapy" in warehouse_extra["tables"]
+    assert report_extra["report"] == str(reports / "index.html")
+    # without a reports folder: the warehouse alone
+    no_report = orchestration.asset_events("publish", run_id, {**params, "reports": None})
+    assert [alias for alias, _, _ in no_report] == ["her2audit_warehouse"]
 
 
 # ---- what is retried, what fails at once -------------------------------------------
@@ -151,14 +164,7 @@ def test_task_logs_hold_the_pipelines_lines_not_the_libraries(small_registry, tm
         "[warning] patients.patients_at_least_100: observed 60"]
 
 
-def test_assets_are_named_after_the_files_of_the_run(tmp_path):
-    (tmp_path / "reports").mkdir()
-    (tmp_path / "reports" / "index.html").write_text("<html></html>")
-    params = {"db": str(tmp_path / "w.duckdb"), "reports": str(tmp_path / "reports")}
-    assert orchestration.outputs("publish", params) == [tmp_path / "w.duckdb"]
-    assert orchestration.outputs("report", params) == [tmp_path / "reports" / "index.html"]
-    assert orchestration.outputs("report", {**params, "reports": None}) == []
-    assert orchestration.outputs("validate", params) == []
+def test_asset_uris_are_absolute_file_uris(tmp_path):
     uri = orchestration.asset_uri(tmp_path / "sub" / ".." / "w.duckdb")
     assert uri == f"file://{tmp_path.resolve()}/w.duckdb"
 
