@@ -20,7 +20,8 @@ setup(
     packages=[*find_packages(include=["her2audit", "her2audit.*"]), *RESOURCE_PACKAGES],
     package_dir=RESOURCE_PACKAGES,
     package_data={
-        "her2audit": ["rules/*.yaml", "rules/*.json", "rules/**/*.yaml", "synth/README.md"],
+        "her2audit": ["rules/*.yaml", "rules/*.json", "rules/**/*.yaml", "synth/README.md",
+                      "stages/report/wording.yaml", "stages/report/templates/**/*"],
         "her2audit._sql": ["**/*.sql"],
         "her2audit._expectations": ["*.json"],
         "her2audit._dags": ["*.py"],
