@@ -10,13 +10,17 @@ Every result is written to `build.data_quality_results` (published with the run 
 `audit.data_quality_results`) and appended to `audit.data_quality_results_history`, an
 append-only log that also keeps the results of runs the gate stopped. A failed
 `critical` expectation raises `DataQualityError` naming the failed expectations
-(CLI exit 3, failed Airflow task); `warning` failures are recorded and shown.
+(CLI exit 3, failed Airflow task); `warning` failures are recorded and shown. Each failed
+expectation is logged (logger `her2audit.stages.validate`: ERROR for critical, WARNING
+for warning) with its observed value and a few failing values; the CLI prints these
+lines on stderr, an Airflow task log shows them at their level.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -39,6 +43,8 @@ from her2audit.stages.validate.suites import Expectation, Suite, load_suites
 
 if TYPE_CHECKING:
     from her2audit.context import RunContext
+
+log = logging.getLogger(__name__)
 
 RESULTS = "data_quality_results"
 HISTORY = "data_quality_results_history"
@@ -210,19 +216,26 @@ def record(con: duckdb.DuckDBPyConnection, run_id: str, stage: str,
         con.unregister("dq_outcomes")
 
 
+def failure_line(o: Outcome) -> str:
+    """One failed expectation: severity, name, observed value, a few failing values."""
+    line = f"[{o.expectation.severity}] {o.suite}.{o.expectation.name}: observed {o.observed_value}"
+    return line + (f"; failing values e.g. {', '.join(o.examples)}" if o.examples else "")
+
+
 def gate(outcomes: Sequence[Outcome], progress: Callable[[str], None]) -> None:
-    """Show failures; raise DataQualityError if a critical expectation failed."""
+    """Log failures; raise DataQualityError if a critical expectation failed."""
     failed = [o for o in outcomes if o.status == FAILED]
     n_skipped = sum(o.success is None for o in outcomes)
     progress(f"  {len(outcomes)} expectations: {len(outcomes) - len(failed) - n_skipped} passed, "
              f"{len(failed)} failed, {n_skipped} not evaluated")
     for o in failed:
-        progress(f"  [{o.expectation.severity}] {o.suite}.{o.expectation.name}: "
-                 f"observed {o.observed_value}")
+        critical = o.expectation.severity == "critical"
+        log.log(logging.ERROR if critical else logging.WARNING, "  %s", failure_line(o))
     critical = [o for o in failed if o.expectation.severity == "critical"]
     if critical:
         raise DataQualityError(
-            [f"{o.suite}.{o.expectation.name} (observed {o.observed_value})" for o in critical]
+            [f"{o.suite}.{o.expectation.name} (observed {o.observed_value}"
+             + (f", e.g. {o.examples[0]}" if o.examples else "") + ")" for o in critical]
         )
 
 
