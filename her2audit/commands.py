@@ -125,3 +125,12 @@ def report(args: argparse.Namespace) -> int:
     path = report_module.build_from_warehouse(args.db, args.reports)
     _say(f"report: {path}")
     return 0
+
+
+def network(args: argparse.Namespace) -> int:
+    from her2audit.network.build import build_network
+
+    result = build_network(args.packages, args.db, args.reports, _say)
+    total = sum(result.seconds.values())
+    _say(f"merged {len(result.packages)} centre packages in {total:.1f} s")
+    return 0
