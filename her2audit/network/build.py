@@ -119,6 +119,7 @@ def build_warehouse(con: duckdb.DuckDBPyConnection, packages: list[Package],
     clock("load")
     warehouse.set_variables(con, {
         "network_horizon_days": rules.life_table_horizon_days,
+        "network_interval_days": rules.life_table_interval_days,
         "network_z": float(ndtri(1 - (1 - CONFIDENCE_LEVEL) / 2)),
     })
     warehouse.run_sql_stage(con, SQL_STAGE)

@@ -1,12 +1,14 @@
 -- stage: network / step: pooled life tables
--- reads: network.centre_survival_life_tables, variable network_horizon_days (end of the grid)
+-- reads: network.centre_survival_life_tables, variables network_horizon_days (end of the
+--        grid) and network_interval_days (its intervals)
 -- writes: network.pooled_life_tables: one row per survival group x interval of the common
 --         grid: patients at risk at the interval's start, events and censored in it, summed
 --         over centres. A centre that suppressed an interval's events and censored (one of
 --         them 1-10) but shows its numbers at risk at this and the next interval has
 --         removed = at risk now - at risk next; its events are estimated as removed x the
 --         event share (events / removed) of the centres that show both in that interval,
---         or, when none does, of every interval any centre shows in the group
+--         or, when none does, in it and the intervals next to it, or else in every
+--         interval any centre shows in the group
 --         (`n_centres_events_estimated`). When no centre shows any interval of the group,
 --         nothing can be estimated: its rows have no centres (`n_centres` 0). A centre whose number at risk is suppressed (1-10 left) is
 --         left out from that interval on (`n_centres_left_out`).
@@ -45,58 +47,53 @@ centre_removed as (
     from centre_rows
 ),
 
-shown_rows as (
-    select *
+intervals as (
+    select distinct endpoint, grouping, line_number, group_value, interval_start_days
     from centre_removed
-    where n_events is not null and n_censored is not null
 ),
 
-interval_share as (
+shown_counts as (
+    -- per interval, the events and removals of the centres that show both
+    select
+        intervals.*,
+        sum(shown.n_events) as n_events,
+        sum(shown.n_events + shown.n_censored) as n_removed
+    from intervals
+    left join centre_removed as shown
+        on shown.endpoint = intervals.endpoint
+        and shown.grouping = intervals.grouping
+        and shown.line_number is not distinct from intervals.line_number
+        and shown.group_value is not distinct from intervals.group_value
+        and shown.interval_start_days = intervals.interval_start_days
+        and shown.n_events is not null
+        and shown.n_censored is not null
+    group by all
+),
+
+event_share as (
+    -- the event share among removals in the interval; else in it and its neighbours
+    -- (the share drifts over follow-up: censoring grows as follow-up ends); else over
+    -- every interval of the group
     select
         endpoint,
         grouping,
         line_number,
         group_value,
         interval_start_days,
-        sum(n_events) / nullif(sum(n_events + n_censored), 0) as share
-    from shown_rows
-    group by all
-),
-
-group_share as (
-    select
-        endpoint,
-        grouping,
-        line_number,
-        group_value,
-        sum(n_events) / nullif(sum(n_events + n_censored), 0) as share
-    from shown_rows
-    group by all
-),
-
-event_share as (
-    -- the interval's share among the centres showing it, else the group's over all
-    -- intervals shown
-    select
-        groups.endpoint,
-        groups.grouping,
-        groups.line_number,
-        groups.group_value,
-        groups.interval_start_days,
-        coalesce(interval_share.share, group_share.share) as share
-    from (select distinct endpoint, grouping, line_number, group_value, interval_start_days
-          from centre_removed) as groups
-    left join interval_share
-        on interval_share.endpoint = groups.endpoint
-        and interval_share.grouping = groups.grouping
-        and interval_share.line_number is not distinct from groups.line_number
-        and interval_share.group_value is not distinct from groups.group_value
-        and interval_share.interval_start_days = groups.interval_start_days
-    left join group_share
-        on group_share.endpoint = groups.endpoint
-        and group_share.grouping = groups.grouping
-        and group_share.line_number is not distinct from groups.line_number
-        and group_share.group_value is not distinct from groups.group_value
+        coalesce(
+            n_events / nullif(n_removed, 0),
+            sum(n_events) over neighbours / nullif(sum(n_removed) over neighbours, 0),
+            sum(n_events) over whole_group / nullif(sum(n_removed) over whole_group, 0)
+        ) as share
+    from shown_counts
+    window
+        neighbours as (
+            partition by endpoint, grouping, line_number, group_value
+            order by interval_start_days
+            range between getvariable('network_interval_days') preceding
+                and getvariable('network_interval_days') following
+        ),
+        whole_group as (partition by endpoint, grouping, line_number, group_value)
 ),
 
 centre_estimates as (

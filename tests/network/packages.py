@@ -141,3 +141,47 @@ def replace_table(package: Path, name: str, table: pa.Table) -> None:
     manifest = json.loads((package / "manifest.json").read_text())
     manifest["files"][path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
     (package / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+
+RULEBOOKS = [{"id": "her2-mbc-2020", "version": "2020.1"},
+             {"id": "her2-mbc-2023", "version": "2023.1"}]
+
+
+def tiny_package(out: Path, centre: str, scale: int = 1, log_hr: float = -0.5,
+                 software_version: str = "0.1.0", rulebooks: list | None = None) -> Path:
+    """A small well-formed package made by hand (no pipeline run): every count >= 11."""
+    import math
+
+    out.mkdir(parents=True)
+    n = 100 * scale
+    tables = {
+        "quality_indicators": pa.table({
+            "indicator": ["line_concordance", "first_line_thp"],
+            "period": ["all", "all"], "site_id": ["all", "all"],
+            "numerator": [80 * scale, 60 * scale], "denominator": [n, n],
+            "rate": [0.8, 0.6]}),
+        "concordance_by_line": pa.table({
+            "line": ["all", "1"], "n_evaluable": [n, n], "n_concordant": [80 * scale, 80 * scale]}),
+        "survival_life_tables": pa.table({
+            "endpoint": ["os_from_metastatic"] * 2, "grouping": ["overall"] * 2,
+            "line_number": pa.array([None, None], pa.int32()), "group_value": [None, None],
+            "interval_start_days": pa.array([0, 182], pa.int32()),
+            "interval_end_days": pa.array([182, 364], pa.int32()),
+            "n_at_risk": [n, n - 25 * scale], "n_events": [12 * scale, 15 * scale],
+            "n_censored": [13 * scale, 20 * scale]}),
+        "survival_comparisons": pa.table({
+            "endpoint": ["os"], "line_number": pa.array([1], pa.int32()),
+            "model": ["cox_unadjusted"], "hazard_ratio": [math.exp(log_hr)],
+            "hr_ci_lower": [math.exp(log_hr - 1.96 * 0.2)],
+            "hr_ci_upper": [math.exp(log_hr + 1.96 * 0.2)], "status": ["estimated"]}),
+    }
+    files = {}
+    for name, table in tables.items():
+        path = out / f"{name}.parquet"
+        pq.write_table(table, path)
+        files[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    manifest = {"run_id": f"run-{centre}", "source_fingerprint": "f" * 64,
+                "software_version": software_version, "rulebooks": rulebooks or RULEBOOKS,
+                "suppression_threshold": THRESHOLD, "files": files, "centre": centre}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return out
