@@ -131,6 +131,7 @@ def network(args: argparse.Namespace) -> int:
     from her2audit.network.build import build_network
 
     result = build_network(args.packages, args.db, args.reports, _say)
-    total = sum(result.seconds.values())
-    _say(f"merged {len(result.packages)} centre packages in {total:.1f} s")
+    steps = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in result.seconds.items())
+    _say(f"merged {len(result.packages)} centre packages in "
+         f"{sum(result.seconds.values()):.1f} s ({steps})")
     return 0
