@@ -105,7 +105,8 @@ def validate(args: argparse.Namespace) -> int:
 
     def check(db: Path) -> None:
         try:
-            pipeline.run_pipeline(db, args.registry, load_parameters(), None, "validate", stages)
+            pipeline.run_pipeline(db, args.registry, load_parameters(), None, "validate", stages,
+                                  work=True)
         except DataQualityError:
             summary.print_validation_summary(db, _say)
             raise

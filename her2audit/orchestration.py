@@ -1,28 +1,31 @@
 """Task callables for the Airflow DAG `her2_registry_audit` (dags/her2_registry_audit.py).
 
-Each Airflow task opens the DuckDB warehouse, rebuilds the run's `RunContext` from
-`build.run_info`, runs its pipeline stage(s) with `pipeline.run_stage` — the same
-functions `her2audit run` calls — and closes the file. Tasks hand each other only the
+Each Airflow task opens the run's work file (`<db>.work/run.duckdb`, made by the first
+task), rebuilds the run's `RunContext` from `build.run_info`, runs its pipeline stage(s)
+with `pipeline.run_stage` — the same functions `her2audit run` calls — and closes the file.
+The last task publishes by renaming the work file over `db`, so dashboards reading `db`
+are never blocked by the tasks, and never see half a run. Tasks hand each other only the
 run id and paths (XCom-sized strings), never data. Nothing here imports Airflow, so the
 callables can be tested and reused without it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from her2audit import context, pipeline, warehouse
+from her2audit import context, environment, pipeline, warehouse
 from her2audit.errors import UsageError
 from her2audit.parameters import RunParameters, load_parameters
 
 log = logging.getLogger("her2audit")
 
 DAG_ID = "her2_registry_audit"
-# DuckDB allows one read-write process per file: every task that opens the warehouse
+# DuckDB allows one read-write process per file: every task that opens the run's work file
 # takes the one slot of this pool (create it: `airflow pools set her2audit_duckdb 1 ...`).
 POOL = "her2audit_duckdb"
 DEFAULT_SCHEDULE = "@monthly"
@@ -37,7 +40,7 @@ TASK_STAGES: dict[str, tuple[str, ...]] = {
     "concordance": ("concordance",),
     "outcomes": ("outcomes",),
     "report": ("marts", "report"),
-    "publish": ("publish",),
+    "publish": ("account", "share", "publish"),
 }
 
 PARAMETER_NAMES = ("pre_index_days", "regimen_window_days", "max_gap_days", "data_cutoff",
@@ -104,20 +107,39 @@ def _run_stages(ctx: context.RunContext, task: str) -> None:
 
 
 def start_and_extract(params: Mapping[str, Any], command: str = "airflow") -> str:
-    """First task: start a run on the warehouse (empties `build`, records `build.run_info`)
-    and extract the registry. Returns the run id the other tasks need."""
+    """First task: check the environment, make the run's work file (the append-only tables
+    carried over from the published warehouse), record `build.run_info` and extract the
+    registry. Returns the run id the other tasks need."""
     registry = _require(params, "registry")
     db = Path(_require(params, "db"))
     run_params = run_parameters(params)
+    reports = _reports(params)
+    environment.check_run(db, reports, registry, run_params)
     run_id = context.new_run_id(registry, run_params)
-    con = warehouse.connect(db)
-    try:
-        context.start_run(con, run_id, registry, run_params, command)
-        ctx = context.RunContext(con, run_id, registry, run_params, _reports(params), _progress)
-        _run_stages(ctx, "extract")
-    finally:
+    with _faults(db):
+        con = context.open_new_run(db, run_id, registry, run_params, command)
+        try:
+            ctx = context.RunContext(con, run_id, registry, run_params, reports, _progress)
+            _run_stages(ctx, "extract")
+        except BaseException:
+            con.close()
+            # a failed start leaves no work file behind (nothing in it is worth keeping)
+            pipeline.clean_up_failed_run(db, reports, created=True, finished=[], fault=True)
+            raise
         con.close()
     return run_id
+
+
+@contextlib.contextmanager
+def _faults(db: Path) -> Iterator[None]:
+    """An environment fault (a lock, a full or read-only disk) as its one-line error."""
+    try:
+        yield
+    except Exception as exc:
+        fault = environment.fault_from(exc, db)
+        if fault is None:
+            raise
+        raise fault from None
 
 
 def _reports(params: Mapping[str, Any]) -> Path | None:
@@ -141,13 +163,15 @@ def context_for(con, run_id: str, reports: Path | None) -> context.RunContext:
 
 
 def run_task(task: str, run_id: str, db: str | Path, reports: str | Path | None = None) -> str:
-    """Any task after the first: run its stage(s) for `run_id`; returns the run id."""
-    con = warehouse.connect(Path(db))
-    try:
-        ctx = context_for(con, run_id, Path(reports) if reports else None)
-        _run_stages(ctx, task)
-    finally:
-        con.close()
+    """Any task after the first: run its stage(s) for `run_id` on the run's work file;
+    returns the run id."""
+    with _faults(Path(db)):
+        con = context.open_run(Path(db))
+        try:
+            ctx = context_for(con, run_id, Path(reports) if reports else None)
+            _run_stages(ctx, task)
+        finally:
+            con.close()
     return run_id
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from her2audit import orchestration, pipeline
+from her2audit import orchestration, pipeline, work_file
 from her2audit.errors import UsageError
 from her2audit.parameters import RunParameters
 
@@ -168,7 +168,7 @@ def test_a_critical_failure_stops_at_validate_and_keeps_the_published_tables(
     assert {tasks[t] for t in TASKS[2:]} == {"upstream_failed"}
     assert audit_tables(db, skip=frozenset({"data_quality_results_history"})) == before
 
-    con = duckdb.connect(str(db), read_only=True)
+    con = work_file.open_work(db, read_only=True)  # the stopped run's own work file
     failed = con.execute(
         "select expectation from audit.data_quality_results_history h "
         "where severity = 'critical' and status = 'failed' and run_id = "

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 
-from her2audit import orchestration
+from her2audit import orchestration, work_file
 from her2audit.errors import UsageError
 
 
@@ -16,7 +15,7 @@ def test_tasks_hand_over_the_run_id_and_refuse_a_foreign_run(small_registry, tmp
     run_id = orchestration.start_and_extract(params)
     assert orchestration.run_task("validate", run_id, db) == run_id
 
-    con = duckdb.connect(str(db), read_only=True)
+    con = work_file.open_work(db, read_only=True)  # nothing is published before `publish`
     recorded = con.execute("select run_id, parameters->>'max_gap_days' from build.run_info "
                            ).fetchone()
     n_results = con.execute("select count(*) from build.data_quality_results").fetchone()[0]

@@ -1,9 +1,10 @@
-"""The data-quality gate (stage `validate`, and the output checks inside `publish`).
+"""The data-quality gate (stage `validate`, and the output checks before publishing, in
+stage `account`).
 
 Registry suites (`expectations/<table>.json`, `meta.stage = validate`) run right after
 extraction on table-level batches built by `sql/20_validate/`; the output suites
 (`expectations/audit_*.json`, `meta.stage = publish`) run on the `build` tables just
-before they are published (batches from `sql/90_publish/output_checks/`).
+before they are published (batches from `sql/80_account/output_checks/`).
 
 Every result is written to `build.data_quality_results` (published with the run as
 `audit.data_quality_results`) and appended to `audit.data_quality_results_history`, an
@@ -196,5 +197,6 @@ def run(ctx: RunContext) -> None:
 
 
 def check_outputs(ctx: RunContext) -> None:
-    """Inside `publish`: the output invariants on the `build` tables about to be published."""
+    """Before publishing (stage `account`): the output invariants on the `build` tables about
+    to be published."""
     _check(ctx, "publish")
