@@ -180,6 +180,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", type=Path, metavar="FILE", default=None,
                    help="warehouse to record the results in; when not given: a temporary file")
 
+    p = _sub(sub, "sql", "read-only SQL on the published warehouse (no DuckDB CLI needed)",
+             "  her2audit sql --db her2audit.duckdb\n"
+             "  her2audit sql --db her2audit.duckdb \"select * from share.quality_indicators\"\n"
+             "  her2audit sql --db her2audit.duckdb \"select * from audit.runs\" "
+             "--format csv --out runs.csv\n\n"
+             "Without QUERY: an interactive prompt (statements end with ';'; .tables, .schema\n"
+             "TABLE, .quit), with a history file under $XDG_STATE_HOME/her2audit/ (default\n"
+             "~/.local/state/her2audit/). It never blocks a run, nor waits for one.")
+    p.add_argument("query", nargs="?", default=None, metavar="QUERY",
+                   help="SQL to run; when not given: the interactive prompt")
+    p.add_argument("--db", type=Path, required=True, metavar="FILE",
+                   help="published DuckDB warehouse, opened read-only (required)")
+    p.add_argument("--format", choices=["table", "csv", "json", "parquet"], default="table",
+                   help="how to give QUERY's result: a table on the terminal, or a file format "
+                        "(json: an array of objects)")
+    p.add_argument("--out", type=Path, default=None, metavar="FILE",
+                   help="file to write the result to (needed for parquet); when not given: "
+                        "the terminal")
+    p.add_argument("--max-rows", type=int, default=100, metavar="N",
+                   help="rows shown by --format table")
+
+    p = _sub(sub, "share", "write the share layer as a package for a network of centres",
+             "  her2audit share --db her2audit.duckdb --out share_package/\n"
+             "  her2audit share --db her2audit.duckdb --out share_package/ --centre centre-a\n\n"
+             "One Parquet file per table of schema share (aggregates, counts from 1 to 10\n"
+             "suppressed) and manifest.json (run id, source fingerprint, software and\n"
+             "rulebook versions, suppression threshold, a sha256 per file).")
+    p.add_argument("--db", type=Path, required=True, metavar="FILE",
+                   help="published DuckDB warehouse (required)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="folder for the package; files of the same names are replaced "
+                        "(required)")
+    p.add_argument("--centre", default=None, metavar="NAME",
+                   help="the centre's name, recorded in the manifest; when not given: none")
+
     p = _sub(sub, "report", "rebuild the HTML report from a published warehouse",
              "  her2audit report --db her2audit.duckdb --reports reports/")
     p.add_argument("--db", type=Path, required=True, metavar="FILE",
@@ -210,6 +245,14 @@ def main(argv: list[str] | None = None) -> int:
     except Her2AuditError as exc:
         print(f"her2audit: error: {exc}", file=sys.stderr)
         return exc.exit_status
+    except (OSError, RuntimeError) as exc:  # a full or read-only disk, a lock: one line
+        from her2audit.environment import fault_from
+
+        fault = fault_from(exc)
+        if fault is None:
+            raise
+        print(f"her2audit: error: {fault}", file=sys.stderr)
+        return fault.exit_status
     except KeyboardInterrupt:
         print("her2audit: interrupted", file=sys.stderr)
         return 130

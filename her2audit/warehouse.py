@@ -153,6 +153,12 @@ def table_names(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
     return names
 
 
+def has_table(con: duckdb.DuckDBPyConnection, qualified_table: str) -> bool:
+    """Whether `schema.table` (a table or a view) exists; `build.x` on a work file too."""
+    schema, _, table = qualified_table.partition(".")
+    return table in table_names(con, schema)
+
+
 def column_names(con: duckdb.DuckDBPyConnection, qualified_table: str) -> list[str]:
     """Columns of `schema.table` in order ([] when there is no such table)."""
     schema, _, table = qualified_table.partition(".")

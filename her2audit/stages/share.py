@@ -47,6 +47,7 @@ class TableSpec:
     chain: Mapping[str, str] | None = None
     hide_with: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     rates: Mapping[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    hide_last: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +71,7 @@ def load_spec() -> ShareSpec:
             counts=counts, equations=tuple(tuple(e) for e in t.get("equations") or ()),
             partitions=t.get("partitions"), chain=t.get("chain"), hide_with=hide_with,
             rates={col: tuple(pair) for col, pair in (t.get("rates") or {}).items()},
+            hide_last=tuple(t.get("hide_last") or ()),
         ))
     return ShareSpec(float(raw["life_table_interval_days"]), tuple(tables), raw["copied"])
 
@@ -82,7 +84,8 @@ Cell = tuple[int, str]
 def relations_of(rows: Sequence[Mapping[str, Any]], spec: TableSpec
                  ) -> tuple[dict[Hashable, int], set[Hashable], list[list[Hashable]]]:
     """The counts of `rows` as cells `(row index, column)`, the unpublished remainders, and
-    every relation (cells tied by one equation) the spec declares."""
+    every relation the spec declares, each `[total, part, part, ...]` (total = sum of the
+    parts; a remainder that is not shown is one of the parts)."""
     values: dict[Hashable, int] = {
         (i, c): int(row[c]) for i, row in enumerate(rows) for c in spec.counts
         if row.get(c) is not None
@@ -149,12 +152,12 @@ def suppress(rows: Sequence[Mapping[str, Any]], spec: TableSpec) -> list[dict[st
     subtraction, set to None; statistics hidden with their counts; rates recomputed."""
     values, unpublished, relations = relations_of(rows, spec)
 
-    def prefer(cell: Hashable) -> tuple:  # smallest first; ties by column, then row
-        i, column = cell
-        return (values[cell], column, tuple(str(rows[i].get(d)) for d in spec.dimensions))
+    def prefer(cell: Hashable) -> tuple:  # smallest first (hide_last ones last); ties by
+        i, column = cell                   # column, then row
+        return (column in spec.hide_last, values[cell], column,
+                tuple(str(rows[i].get(d)) for d in spec.dimensions))
 
-    hidden = disclosure.suppress_relations(values, relations, prefer=prefer,
-                                           unpublished=unpublished)
+    hidden = disclosure.protect(values, relations, unpublished, prefer)
     out = []
     for i, row in enumerate(rows):
         new = dict(row)

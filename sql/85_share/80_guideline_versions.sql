@@ -6,6 +6,6 @@
 
 create or replace table share.guideline_versions as
 select columns(lambda c: list_contains(['guideline_id', 'version', 'effective_from',
-    'effective_to', 'title', 'in_force_by_date', 'pinned', 'n_rules', 'sha256'], c))
+    'effective_to', 'title', 'in_force_by_date', 'pinned', 'sha256'], c))
 from build.guideline_versions
 order by all;

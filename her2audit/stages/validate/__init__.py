@@ -62,7 +62,7 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     return name in warehouse.table_names(con, schema) or bool(con.execute(
         "select 1 from information_schema.views "
         "where table_schema = ? and table_name = ? and table_catalog = current_database()",
-        [schema, name]).fetchall())
+        [warehouse.physical_schema(con, schema), name]).fetchall())
 
 
 def _prepare_validate_inputs(con: duckdb.DuckDBPyConnection) -> None:
