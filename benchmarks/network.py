@@ -41,12 +41,8 @@ def make_copies(sources: list[Path], out: Path, n: int, seed: int = 1) -> None:
             moved = pa.compute.multiply(table[column], factor)
             table = table.set_column(table.schema.get_field_index(column), column, moved)
         pq.write_table(table, path)
-        files = manifest["files"]
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if isinstance(files, dict):
-            files[path.name] = digest
-        else:
-            next(f for f in files if path.name in f.values())["sha256"] = digest
+        entry = next(t for t in manifest["tables"] if t["file"] == path.name)
+        entry["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
         (target / "manifest.json").write_text(json.dumps(manifest, indent=2))
 
 

@@ -2,9 +2,9 @@
 (`her2audit share`); `her2audit network` checks the packages, merges them into a network
 warehouse (schema `network`) and renders the network report.
 
-- `package`: what a package is and the checks that refuse a bad one (exit 2).
+- `package`: what the network reads of a package (`her2audit.share_package`) and the checks
+  that refuse a bad one (exit 2).
 - `load`: packages into `network.centre_*` tables.
-- `life_tables`: a warehouse's survival on the network's common grid (what a centre shares).
 - `survival`: pooled survival from the centres' life tables.
 - `meta`: centre hazard ratios combined by random-effects meta-analysis (statsmodels).
 - `build`: the whole command; `report`: the network report (Jinja2 template).

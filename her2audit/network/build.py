@@ -118,8 +118,7 @@ def build_warehouse(con: duckdb.DuckDBPyConnection, packages: list[Package],
     load.load_tables(con, packages)
     clock("load")
     warehouse.set_variables(con, {
-        "network_horizon_days": rules.life_table_horizon_days,
-        "network_interval_days": rules.life_table_interval_days,
+        "network_month_days": packages[0].month_days or 0.0,
         "network_z": float(ndtri(1 - (1 - CONFIDENCE_LEVEL) / 2)),
     })
     warehouse.run_sql_stage(con, SQL_STAGE)

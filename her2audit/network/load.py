@@ -24,12 +24,13 @@ def load_centres(con: duckdb.DuckDBPyConnection, packages: Sequence[Package]) ->
         (
             p.centre,
             str(p.path),
-            str(p.manifest["run_id"]),
-            str(p.manifest["source_fingerprint"]),
-            str(p.manifest["software_version"]),
-            json.dumps([{"id": i, "version": v} for i, v in p.rulebooks]),
-            int(p.manifest["suppression_threshold"]),
-            p.manifest.get("data_cutoff"),
+            str(p.run.get("run_id")),
+            p.run.get("source_fingerprint"),
+            p.software_version,
+            json.dumps([{"id": i, "version": v, "sha256": s or None} for i, v, s in p.rulebooks]),
+            p.threshold,
+            p.run.get("data_cutoff_month"),
+            p.month_days,
             merged_at,
         )
         for p in packages
@@ -39,16 +40,18 @@ def load_centres(con: duckdb.DuckDBPyConnection, packages: Sequence[Package]) ->
         create or replace table {SCHEMA}.centres (
             centre varchar primary key, package varchar, run_id varchar,
             source_fingerprint varchar, software_version varchar, rulebooks json,
-            suppression_threshold integer, data_cutoff varchar, merged_at timestamp
+            suppression_threshold integer, data_cutoff_month varchar,
+            life_table_month_days double, merged_at timestamp
         )
         """
     )
-    con.executemany(f"insert into {SCHEMA}.centres values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    con.executemany(f"insert into {SCHEMA}.centres values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows)
 
 
 def load_tables(con: duckdb.DuckDBPyConnection, packages: Sequence[Package]) -> None:
     """`network.centre_<table>` for every package table the network reads, with `centre`."""
-    centre_of = {str(p.table_file("x").parent.resolve()): p.centre for p in packages}
+    centre_of = {str(p.path.resolve()): p.centre for p in packages}
     con.execute("create or replace temp table package_centres (folder varchar, centre varchar)")
     con.executemany("insert into package_centres values (?, ?)", list(centre_of.items()))
     for table, columns in CENTRE_TABLES.items():

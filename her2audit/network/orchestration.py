@@ -66,19 +66,13 @@ def run_centre_task(task: str, source: Mapping[str, str], run_id: str) -> str:
     return orchestration.run_task(task, run_id, source["db"])
 
 
-def write_share_package(db: Path, out: Path) -> None:
-    """The centre's share package: `her2audit share --db DB --out OUT`."""
-    from her2audit import cli
-
-    status = cli.main(["share", "--db", str(db), "--out", str(out)])
-    if status != 0:
-        raise UsageError(f"her2audit share --db {db} --out {out} failed (exit {status})")
-
-
 def share_centre(source: Mapping[str, str], packages: str | Path) -> str:
-    """Write the centre's package to `<packages>/<centre>/`; returns its folder."""
+    """Write the centre's share package (`her2audit share`) to `<packages>/<centre>/`;
+    returns its folder."""
+    from her2audit import share_package
+
     out = Path(packages) / source["centre"]
-    write_share_package(Path(source["db"]), out)
+    share_package.write(Path(source["db"]), out, source["centre"])
     return str(out)
 
 

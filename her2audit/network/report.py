@@ -82,7 +82,8 @@ def _funnel(con: duckdb.DuckDBPyConnection, measures: list[str]) -> str:
     return render.figure(fig, "network-funnel", "No centre shows counts for this measure.")
 
 
-def _survival(con: duckdb.DuckDBPyConnection, rules: NetworkRules) -> list[dict[str, Any]]:
+def _survival(con: duckdb.DuckDBPyConnection, rules: NetworkRules,
+              month_days: float) -> list[dict[str, Any]]:
     out = []
     for i, group in enumerate(rules.pooled_groups):
         line = group.get("line_number")
@@ -103,7 +104,7 @@ def _survival(con: duckdb.DuckDBPyConnection, rules: NetworkRules) -> list[dict[
             cells = [label.replace("_", " "), _count(round(mine[0]["n_at_risk"] or 0))]
             for years in SURVIVAL_YEARS:
                 before = [p for p in mine if p["time_days"] <= years * 365.25]
-                reached = mine[-1]["time_days"] >= years * 365.25 - rules.life_table_interval_days
+                reached = mine[-1]["time_days"] >= years * 365.25 - month_days
                 cells.append(_rate(before[-1]["survival"]) if before and reached else "–")
             table.append(cells)
         out.append({"title": title,
@@ -157,6 +158,8 @@ def network_context(con: duckdb.DuckDBPyConnection, generated_at: dt.datetime) -
             r["funnel_position"] or ("" if r["centre"] == "network" else "hidden (suppressed)"),
         ])
     rulebooks = json.loads(centres[0]["rulebooks"]) if centres else []
+    month_days = float(centres[0]["life_table_month_days"] or DAYS_PER_MONTH) if centres \
+        else DAYS_PER_MONTH
     return {
         "title": "HER2-positive MBC treatment audit — network",
         "subtitle": f"{len(centres)} centres · generated {generated_at:%Y-%m-%d %H:%M} UTC · "
@@ -164,8 +167,8 @@ def network_context(con: duckdb.DuckDBPyConnection, generated_at: dt.datetime) -
         "css": render.CSS,
         "plotly": render.plotly_script(),
         "centres": render.table(
-            ["centre", "run", "software", "data cut-off", "suppression threshold"],
-            [[c["centre"], c["run_id"], c["software_version"], c["data_cutoff"] or "–",
+            ["centre", "run", "software", "data cut-off (month)", "suppression threshold"],
+            [[c["centre"], c["run_id"], c["software_version"], c["data_cutoff_month"] or "–",
               c["suppression_threshold"]] for c in centres],
             [False, False, False, False, True]),
         "rulebooks": ", ".join(f"{r['id']} ({r['version']})" for r in rulebooks),
@@ -173,10 +176,8 @@ def network_context(con: duckdb.DuckDBPyConnection, generated_at: dt.datetime) -
         "indicators": render.table(["measure", "centre", "numerator", "denominator", "rate",
                                     "against the network's limits"], indicator_rows,
                                    [False, False, True, True, True, False]),
-        "interval_days": rules.life_table_interval_days,
-        "interval_months": rules.life_table_interval_days / DAYS_PER_MONTH,
-        "horizon_years": rules.life_table_horizon_days / 365.25,
-        "survival": _survival(con, rules),
+        "month_days": month_days,
+        "survival": _survival(con, rules, month_days),
         "hazard_ratios": _hazard_ratios(con),
     }
 

@@ -1,10 +1,11 @@
-"""Pooled survival across centres from their life tables (actuarial estimate on a common grid).
+"""Pooled survival across centres from their life tables (actuarial estimate per month).
 
-Centres share no patient rows, only life tables on one grid (`network.yaml`): at each
-interval [a, b) the patients at risk at a, the events and the censored times in it. The
-pooled life table adds them up (`sql/network/20_pooled_life_tables.sql`). The survival at
-each b is the actuarial estimate S(b) = Π (1 − d / (n − c/2)): censored patients count as
-at risk for half their interval.
+Centres share no patient rows, only life tables in whole months of follow-up (merged by
+each centre until no interval holds 1-10 events or censorings). The pooled life table
+spreads each interval over its months and adds the centres up per month
+(`sql/network/20_pooled_life_tables.sql`). The survival at each month's end b is the
+actuarial estimate S(b) = Π (1 − d / (n − c/2)): censored patients count as at risk for
+half their month.
 
 It is computed with the Kaplan–Meier code of the outcomes stage (lifelines, Greenwood
 variance, log(−log) intervals) on a pseudo-sample that gives exactly that estimate: per
@@ -72,7 +73,7 @@ def pooled_curve(starts: np.ndarray, ends: np.ndarray, at_risk: np.ndarray,
 
 def pooled_survival(con: duckdb.DuckDBPyConnection, rules: NetworkRules,
                     alpha: float = 0.05) -> pa.Table:
-    """`network.pooled_survival` rows: S at 0 and at each interval end of each pooled group."""
+    """`network.pooled_survival` rows: S at 0 and at each month's end of each pooled group."""
     out: dict[str, list] = {name: [] for name in SCHEMA.names}
     for group in rules.pooled_groups:
         rows = con.execute(

@@ -68,12 +68,7 @@ def centres(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_a_dag_run_audits_each_centre_and_merges_their_packages(
-        network_dag, centres, tmp_path, monkeypatch):
-    from tests.network.packages import write_package
-
-    # the packages are written by the share layer's stand-in of these tests
-    monkeypatch.setattr(net, "write_share_package",
-                        lambda db, out: write_package(db, out, out.name))
+        network_dag, centres, tmp_path):
     sources = [{"centre": name, "registry": str(folder), "db": str(tmp_path / f"{name}.duckdb")}
                for name, folder in centres.items()]
     dag_run = network_dag.test(run_conf={

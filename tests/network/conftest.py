@@ -25,11 +25,11 @@ class NetworkCase:
 
 @pytest.fixture(scope="session")
 def network_case(tmp_path_factory: pytest.TempPathFactory) -> NetworkCase:
-    from her2audit import pipeline
+    from her2audit import pipeline, share_package
     from her2audit.network.build import build_network
     from her2audit.parameters import load_parameters
     from her2audit.synth import write_registry
-    from tests.network.packages import split_registry, write_package
+    from tests.network.packages import split_registry
 
     root = tmp_path_factory.mktemp("network")
     registry = root / "registry"
@@ -48,7 +48,7 @@ def network_case(tmp_path_factory: pytest.TempPathFactory) -> NetworkCase:
         db = root / f"{centre}.duckdb"
         params = load_parameters(None, {"data_cutoff": date})
         pipeline.run_pipeline(db, str(folder), params, None, progress=quiet)
-        write_package(db, root / "packages" / centre, centre)
+        share_package.write(db, root / "packages" / centre, centre)
         centres[centre] = db
     network = root / "network_audit.duckdb"
     build_network(root / "packages", network, root / "reports")

@@ -51,7 +51,7 @@ def test_patient_id_column_is_refused(packages: Path, tmp_path: Path, capsys) ->
     replace_table(packages / "centre_2", "concordance_by_line", pa.table({
         "line": ["all"], "n_evaluable": [200], "n_concordant": [160],
         "patient_id": ["P0000001"]}))
-    refused(packages, tmp_path, capsys, "centre_2", "column patient_id could identify a patient")
+    refused(packages, tmp_path, capsys, "centre_2", "holds patient_id, which identifies patients")
 
 
 def test_date_column_is_refused(packages: Path, tmp_path: Path, capsys) -> None:
@@ -68,13 +68,14 @@ def test_small_count_is_refused(packages: Path, tmp_path: Path, capsys) -> None:
         "indicator": ["line_concordance"], "period": ["all"], "site_id": ["all"],
         "numerator": [7], "denominator": [300], "rate": [7 / 300]}))
     refused(packages, tmp_path, capsys, "centre_3",
-            "count numerator = 7 is below the suppression threshold 11")
+            "column numerator holds a count from 1 to 10 (7)")
 
 
 def test_wrong_checksum_is_refused(packages: Path, tmp_path: Path, capsys) -> None:
     file = packages / "centre_2" / "survival_comparisons.parquet"
     file.write_bytes(file.read_bytes() + b"\0")
-    refused(packages, tmp_path, capsys, "centre_2", "survival_comparisons.parquet: sha256")
+    refused(packages, tmp_path, capsys, "centre_2",
+            "survival_comparisons.parquet: checksum does not match")
 
 
 def test_different_rulebook_set_is_refused(packages: Path, tmp_path: Path, capsys) -> None:
@@ -85,32 +86,34 @@ def test_different_rulebook_set_is_refused(packages: Path, tmp_path: Path, capsy
 
 def test_other_rulebook_version_is_refused(packages: Path, tmp_path: Path, capsys) -> None:
     rewrite_manifest(packages / "centre_1",
-                     rulebooks=[RULEBOOKS[0], {"id": "her2-mbc-2023", "version": "2023.2"}])
+                     rulebooks=[RULEBOOKS[0], {**RULEBOOKS[1], "version": "2023.2"}])
     refused(packages, tmp_path, capsys, "centre_2", "rulebooks")
 
 
+def test_a_locally_changed_rulebook_is_refused(packages: Path, tmp_path: Path, capsys) -> None:
+    rewrite_manifest(packages / "centre_2",
+                     rulebooks=[RULEBOOKS[0], {**RULEBOOKS[1], "sha256": "c" * 64}])
+    refused(packages, tmp_path, capsys, "centre_2", "in their checksums")
+
+
 def test_other_software_major_is_refused(packages: Path, tmp_path: Path, capsys) -> None:
-    rewrite_manifest(packages / "centre_2", software_version="1.0.0")
+    rewrite_manifest(packages / "centre_2", software={"name": "her2audit", "version": "1.0.0"})
     refused(packages, tmp_path, capsys, "centre_2", "software version 1.0.0 is another major")
 
 
 def test_missing_manifest_is_refused(packages: Path, tmp_path: Path, capsys) -> None:
     (packages / "centre_1" / "manifest.json").unlink()
-    refused(packages, tmp_path, capsys, "centre_1", "no manifest.json")
+    refused(packages, tmp_path, capsys, "centre_1", "no such file; not a share package")
 
 
 def test_malformed_manifest_is_refused(packages: Path, tmp_path: Path, capsys) -> None:
     (packages / "centre_1" / "manifest.json").write_text("{not json")
-    refused(packages, tmp_path, capsys, "centre_1", "manifest.json is not readable JSON")
+    refused(packages, tmp_path, capsys, "centre_1", "not a readable manifest")
 
 
-def test_manifest_without_checksums_is_refused(packages: Path, tmp_path: Path, capsys) -> None:
-    import json
-
-    manifest = json.loads((packages / "centre_2" / "manifest.json").read_text())
-    del manifest["files"]
-    (packages / "centre_2" / "manifest.json").write_text(json.dumps(manifest))
-    refused(packages, tmp_path, capsys, "centre_2", "manifest.json lacks files")
+def test_another_package_format_is_refused(packages: Path, tmp_path: Path, capsys) -> None:
+    rewrite_manifest(packages / "centre_2", format_version=99)
+    refused(packages, tmp_path, capsys, "centre_2", "package format version 99")
 
 
 def test_unlisted_file_is_refused(packages: Path, tmp_path: Path, capsys) -> None:
@@ -120,18 +123,23 @@ def test_unlisted_file_is_refused(packages: Path, tmp_path: Path, capsys) -> Non
 
 
 def test_low_suppression_threshold_is_refused(packages: Path, tmp_path: Path, capsys) -> None:
-    rewrite_manifest(packages / "centre_2", suppression_threshold=5)
+    rewrite_manifest(packages / "centre_2", suppression={"threshold": 5, "rule": "?"})
     refused(packages, tmp_path, capsys, "centre_2", "suppression threshold 5 is below")
 
 
 def test_missing_table_is_refused(packages: Path, tmp_path: Path, capsys) -> None:
     import json
 
-    (packages / "centre_1" / "survival_life_tables.parquet").unlink()
+    (packages / "centre_1" / "survival_curves.parquet").unlink()
     manifest = json.loads((packages / "centre_1" / "manifest.json").read_text())
-    del manifest["files"]["survival_life_tables.parquet"]
+    manifest["tables"] = [t for t in manifest["tables"] if t["name"] != "survival_curves"]
     (packages / "centre_1" / "manifest.json").write_text(json.dumps(manifest))
-    refused(packages, tmp_path, capsys, "centre_1", "no survival_life_tables.parquet")
+    refused(packages, tmp_path, capsys, "centre_1", "no table survival_curves")
+
+
+def test_other_life_table_months_are_refused(packages: Path, tmp_path: Path, capsys) -> None:
+    rewrite_manifest(packages / "centre_3", life_table_interval_days=7)
+    refused(packages, tmp_path, capsys, "centre_3", "life tables in months of 7.0 days")
 
 
 def test_a_warehouse_named_after_the_schema_is_refused(packages: Path, tmp_path: Path,
