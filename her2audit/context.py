@@ -73,11 +73,12 @@ def start_run(
 
 
 def open_new_run(
-    db: Path, run_id: str, registry: str, params: RunParameters, command: str
+    db: Path, run_id: str, registry: str, params: RunParameters, command: str,
+    reports_dir: Path | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Make the work file of a new run on the warehouse `db` and record the run's identity;
-    returns a connection open on the work file."""
-    con = work_file.create(Path(db))
+    """Make the work file of a new run on the warehouse `db` (its report goes to
+    `reports_dir`) and record the run's identity; returns a connection open on it."""
+    con = work_file.create(Path(db), reports_dir)
     try:
         start_run(con, run_id, registry, params, command)
     except BaseException:

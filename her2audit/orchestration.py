@@ -117,7 +117,7 @@ def start_and_extract(params: Mapping[str, Any], command: str = "airflow") -> st
     environment.check_run(db, reports, registry, run_params)
     run_id = context.new_run_id(registry, run_params)
     with _faults(db):
-        con = context.open_new_run(db, run_id, registry, run_params, command)
+        con = context.open_new_run(db, run_id, registry, run_params, command, reports)
         try:
             ctx = context.RunContext(con, run_id, registry, run_params, reports, _progress)
             _run_stages(ctx, "extract")

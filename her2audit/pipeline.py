@@ -103,7 +103,7 @@ def run_pipeline(
     created = False  # a work file of this run's own (never another process's)
     try:
         if work:
-            con = open_new_run(db_path, run_id, registry, params, command)
+            con = open_new_run(db_path, run_id, registry, params, command, reports_dir)
             created = True
         else:
             con = warehouse.connect(db_path)

@@ -84,22 +84,28 @@ def open_work(db: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     return _attach(path, read_only)
 
 
-def create(db: Path) -> duckdb.DuckDBPyConnection:
+def create(db: Path, reports_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A fresh work file for a new run on `db`, with the append-only tables carried over;
-    returns a connection open on it. Refuses (exit 2) when another process writes the
-    work file or the published file."""
+    returns a connection open on it. Finishes a publication a killed run left half done and
+    drops a killed run's unpublished report first. Refuses (exit 2) when another process
+    writes the work file or the published file."""
     db = Path(db)
     recover(db)
     folder = work_dir(db)
     carried_history = _unpublished_history(db)
     if folder.exists():
         shutil.rmtree(folder)
+    discard_pending(reports_dir)
     folder.mkdir(parents=True)
-    con = _attach_new(folder / WORK_FILE)
     try:
-        _carry_over(con, db, carried_history)
+        con = _attach_new(folder / WORK_FILE)
+        try:
+            _carry_over(con, db, carried_history)
+        except BaseException:
+            con.close()
+            raise
     except BaseException:
-        con.close()
+        shutil.rmtree(folder, ignore_errors=True)  # e.g. the published file locked by a writer
         raise
     return con
 
