@@ -166,3 +166,22 @@ def network(args: argparse.Namespace) -> int:
     _say(f"merged {len(result.packages)} centre packages in "
          f"{sum(result.seconds.values()):.1f} s ({steps})")
     return 0
+
+
+def sensitivity(args: argparse.Namespace) -> int:
+    """Lines and concordance over a grid of line parameters; prints how far the rates move."""
+    from her2audit import sensitivity as sensitivity_module
+
+    result = sensitivity_module.run_sensitivity(
+        args.db,
+        config=args.config,
+        overrides={
+            "max_gap_days": args.max_gap_days,
+            "regimen_window_days": args.regimen_window_days,
+            "pre_index_days": args.pre_index_days,
+        },
+        progress=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    for line in sensitivity_module.summary_lines(result):
+        _say(line)
+    return 0

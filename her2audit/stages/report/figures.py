@@ -32,6 +32,24 @@ CATEGORY_LABELS = {
 }
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
            "#17becf"]
+# One fixed colour per regimen of the catalog (rules/regimens.yaml), so a regimen looks the
+# same in every report; a name not listed takes a PALETTE colour. THP-family regimens share
+# a hue, as do the T-DXd and the tucatinib regimens.
+REGIMEN_COLOURS = {
+    "THP": "#1f77b4", "TCHP": "#6baed6", "HP": "#9ecae1", "TH": "#17becf",
+    "T-DXd": "#d62728", "T-DXd + pertuzumab": "#ff9896",
+    "T-DM1": "#9467bd", "Tucatinib + T-DM1": "#c5b0d5",
+    "Tucatinib + trastuzumab + capecitabine": "#2ca02c",
+    "Neratinib + capecitabine": "#98df8a", "Lapatinib + capecitabine": "#bcbd22",
+    "Lapatinib + trastuzumab": "#dbdb8d", "Margetuximab + chemotherapy": "#8c564b",
+    "Trastuzumab + other chemotherapy": "#e377c2",
+    "Anti-HER2 + endocrine (± CDK4/6 inhibitor)": "#ff7f0e",
+    "Endocrine (± CDK4/6 inhibitor), no anti-HER2": "#ffbb78",
+    "Chemotherapy, no anti-HER2": "#7f7f7f",
+    "Any line with an investigational agent": "#393b79",
+    "Anti-HER2 + immune checkpoint inhibitor": "#5254a3",
+    "Anything else": "#c7c7c7",
+}
 
 
 @functools.cache
@@ -251,7 +269,8 @@ def sankey(links: list[dict[str, Any]]) -> go.Figure | None:
               for (line, name) in nodes]
     names = sorted({name for _, name in nodes})  # one colour per regimen in every column
     colours = ["#bdbdbd" if name == "No further line" else
-               PALETTE[names.index(name) % len(PALETTE)] for _, name in nodes]
+               REGIMEN_COLOURS.get(name, PALETTE[names.index(name) % len(PALETTE)])
+               for _, name in nodes]
     # Fixed columns (line 1, 2, 3), so a node whose small flows were left out still sits in
     # its own line's column; within a column nodes are stacked by size, "No further line" last.
     size = [0.0] * len(nodes)

@@ -1,7 +1,8 @@
 -- stage: staging / step: treatments
 -- reads: raw.treatments, staging.patients, staging.allowed_values
 -- writes: staging.treatments_checked, staging.treatments (a view of its good rows)
--- `drug` keeps the source spelling (trimmed); `drug_key` is the lower-cased, space-
+-- `drug` keeps the source spelling (trimmed), and may be empty when a drug_code is given;
+-- `drug_key` is the lower-cased, space-
 -- collapsed form the drug vocabulary matches on. Exact duplicate rows are kept here
 -- (line inference counts them once).
 
@@ -50,7 +51,9 @@ checked as (
             case when patient_id is not null and not known_patient then
                 problem('unknown_patient', 'patient_id ' || patient_id
                     || ' is not in patients (or its patients row was quarantined)') end,
-            required_problem('drug', drug),
+            -- a row with only a code is kept: the drug vocabulary maps it by the code
+            case when drug is null and nullif(trim(drug_code), '') is null then
+                problem('missing_required_value', 'drug is empty and there is no drug_code') end,
             required_problem('start_date', start_date_text),
             date_problem('start_date', start_date_text, start_date),
             date_problem('end_date', end_date_text, end_date),
