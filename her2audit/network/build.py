@@ -24,7 +24,7 @@ import pyarrow as pa
 import yaml
 from scipy.special import ndtri
 
-from her2audit import warehouse
+from her2audit import environment, warehouse
 from her2audit.errors import UsageError
 from her2audit.network import load, meta, survival
 from her2audit.network.package import NetworkRules, Package, load_rules, read_packages
@@ -46,12 +46,19 @@ class NetworkResult:
     seconds: dict[str, float]
 
 
-def check_db_path(db: Path) -> None:
+def check_paths(db: Path, reports: Path | None) -> None:
+    """Refuse unusable --db and --reports before any package is read (exit 2)."""
     if db.is_dir():
         raise UsageError(f"--db {db}: is a folder; give a file, e.g. {db / 'network_audit.duckdb'}")
-    if db.stem.lower() in RESERVED_STEMS:
+    if warehouse.catalog_name(db) in RESERVED_STEMS:
         raise UsageError(f"--db {db}: a warehouse named {db.name} would make the schema "
-                         f"'{db.stem}' ambiguous to readers; use e.g. network_audit.duckdb")
+                         f"'{warehouse.catalog_name(db)}' ambiguous to readers; use e.g. "
+                         "network_audit.duckdb")
+    environment.check_writable_folder(db.parent, "the network warehouse's folder")
+    if reports is not None:
+        if reports.exists() and not reports.is_dir():
+            raise UsageError(f"--reports {reports}: is a file, not a folder")
+        environment.check_writable_folder(reports, "the reports folder")
 
 
 def add_funnel_limits(con: duckdb.DuckDBPyConnection) -> None:
@@ -135,7 +142,7 @@ def build_warehouse(con: duckdb.DuckDBPyConnection, packages: list[Package],
 def build_network(packages_dir: Path, db: Path, reports: Path | None,
                   progress: Callable[[str], None] = lambda m: None) -> NetworkResult:
     """Check, merge and report; returns where things are and how long each step took."""
-    check_db_path(db)
+    check_paths(db, reports)
     seconds: dict[str, float] = {}
     started = [time.perf_counter()]
 

@@ -156,3 +156,11 @@ def test_no_packages_is_refused(tmp_path: Path, capsys) -> None:
                    str(tmp_path / "n.duckdb"), "--reports", str(tmp_path / "r")])
     assert status == 2
     assert "no package folders" in capsys.readouterr().err
+
+
+def test_a_reports_path_that_is_a_file_is_refused(packages: Path, tmp_path: Path, capsys) -> None:
+    (tmp_path / "r").write_text("")
+    status = main(["network", "--packages", str(packages), "--db",
+                   str(tmp_path / "n.duckdb"), "--reports", str(tmp_path / "r")])
+    assert status == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
