@@ -35,8 +35,9 @@ def suppress_relations(
     `values` maps each cell to its count; every relation is a set of cells tied by one
     linear equation (the cells of a row and the row total, or the cells of a column whose
     total is shown elsewhere). `unpublished` cells are in `values` and in relations but never
-    shown (e.g. the remainder between a denominator and its numerator): they are unknowns,
-    which need protecting only when they are small themselves. A relation with exactly one
+    shown (e.g. the remainder between a denominator and its numerator): they are unknowns
+    whatever their value (a reader does not know a remainder is 0), which need protecting
+    only when they are small themselves. A relation with exactly one
     unknown non-zero cell that needs protecting would give it away, so the smallest other
     shown non-zero cell of that relation is hidden too, until no relation has exactly one.
     Starts from the small cells (1–10) and from `hidden`; `prefer` orders the candidates
@@ -52,7 +53,7 @@ def suppress_relations(
     while changed:
         changed = False
         for rel in rels:
-            unknown = [c for c in rel if (c in out or c in virtual) and (values[c] or 0) > 0]
+            unknown = [c for c in rel if c in virtual or (c in out and (values[c] or 0) > 0)]
             if len(unknown) != 1 or not (unknown[0] in out or unknown[0] in protected_virtual):
                 continue
             candidates = [c for c in rel
@@ -79,7 +80,7 @@ def determined(
     for rel in relations:
         coeffs: dict[Hashable, float] = {}
         for k, cell in enumerate(rel):
-            if cell in unknown and (values.get(cell) or 0) != 0:
+            if cell in unknown:
                 coeffs[cell] = coeffs.get(cell, 0.0) + (1.0 if k == 0 else -1.0)
         coeffs = {c: v for c, v in coeffs.items() if v}
         if coeffs:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import cmd
 import contextlib
-import json
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -107,33 +107,21 @@ def _print_table(rel: duckdb.DuckDBPyRelation, max_rows: int, stdout: TextIO) ->
 
 def _write(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, fmt: str,
            out: Path | None, stdout: TextIO) -> None:
+    """The result as a file (CSV with a header, JSON as an array of objects, Parquet), or
+    as CSV or JSON text on the terminal: the same writer either way (DuckDB's COPY)."""
     table = rel.to_arrow_table()
-    if out is None:  # csv or json to the terminal
-        if fmt == "csv":
-            import pyarrow.csv as pacsv
-
-            sink = stdout.buffer if hasattr(stdout, "buffer") else None
-            if sink is not None:
-                stdout.flush()
-                pacsv.write_csv(table, sink)
-                sink.flush()
-            else:
-                import io
-
-                buf = io.BytesIO()
-                pacsv.write_csv(table, buf)
-                stdout.write(buf.getvalue().decode())
-        else:
-            json.dump(table.to_pylist(), stdout, default=str, indent=1)
-            stdout.write("\n")
+    options = {"csv": "format csv, header true", "json": "format json, array true",
+               "parquet": "format parquet, compression snappy"}[fmt]
+    if out is None:
+        with tempfile.TemporaryDirectory(prefix="her2audit-sql-") as tmp:
+            path = Path(tmp) / f"result.{fmt}"
+            _copy(con, table, path, options)
+            stdout.write(path.read_text(encoding="utf-8"))
         return
     out = Path(out)
     tmp = out.with_name(f".{out.name}.tmp")
-    options = {"csv": "format csv, header true", "json": "format json, array true",
-               "parquet": "format parquet, compression snappy"}[fmt]
     try:
-        con.register("sql_result", table)
-        con.execute(f"copy (select * from sql_result) to '{_quoted(tmp)}' ({options})")
+        _copy(con, table, tmp, options)
         os.replace(tmp, out)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
@@ -141,10 +129,15 @@ def _write(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, fmt: st
         if fault is not None:
             raise fault from None
         raise
-    finally:
-        with contextlib.suppress(duckdb.Error):
-            con.unregister("sql_result")
     print(f"{table.num_rows:,} rows written to {out}", file=sys.stderr)
+
+
+def _copy(con: duckdb.DuckDBPyConnection, table, path: Path, options: str) -> None:
+    con.register("sql_result", table)
+    try:
+        con.execute(f"copy (select * from sql_result) to '{_quoted(path)}' ({options})")
+    finally:
+        con.unregister("sql_result")
 
 
 def _quoted(path: Path) -> str:

@@ -30,6 +30,7 @@ from her2audit.paths import RULES_DIR, SQL_DIR
 SHARE_FILE = RULES_DIR / "share.yaml"
 SQL_STAGE = "85_share"
 ALL = "all"
+REST = "rest"  # last term of an equation whose parts leave an unpublished rest
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +49,7 @@ class TableSpec:
     hide_with: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     rates: Mapping[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
     hide_last: tuple[str, ...] = ()
+    incomplete: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +74,7 @@ def load_spec() -> ShareSpec:
             partitions=t.get("partitions"), chain=t.get("chain"), hide_with=hide_with,
             rates={col: tuple(pair) for col, pair in (t.get("rates") or {}).items()},
             hide_last=tuple(t.get("hide_last") or ()),
+            incomplete=tuple(t.get("incomplete") or ()),
         ))
     return ShareSpec(float(raw["life_table_interval_days"]), tuple(tables), raw["copied"])
 
@@ -93,13 +96,14 @@ def relations_of(rows: Sequence[Mapping[str, Any]], spec: TableSpec
     unpublished: set[Hashable] = set()
     relations: list[list[Hashable]] = []
 
-    def relate(total: Cell, parts: Iterable[Cell]) -> None:
+    def relate(total: Cell, parts: Iterable[Cell], complete: bool = True) -> None:
+        """total = sum of parts (+ an unpublished rest unless the parts are `complete`)."""
         parts = list(parts)
         if total not in values or not parts or any(p not in values for p in parts):
             return
         remainder = values[total] - sum(values[p] for p in parts)
         cells: list[Hashable] = [total, *parts]
-        if remainder:
+        if remainder or not complete:
             virtual = ("remainder", len(relations))
             values[virtual] = remainder
             unpublished.add(virtual)
@@ -118,10 +122,12 @@ def relations_of(rows: Sequence[Mapping[str, Any]], spec: TableSpec
                 else:
                     parts.setdefault(key, []).append(i)
             for key, total in totals.items():
-                relate((total, count), [(i, count) for i in parts.get(key, [])])
+                relate((total, count), [(i, count) for i in parts.get(key, [])],
+                       complete=dim not in spec.incomplete)
     for i in range(len(rows)):
         for total, *rest in spec.equations:
-            relate((i, total), [(i, c) for c in rest])
+            complete = rest[-1] != REST
+            relate((i, total), [(i, c) for c in rest if c != REST], complete)
     if spec.partitions:
         by, within, total_values = (spec.partitions["by"], spec.partitions["within"],
                                     set(spec.partitions["totals"]))
@@ -138,7 +144,8 @@ def relations_of(rows: Sequence[Mapping[str, Any]], spec: TableSpec
                     by_value.setdefault(rows[i].get(by), []).append(i)
             for count in spec.counts:
                 for part_rows in by_value.values():
-                    relate((totals_here[0], count), [(i, count) for i in part_rows])
+                    relate((totals_here[0], count), [(i, count) for i in part_rows],
+                           complete=bool(spec.partitions.get("complete", False)))
     if spec.chain:
         order = sorted(range(len(rows)), key=lambda i: rows[i][spec.chain["order"]])
         total, removed = spec.chain["total"], spec.chain["removed"]
