@@ -21,7 +21,8 @@ setup(
     package_dir=RESOURCE_PACKAGES,
     package_data={
         "her2audit": ["rules/*.yaml", "rules/*.json", "rules/**/*.yaml", "synth/README.md",
-                      "stages/report/wording.yaml", "stages/report/templates/**/*"],
+                      "stages/report/wording.yaml", "stages/report/templates/**/*",
+                      "network/*.yaml", "network/templates/*"],
         "her2audit._sql": ["**/*.sql"],
         "her2audit._expectations": ["*.json"],
         "her2audit._dags": ["*.py"],

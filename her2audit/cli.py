@@ -274,6 +274,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site", metavar="SITE",
                    help="write that site's report against the others (site-SITE.html) "
                         "instead of the whole report")
+
+    p = _sub(sub, "network", "merge centres' share packages into a network warehouse and report",
+             "  her2audit network --packages packages/ --db network_audit.duckdb "
+             "--reports reports/network/\n"
+             "  (packages/ holds one folder per centre, each written by her2audit share)")
+    p.add_argument("--packages", type=Path, required=True, metavar="DIR",
+                   help="folder of centre packages, one sub-folder each (required)")
+    p.add_argument("--db", type=Path, required=True, metavar="FILE",
+                   help="network DuckDB warehouse to write, e.g. network_audit.duckdb; "
+                        "replaced when complete (required)")
+    p.add_argument("--reports", type=Path, required=True, metavar="DIR",
+                   help="folder for network.html (required)")
     return parser
 
 

@@ -175,3 +175,13 @@ def share(args: argparse.Namespace) -> int:
     _say(f"share package: {manifest.parent} ({manifest.name} and "
          f"{len(share_package.read_manifest(manifest.parent)['tables'])} Parquet files)")
     return 0
+
+
+def network(args: argparse.Namespace) -> int:
+    from her2audit.network.build import build_network
+
+    result = build_network(args.packages, args.db, args.reports, _say)
+    steps = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in result.seconds.items())
+    _say(f"merged {len(result.packages)} centre packages in "
+         f"{sum(result.seconds.values()):.1f} s ({steps})")
+    return 0
