@@ -198,12 +198,13 @@ def main(argv: list[str] | None = None) -> int:
         if failed:
             results.append({"step": stage, "status": NOT_RUN})
             continue
-        print(f"  {stage} …", flush=True)
-        m = _measure([sys.executable, "-m", "benchmarks.pipeline", "--stage-child",
+            m = _measure([sys.executable, "-m", "benchmarks.pipeline", "--stage-child",
                       str(db), stage, str(reports)])
         status = OK if not m["exit"] else FAILED
         results.append({"step": stage, "status": status,
                         "rows": _rows(db, stage) if status == OK else None, **m})
+        print(f"  {stage}: {status}, wall {m['wall_s']:.1f} s, CPU {m['cpu_s']:.1f} s, "
+              f"peak {m['peak_mib']:.0f} MiB", flush=True)
         if status == FAILED:
             failed = stage
     _print_table(results)
