@@ -113,6 +113,46 @@ def _add_parameter_options(p: argparse.ArgumentParser) -> None:
                         "when not given: the shipped rulebooks only")
 
 
+def _days_list(text: str) -> list[int]:
+    """'90,120,180' -> [90, 120, 180]."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected whole numbers of days separated by commas (e.g. 90,120,180), got {text!r}")
+    return values
+
+
+def _add_sensitivity_options(p: argparse.ArgumentParser) -> None:
+    from her2audit.sensitivity import default_grid
+
+    grid = default_grid()
+
+    def listed(name: str) -> str:
+        return ",".join(map(str, grid[name]))
+
+    p.add_argument("--db", type=Path, required=True, metavar="FILE",
+                   help="published DuckDB warehouse; audit.sensitivity is written to it "
+                        "(required)")
+    g = p.add_argument_group(
+        "the grid",
+        "Every combination of the values is run, plus the audited run's own parameters.\n"
+        "Defaults come from the rules (her2audit/rules/parameters.yaml, `sensitivity:`).",
+    )
+    g.add_argument("--max-gap-days", type=_days_list, metavar="DAYS,...", default=None,
+                   help=f"values of max_gap_days (rule default: {listed('max_gap_days')})")
+    g.add_argument("--regimen-window-days", type=_days_list, metavar="DAYS,...", default=None,
+                   help="values of regimen_window_days "
+                        f"(rule default: {listed('regimen_window_days')})")
+    g.add_argument("--pre-index-days", type=_days_list, metavar="DAYS,...", default=None,
+                   help="values of pre_index_days; when not given: the audited run's own value")
+    g.add_argument("--config", type=Path, metavar="YAML", default=None,
+                   help="YAML file with a `sensitivity:` mapping of these parameters to lists "
+                        "of days; options given here win over it")
+
+
 def _sub(sub, name: str, summary: str, examples: str) -> argparse.ArgumentParser:
     return sub.add_parser(name, help=summary, description=f"{summary}.\n\nexamples:\n{examples}")
 
@@ -180,12 +220,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", type=Path, metavar="FILE", default=None,
                    help="warehouse to record the results in; when not given: a temporary file")
 
+    p = _sub(sub, "sensitivity",
+             "re-run lines and concordance over a grid of line parameters on a published "
+             "warehouse and write audit.sensitivity",
+             "  her2audit sensitivity --db her2audit.duckdb\n"
+             "  her2audit sensitivity --db her2audit.duckdb --max-gap-days 60,90,120,180 \\\n"
+             "      --regimen-window-days 28")
+    _add_sensitivity_options(p)
+
     p = _sub(sub, "report", "rebuild the HTML report from a published warehouse",
-             "  her2audit report --db her2audit.duckdb --reports reports/")
+             "  her2audit report --db her2audit.duckdb --reports reports/\n"
+             "  her2audit report --db her2audit.duckdb --reports reports/ --site S01")
     p.add_argument("--db", type=Path, required=True, metavar="FILE",
                    help="published DuckDB warehouse (required)")
     p.add_argument("--reports", type=Path, required=True, metavar="DIR",
                    help="folder for index.html and case_review.html (required)")
+    p.add_argument("--site", metavar="SITE",
+                   help="write that site's report against the others (site-SITE.html) "
+                        "instead of the whole report")
     return parser
 
 

@@ -122,6 +122,25 @@ def validate(args: argparse.Namespace) -> int:
 def report(args: argparse.Namespace) -> int:
     from her2audit.stages import report as report_module
 
-    path = report_module.build_from_warehouse(args.db, args.reports)
+    path = report_module.build_from_warehouse(args.db, args.reports, site=args.site)
     _say(f"report: {path}")
+    return 0
+
+
+def sensitivity(args: argparse.Namespace) -> int:
+    """Lines and concordance over a grid of line parameters; prints how far the rates move."""
+    from her2audit import sensitivity as sensitivity_module
+
+    result = sensitivity_module.run_sensitivity(
+        args.db,
+        config=args.config,
+        overrides={
+            "max_gap_days": args.max_gap_days,
+            "regimen_window_days": args.regimen_window_days,
+            "pre_index_days": args.pre_index_days,
+        },
+        progress=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    for line in sensitivity_module.summary_lines(result):
+        _say(line)
     return 0

@@ -53,8 +53,9 @@ def _load_export_codes(con: duckdb.DuckDBPyConnection) -> None:
     codes = m["export_condition_codes"]
     breast, metastasis = codes["breast_cancer"], codes["metastasis"]
     meanings = {
-        (e.get("vocabulary"), e.get("code") or e.get("prefix")): e.get("meaning")
+        (e.get("vocabulary"), code): e.get("meaning")
         for e in m["conditions"]
+        for code in [*e.get("codes", []), e.get("code") or e.get("prefix")]
     }
     con.execute(
         "create or replace temp table export_codes_breast as select "
@@ -83,6 +84,8 @@ def _load_export_codes(con: duckdb.DuckDBPyConnection) -> None:
     # One LOINC code per (marker, method): HER2 by method, ER/PR for any method ('*').
     rows = []
     for b in m["biomarkers"]:
+        if not b.get("export", True):
+            continue
         method = b["method"].upper() if b["marker"] == "HER2" else "*"
         rows.append((b["marker"], method, b["loinc"]))
     con.execute(

@@ -41,6 +41,26 @@ create table raw.source_rejects (
 """
 
 
+# Source rows an adapter (OMOP, FHIR) accounted for without landing them as rows of
+# their own, counted per canonical table (`source_table`) and source table or resource
+# type (`source_name`): `out_of_scope` rows (with the reason: no breast cancer diagnosis,
+# an observation or drug the audit does not use, ...) and `combined` rows, folded into a
+# staged row of the patient (`patient_id`; further breast cancer conditions, stage and
+# M-category observations -> the one diagnoses row). Staging adds them to
+# build.row_accounting; publish turns `combined` rows into `used` or `out_of_scope` by
+# the patient's cohort membership.
+SOURCE_DISPOSITIONS_DDL = """
+create table raw.source_dispositions (
+    source_table varchar,
+    source_name varchar,
+    patient_id varchar,
+    disposition varchar,
+    reason varchar,
+    n_rows bigint
+)
+"""
+
+
 def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -75,6 +95,8 @@ def reset_raw(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
     con.execute(REJECTS_DDL)
     con.execute("drop table if exists raw.source_rejects")
     con.execute(SOURCE_REJECTS_DDL)
+    con.execute("drop table if exists raw.source_dispositions")
+    con.execute(SOURCE_DISPOSITIONS_DDL)
     con.execute("drop table if exists raw.load_log")
     con.execute(
         "create table raw.load_log (source_table varchar, source_file varchar, "

@@ -51,12 +51,13 @@ def _extract(ctx: RunContext) -> None:
     warehouse.set_variables(ctx.con, latest_valid_date(ctx))
     warehouse.run_sql_stage(ctx.con, "10_extract/10_staging")
     accounting = ctx.con.execute(
-        "select source_table, rows_in, rows_staged, rows_quarantined, balanced "
-        "from build.row_accounting order by source_table"
+        "select source_table, rows_in, rows_staged, rows_quarantined, balanced, "
+        "rows_out_of_scope + rows_combined from build.row_accounting order by source_table"
     ).fetchall()
-    for table, rows_in, staged, quarantined, balanced in accounting:
+    for table, rows_in, staged, quarantined, balanced, at_source in accounting:
         ctx.progress(
             f"  {table}: {rows_in:,} rows read, {staged:,} staged, {quarantined:,} quarantined"
+            + (f", {at_source:,} out of scope or combined at the source" if at_source else "")
         )
         if not balanced:
             raise RuntimeError(f"row accounting does not balance for {table}")
