@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         if failed:
             results.append({"step": stage, "status": NOT_RUN})
             continue
-            m = _measure([sys.executable, "-m", "benchmarks.pipeline", "--stage-child",
+        m = _measure([sys.executable, "-m", "benchmarks.pipeline", "--stage-child",
                       str(db), stage, str(reports)])
         status = OK if not m["exit"] else FAILED
         results.append({"step": stage, "status": status,

@@ -154,9 +154,14 @@ def estimate_and_compare(
         part = groups.slice(start, end - start)
         km_args.append((part, _observations_of(part, observations), settings.min_group_size,
                         settings.alpha))
+    def columns_of(endpoint: str) -> list[str]:  # what one endpoint's comparisons read
+        return list(dict.fromkeys(["line_number", "concordance", f"{endpoint}_days",
+                                   f"{endpoint}_event", *settings.adjustment_covariates]))
+
     compare_args = [
-        (lines, (endpoint,), settings.comparison_lines, settings.adjustment_covariates,
-         settings.caveat, settings.min_group_size, settings.alpha, settings.cox_endpoints)
+        (lines[columns_of(endpoint)], (endpoint,), settings.comparison_lines,
+         settings.adjustment_covariates, settings.caveat, settings.min_group_size,
+         settings.alpha, settings.cox_endpoints)
         for endpoint in settings.comparison_endpoints
     ]
     if workers <= 1:
