@@ -191,7 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     n_rows = sum(_count_csv_rows(p) for p in registry.glob("*.csv"))
     if results:
         results[0]["rows"] = n_rows
-    results += _baseline(registry, out)
+    for b in _baseline(registry, out):
+        results.append(b)
+        print(f"  {b['step']}: {b['status']}, wall {b.get('wall_s', 0):.1f} s, "
+              f"CPU {b.get('cpu_s', 0):.1f} s", flush=True)
     start(db, registry)
     failed = None
     for stage in [s.name for s in pipeline.STAGES]:
