@@ -1,7 +1,8 @@
 """A 10,000-patient synthetic run publishes exactly the tables it published before the
 performance work: every `audit` table's rows are fingerprinted (tests/output_fingerprint.py)
 and compared with the reference in tests/data/outputs_10k_seed7.json, which was made by the
-code as it was before (commit f4d5828) on the same registry.
+code without the performance work (main at 7f71946, the last merge into `perf`) on the same
+registry.
 
 A change that is meant to alter the published outputs regenerates the reference:
 
