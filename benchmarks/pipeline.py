@@ -191,19 +191,23 @@ def main(argv: list[str] | None = None) -> int:
     n_rows = sum(_count_csv_rows(p) for p in registry.glob("*.csv"))
     if results:
         results[0]["rows"] = n_rows
-    results += _baseline(registry, out)
+    for b in _baseline(registry, out):
+        results.append(b)
+        print(f"  {b['step']}: {b['status']}, wall {b.get('wall_s', 0):.1f} s, "
+              f"CPU {b.get('cpu_s', 0):.1f} s", flush=True)
     start(db, registry)
     failed = None
     for stage in [s.name for s in pipeline.STAGES]:
         if failed:
             results.append({"step": stage, "status": NOT_RUN})
             continue
-        print(f"  {stage} …", flush=True)
         m = _measure([sys.executable, "-m", "benchmarks.pipeline", "--stage-child",
                       str(db), stage, str(reports)])
         status = OK if not m["exit"] else FAILED
         results.append({"step": stage, "status": status,
                         "rows": _rows(db, stage) if status == OK else None, **m})
+        print(f"  {stage}: {status}, wall {m['wall_s']:.1f} s, CPU {m['cpu_s']:.1f} s, "
+              f"peak {m['peak_mib']:.0f} MiB", flush=True)
         if status == FAILED:
             failed = stage
     _print_table(results)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from her2audit import warehouse
 from her2audit.sources.schema import Table, registry_tables
 
 META_COLUMNS = ("_source_file", "_row_number", "_file_sha256", "_loaded_at")
@@ -181,8 +182,6 @@ def land_in_order(
     No window numbers the rows, so DuckDB reads and writes the file in parallel; rows
     the parser rejected are numbered around by `number_rows_around_rejects`.
     """
-    from her2audit import warehouse
-
     loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     rows = f"raw.{rows_table(table.name)}"
     with warehouse.settings(con, preserve_insertion_order=True):

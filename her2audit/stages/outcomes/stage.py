@@ -144,31 +144,43 @@ def estimate_and_compare(
     workers: int,
 ) -> tuple[pa.Table, pa.Table, pa.Table]:
     """All Kaplan–Meier fits and the comparisons (lifelines), spread over `workers`
-    processes: the groups in runs of about equal work, the comparisons one endpoint per
-    task. The pieces are put back together in order, so the tables are the same as from
-    one process. Returns (survival_summary, survival_curves, survival_comparisons)."""
-    chunks = _group_chunks(groups, observations, max(1, workers * 2))
+    processes (this one included): the groups in runs of about equal work, the
+    comparisons one endpoint per task. The pieces are put back together in order, so the
+    tables are the same as from one process. Returns (survival_summary, survival_curves,
+    survival_comparisons)."""
+    chunks = _group_chunks(groups, observations, max(1, workers * 4))
     km_args = []
     for start, end in chunks:
         part = groups.slice(start, end - start)
         km_args.append((part, _observations_of(part, observations), settings.min_group_size,
                         settings.alpha))
+    def columns_of(endpoint: str) -> list[str]:  # what one endpoint's comparisons read
+        return list(dict.fromkeys(["line_number", "concordance", f"{endpoint}_days",
+                                   f"{endpoint}_event", *settings.adjustment_covariates]))
+
     compare_args = [
-        (lines, (endpoint,), settings.comparison_lines, settings.adjustment_covariates,
-         settings.caveat, settings.min_group_size, settings.alpha, settings.cox_endpoints)
+        (lines[columns_of(endpoint)], (endpoint,), settings.comparison_lines,
+         settings.adjustment_covariates, settings.caveat, settings.min_group_size,
+         settings.alpha, settings.cox_endpoints)
         for endpoint in settings.comparison_endpoints
     ]
     if workers <= 1:
         km_parts = [km.estimate_groups(*a) for a in km_args]
         compared = [compare.compare_concordance(*a) for a in compare_args]
     else:
+        # workers - 1 new processes (each pays for importing lifelines); this process,
+        # which has it imported already, takes the runs of groups no worker has started
         context = multiprocessing.get_context("spawn")  # no fork of a process with DuckDB
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            # the comparisons first: each is one long task (a Cox fit over every line)
+        with concurrent.futures.ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
             compare_futures = [pool.submit(compare.compare_concordance, *a) for a in compare_args]
             km_futures = [pool.submit(km.estimate_groups, *a) for a in km_args]
+            km_parts = [None] * len(km_args)
+            for i in reversed(range(len(km_args))):
+                if km_futures[i].cancel():
+                    km_parts[i] = km.estimate_groups(*km_args[i])
+            km_parts = [part or future.result() for part, future in zip(km_parts, km_futures,
+                                                                         strict=True)]
             compared = [f.result() for f in compare_futures]
-            km_parts = [f.result() for f in km_futures]
     if km_parts:
         summary = pa.concat_tables([p[0] for p in km_parts])
         curves = pa.concat_tables([p[1] for p in km_parts])
