@@ -122,7 +122,7 @@ def validate(args: argparse.Namespace) -> int:
 def report(args: argparse.Namespace) -> int:
     from her2audit.stages import report as report_module
 
-    path = report_module.build_from_warehouse(args.db, args.reports)
+    path = report_module.build_from_warehouse(args.db, args.reports, site=args.site)
     _say(f"report: {path}")
     return 0
 

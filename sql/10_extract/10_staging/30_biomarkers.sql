@@ -128,7 +128,8 @@ checked as (
 
 select
     'biomarkers' as source_table,
-    record_key(_source_file, _row_number) as record_key,
+    _source_file as source_file,
+    _row_number as row_number,
     patient_id,
     test_date,
     marker,

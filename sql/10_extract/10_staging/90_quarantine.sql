@@ -8,17 +8,28 @@
 
 create or replace table build.quarantine as
 with checked as (
-    select source_table, record_key, patient_id, rule, detail from staging.patients_checked
-    union all
-    select source_table, record_key, patient_id, rule, detail from staging.diagnoses_checked
-    union all
-    select source_table, record_key, patient_id, rule, detail from staging.biomarkers_checked
-    union all
-    select source_table, record_key, patient_id, rule, detail from staging.metastases_checked
-    union all
-    select source_table, record_key, patient_id, rule, detail from staging.treatments_checked
-    union all
-    select source_table, record_key, patient_id, rule, detail from staging.progressions_checked
+    select source_table, record_key(source_file, row_number) as record_key, patient_id, rule,
+        detail
+    from (
+        select source_table, source_file, row_number, patient_id, rule, detail
+        from staging.patients_checked
+        union all
+        select source_table, source_file, row_number, patient_id, rule, detail
+        from staging.diagnoses_checked
+        union all
+        select source_table, source_file, row_number, patient_id, rule, detail
+        from staging.biomarkers_checked
+        union all
+        select source_table, source_file, row_number, patient_id, rule, detail
+        from staging.metastases_checked
+        union all
+        select source_table, source_file, row_number, patient_id, rule, detail
+        from staging.treatments_checked
+        union all
+        select source_table, source_file, row_number, patient_id, rule, detail
+        from staging.progressions_checked
+    )
+    where rule is not null
 ),
 
 malformed as (
@@ -39,7 +50,6 @@ source_rejects as (
 
 select source_table, record_key, rule, detail, patient_id
 from checked
-where rule is not null
 union all
 select source_table, record_key, rule, detail, patient_id
 from malformed
