@@ -264,11 +264,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sensitivity_options(p)
 
     p = _sub(sub, "report", "rebuild the HTML report from a published warehouse",
-             "  her2audit report --db her2audit.duckdb --reports reports/")
+             "  her2audit report --db her2audit.duckdb --reports reports/\n"
+             "  her2audit report --db her2audit.duckdb --reports reports/ --site S01")
     p.add_argument("--db", type=Path, required=True, metavar="FILE",
                    help="published DuckDB warehouse (required)")
     p.add_argument("--reports", type=Path, required=True, metavar="DIR",
                    help="folder for index.html and case_review.html (required)")
+    p.add_argument("--site", metavar="SITE",
+                   help="write that site's report against the others (site-SITE.html) "
+                        "instead of the whole report")
 
     p = _sub(sub, "network", "merge centres' share packages into a network warehouse and report",
              "  her2audit network --packages packages/ --db network_audit.duckdb "

@@ -126,7 +126,7 @@ def report(args: argparse.Namespace) -> int:
 
     environment.check_reports_dir(args.reports)
     work_file.recover(args.db)  # a publication a killed run left half done
-    path = report_module.build_from_warehouse(args.db, args.reports)
+    path = report_module.build_from_warehouse(args.db, args.reports, site=args.site)
     _say(f"report: {path}")
     return 0
 

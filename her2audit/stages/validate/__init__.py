@@ -15,6 +15,7 @@ append-only log that also keeps the results of runs the gate stopped. A failed
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +27,7 @@ import pyarrow as pa
 from her2audit import warehouse
 from her2audit.errors import DataQualityError
 from her2audit.paths import SQL_DIR
+from her2audit.stages.validate import metrics
 from her2audit.stages.validate.gx_runner import (
     FAILED,
     Outcome,
@@ -76,16 +78,59 @@ def _prepare_validate_inputs(con: duckdb.DuckDBPyConnection) -> None:
     warehouse.set_variables(con, {"dq_has_drug_mapping": has_mapping})
 
 
-def _skip(con: duckdb.DuckDBPyConnection, exp: Expectation, frame) -> str | None:
+def _skip(con: duckdb.DuckDBPyConnection, exp: Expectation, non_null: int | None) -> str | None:
     """Why an expectation cannot be evaluated on this build (None: it can)."""
     missing = [t for t in exp.requires if not table_exists(con, t)]
     if missing:
         return f"not built: {', '.join(missing)}"
-    if exp.min_rows and "column" in exp.kwargs:
-        n = int(frame[exp.kwargs["column"]].notna().sum())
-        if n < exp.min_rows:
-            return f"{n} rows, fewer than the {exp.min_rows} a rate needs"
+    if exp.min_rows and non_null is not None and non_null < exp.min_rows:
+        return f"{non_null} rows, fewer than the {exp.min_rows} a rate needs"
     return None
+
+
+def _counted(outcome: Outcome, metric: metrics.Metric) -> Outcome:
+    """A per-row expectation judged on its share: report DuckDB's counts, as GX would have
+    over the whole batch."""
+    percent = 100 * metric.unexpected / metric.counted if metric.counted else None
+    return dataclasses.replace(
+        outcome, observed_value=f"{metric.unexpected} of {metric.counted} values unexpected",
+        unexpected_count=metric.unexpected, unexpected_percent=percent,
+    )
+
+
+def _evaluate_suite(
+    con: duckdb.DuckDBPyConnection, suite: Suite, validator: Validator
+) -> tuple[int, list[Outcome]]:
+    """One suite: DuckDB measures, GX judges (metrics.py); returns (batch rows, outcomes)."""
+    n_rows, measured = metrics.measure(con, suite.batch, list(suite.expectations))
+    whole_batch = [e for e in suite.expectations if e.name not in measured]
+    batch = read_batch(con, suite.batch) if whole_batch else None
+
+    def non_null(e: Expectation) -> int | None:
+        if e.name in measured:
+            return measured[e.name].non_null
+        column = e.kwargs.get("column")
+        return int(batch[column].notna().sum()) if column in batch else None
+
+    skipped = {e.name: why for e in suite.expectations if (why := _skip(con, e, non_null(e)))}
+    on_metrics = [e for e in suite.expectations if e.name in measured and e.name not in skipped]
+    on_batch = [e for e in whole_batch if e.name not in skipped]
+    results: dict[str, Outcome] = {}
+    if on_metrics:
+        chosen = {e.name: measured[e.name] for e in on_metrics}
+        configs = {
+            name: {"type": m.gx_type, "kwargs": m.gx_kwargs,
+                   "meta": {"name": name, "severity": "critical"}}
+            for name, m in chosen.items()
+        }
+        for o in validator.validate(suite, on_metrics, metrics.frame(chosen), configs):
+            m = chosen[o.expectation.name]
+            results[o.expectation.name] = _counted(o, m) if m.unexpected is not None else o
+    if on_batch:
+        for o in validator.validate(suite, on_batch, batch, name=f"{suite.name}_batch"):
+            results[o.expectation.name] = o
+    return n_rows, [results.get(e.name) or not_evaluated(suite.name, e, skipped[e.name])
+                    for e in suite.expectations]
 
 
 def evaluate(
@@ -112,13 +157,9 @@ def evaluate(
                          for e in suite.expectations]
             continue
         started = time.perf_counter()
-        frame = read_batch(con, suite.batch)
-        skipped = {e.name: why for e in suite.expectations if (why := _skip(con, e, frame))}
-        ready = [e for e in suite.expectations if e.name not in skipped]
-        results = {o.expectation.name: o for o in validator.validate(suite, ready, frame)}
-        outcomes += [results.get(e.name) or not_evaluated(suite.name, e, skipped[e.name])
-                     for e in suite.expectations]
-        progress(f"  suite {suite.name}: {len(frame):,} rows, {len(suite.expectations)} "
+        n_rows, suite_outcomes = _evaluate_suite(con, suite, validator)
+        outcomes += suite_outcomes
+        progress(f"  suite {suite.name}: {n_rows:,} rows, {len(suite.expectations)} "
                  f"expectations in {time.perf_counter() - started:.1f} s")
     return outcomes
 

@@ -1,8 +1,10 @@
-"""Run expectation suites with Great Expectations Core on pandas batches.
+"""Run expectation suites with Great Expectations Core on pandas frames.
 
-GX's SQL datasource does not work with DuckDB, so each batch relation is read with
-DuckDB into Arrow and handed to GX as a pandas DataFrame. GX is imported here, inside
-functions, because importing it takes seconds; progress bars are switched off.
+GX's SQL datasource does not work with DuckDB (no DuckDB dialect in the lock; a second
+connection to the warehouse file is refused), so GX judges pandas frames: the small metric
+frames DuckDB computes for each suite (`metrics.py`), or a whole batch read through Arrow
+for an expectation type that has no metric. GX is imported here, inside functions,
+because importing it takes seconds; its progress bars and logging are switched off.
 """
 
 from __future__ import annotations
@@ -52,7 +54,10 @@ def _format(value: Any) -> str | None:
     if hasattr(value, "item"):  # numpy scalar
         value = value.item()
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.6g}"
+        if math.isnan(value):
+            return "nan"
+        # a count aggregated as a double (a sum) reads as the whole number it is
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.6g}"
     if isinstance(value, list | tuple | set):
         return ", ".join(sorted(str(v) for v in value))
     return str(value)
@@ -66,25 +71,35 @@ class Validator:
     """One ephemeral GX context for a stage; `validate()` runs a suite on a DataFrame."""
 
     def __init__(self) -> None:
+        import logging
+
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        logging.getLogger("great_expectations").setLevel(logging.ERROR)
 
         self._gx = gx
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         self.datasource = self.context.data_sources.add_pandas("her2audit")
 
-    def validate(self, suite: Suite, expectations: list[Expectation], frame) -> list[Outcome]:
+    def validate(self, suite: Suite, expectations: list[Expectation], frame,
+                 configs: dict[str, dict[str, Any]] | None = None,
+                 name: str | None = None) -> list[Outcome]:
+        """Run `expectations` on `frame`; `configs` replaces an expectation's GX config
+        (by name), e.g. to judge its metric column instead of the batch column."""
         from great_expectations.core.expectation_suite import ExpectationSuite
 
         gx = self._gx
-        asset = self.datasource.add_dataframe_asset(suite.name)
-        batch = asset.add_batch_definition_whole_dataframe(f"{suite.name}_all")
-        gx_suite = self.context.suites.add(
-            ExpectationSuite(name=suite.name, expectations=[e.gx_config() for e in expectations])
-        )
+        name = name or suite.name
+        configs = configs or {}
+        asset = self.datasource.add_dataframe_asset(name)
+        batch = asset.add_batch_definition_whole_dataframe(f"{name}_all")
+        gx_suite = self.context.suites.add(ExpectationSuite(
+            name=name, expectations=[configs.get(e.name) or e.gx_config() for e in expectations]
+        ))
         definition = self.context.validation_definitions.add(
-            gx.ValidationDefinition(name=f"{suite.name}_validation", data=batch, suite=gx_suite)
+            gx.ValidationDefinition(name=f"{name}_validation", data=batch, suite=gx_suite)
         )
         result = definition.run(batch_parameters={"dataframe": frame}, result_format="BASIC")
         by_name = {e.name: e for e in expectations}
