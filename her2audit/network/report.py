@@ -1,7 +1,8 @@
 """The network report: one self-contained HTML file (`network.html`) from a network warehouse.
 
-The page is a Jinja2 template (`templates/network.html.j2`) with the style sheet, plotly.js
-and the figures inline (the report stage's building blocks), so it opens offline. It shows
+The page is a Jinja2 template (`templates/network.html.j2`) that extends the audit report's
+page frame (`her2audit/stages/report/templates/base.html.j2`: style sheet, plotly.js and the
+figures inline, with the report's filters), so it opens offline. It shows
 only what the packages shared: aggregates, counts 1–10 already suppressed by the centres
 (shown as "<11").
 """
@@ -21,7 +22,7 @@ from her2audit import __version__
 from her2audit.errors import UsageError
 from her2audit.network.package import NetworkRules, load_rules
 from her2audit.stages.report import figures, render
-from her2audit.stages.report.data import DAYS_PER_MONTH
+from her2audit.stages.report.render import DAYS_PER_MONTH, figure_html
 
 REPORT = "network.html"
 TEMPLATES = Path(__file__).with_name("templates")
@@ -39,6 +40,8 @@ GROUP_TITLES = {
                                 "concordant vs not",
 }
 SURVIVAL_YEARS = (1, 2, 3, 5)
+HEADLINE = "line_concordance"  # the measure of the network funnel
+COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
 
 def _rows(con: duckdb.DuckDBPyConnection, query: str, params: list | None = None
@@ -60,26 +63,15 @@ def _hr(value: Any) -> str:
     return "–" if value is None or not math.isfinite(value) else f"{value:.2f}"
 
 
-def _funnel(con: duckdb.DuckDBPyConnection, measures: list[str]) -> str:
-    panels = []
-    for measure in measures:
-        rows = _rows(con, "select centre, denominator, rate, network_rate, funnel_position "
-                          "from network.indicators_by_centre "
-                          "where measure = ? and centre <> 'network'", [measure])
-        centres = [{"site_id": r["centre"], "n_evaluable": r["denominator"], "rate": r["rate"],
-                    "position": r["funnel_position"]} for r in rows]
-        p0 = rows[0]["network_rate"] if rows else None
-        panels.append((MEASURE_LABELS.get(measure, measure.replace("_", " ")), centres, p0))
-    fig = figures.funnel_plot(panels)
-    if fig is not None:
-        fig.update_xaxes(title="eligible lines or patients at the centre (volume)")
-        fig.update_yaxes(title="rate")
-        for trace in fig.data:
-            if trace.name and trace.name.startswith("all sites"):
-                trace.name = trace.name.replace("all sites", "network")
-            elif trace.name == "sites":
-                trace.name = "centres"
-    return render.figure(fig, "network-funnel", "No centre shows counts for this measure.")
+def _funnel(con: duckdb.DuckDBPyConnection) -> Any:
+    """One funnel across the network: each centre's line concordance against its volume."""
+    rows = _rows(con, "select centre, denominator, rate, network_rate, funnel_position "
+                      "from network.indicators_by_centre "
+                      "where measure = ? and centre <> 'network'", [HEADLINE])
+    centres = [{"site_id": r["centre"], "n_evaluable": r["denominator"], "rate": r["rate"],
+                "position": r["funnel_position"]} for r in rows]
+    p0 = rows[0]["network_rate"] if rows else None
+    return figure_html(figures.funnel(centres, p0), "network-funnel")
 
 
 def _survival(con: duckdb.DuckDBPyConnection, rules: NetworkRules,
@@ -97,9 +89,13 @@ def _survival(con: duckdb.DuckDBPyConnection, rules: NetworkRules,
         )
         title = GROUP_TITLES.get((group["endpoint"], group["grouping"]),
                                  f"{group['endpoint']} by {group['grouping']}").format(line=line)
-        fig = figures.km_curves(points, title, {})
+        labels = list(dict.fromkeys(p["group_label"] for p in points))
+        curves = [{"group": label, "label": label.replace("_", " "),
+                   "colour": COLOURS[j % len(COLOURS)],
+                   "points": [p for p in points if p["group_label"] == label]}
+                  for j, label in enumerate(labels)]
         table = []
-        for label in dict.fromkeys(p["group_label"] for p in points):
+        for label in labels:
             mine = [p for p in points if p["group_label"] == label]
             cells = [label.replace("_", " "), _count(round(mine[0]["n_at_risk"] or 0))]
             for years in SURVIVAL_YEARS:
@@ -108,11 +104,9 @@ def _survival(con: duckdb.DuckDBPyConnection, rules: NetworkRules,
                 cells.append(_rate(before[-1]["survival"]) if before and reached else "–")
             table.append(cells)
         out.append({"title": title,
-                    "figure": render.figure(fig, f"network-km-{i}",
-                                            "No pooled life table for this group."),
-                    "table": render.table(["group", "at risk at 0",
-                                           *[f"{y} y" for y in SURVIVAL_YEARS]],
-                                          table, [False, True, *[True] * len(SURVIVAL_YEARS)])})
+                    "figure": figure_html(figures.km_panel(curves, [], title),
+                                          f"network-km-{i}"),
+                    "rows": table})
     return out
 
 
@@ -137,8 +131,7 @@ def _hazard_ratios(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
             f"τ² {m['tau2']:.3f}, Q {m['q']:.1f} on {m['q_df']} df (p {m['q_p_value']:.3f}); "
             f"fixed effect HR {_hr(m['hazard_ratio_fixed'])}")
         out.append({"name": name, "summary": summary, "method": m["method"],
-                    "figure": render.figure(figures.forest_plot(forest), f"network-forest-{i}",
-                                            "No centre could estimate this hazard ratio.")})
+                    "figure": figure_html(figures.forest_plot(forest), f"network-forest-{i}")})
     return out
 
 
@@ -158,24 +151,24 @@ def network_context(con: duckdb.DuckDBPyConnection, generated_at: dt.datetime) -
             r["funnel_position"] or ("" if r["centre"] == "network" else "hidden (suppressed)"),
         ])
     rulebooks = json.loads(centres[0]["rulebooks"]) if centres else []
+    years = [f"{y} y" for y in SURVIVAL_YEARS]
     month_days = float(centres[0]["life_table_month_days"] or DAYS_PER_MONTH) if centres \
         else DAYS_PER_MONTH
     return {
         "title": "HER2-positive MBC treatment audit — network",
         "subtitle": f"{len(centres)} centres · generated {generated_at:%Y-%m-%d %H:%M} UTC · "
                     f"her2audit {__version__}",
-        "css": render.CSS,
-        "plotly": render.plotly_script(),
-        "centres": render.table(
-            ["centre", "run", "software", "data cut-off (month)", "suppression threshold"],
-            [[c["centre"], c["run_id"], c["software_version"], c["data_cutoff_month"] or "–",
-              c["suppression_threshold"]] for c in centres],
-            [False, False, False, False, True]),
+        "toc": [("centres", "Centres"), ("indicators", "Indicators by centre"),
+                ("survival", "Pooled survival"), ("hazard-ratios", "Hazard ratios")],
+        "with_plotly": True,
+        "centres": [[c["centre"], c["run_id"], c["software_version"],
+                     c["data_cutoff_month"] or "–", c["suppression_threshold"]]
+                    for c in centres],
         "rulebooks": ", ".join(f"{r['id']} ({r['version']})" for r in rulebooks),
-        "funnel": _funnel(con, measures),
-        "indicators": render.table(["measure", "centre", "numerator", "denominator", "rate",
-                                    "against the network's limits"], indicator_rows,
-                                   [False, False, True, True, True, False]),
+        "funnel": _funnel(con),
+        "funnel_measure": MEASURE_LABELS.get(HEADLINE, HEADLINE.replace("_", " ")),
+        "indicators": indicator_rows,
+        "survival_years": years,
         "month_days": month_days,
         "survival": _survival(con, rules, month_days),
         "hazard_ratios": _hazard_ratios(con),
@@ -193,9 +186,8 @@ def render_network_report(db: Path, reports: Path,
         context = network_context(con, generated_at)
     finally:
         con.close()
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
-                             autoescape=jinja2.select_autoescape(["html", "j2"]),
-                             undefined=jinja2.StrictUndefined)
+    env = render.environment().overlay(loader=jinja2.ChoiceLoader(
+        [jinja2.FileSystemLoader(str(TEMPLATES)), render.environment().loader]))
     html = env.get_template("network.html.j2").render(**context)
     reports.mkdir(parents=True, exist_ok=True)
     path = reports / REPORT
