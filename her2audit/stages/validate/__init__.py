@@ -94,13 +94,13 @@ def _skip(con: duckdb.DuckDBPyConnection, exp: Expectation, non_null: int | None
     return None
 
 
-def _counted(outcome: Outcome, metric: metrics.Metric) -> Outcome:
+def _counted(outcome: Outcome, metric: metrics.Metric, examples: tuple[str, ...]) -> Outcome:
     """A per-row expectation judged on its share: report DuckDB's counts, as GX would have
-    over the whole batch."""
+    over the whole batch, and a few of the failing values (`examples`)."""
     percent = 100 * metric.unexpected / metric.counted if metric.counted else None
     return dataclasses.replace(
         outcome, observed_value=f"{metric.unexpected} of {metric.counted} values unexpected",
-        unexpected_count=metric.unexpected, unexpected_percent=percent,
+        unexpected_count=metric.unexpected, unexpected_percent=percent, examples=examples,
     )
 
 
@@ -131,7 +131,11 @@ def _evaluate_suite(
         }
         for o in validator.validate(suite, on_metrics, metrics.frame(chosen), configs):
             m = chosen[o.expectation.name]
-            results[o.expectation.name] = _counted(o, m) if m.unexpected is not None else o
+            if m.unexpected is not None:  # judged on a share: the failing values from DuckDB
+                examples = (metrics.unexpected_examples(con, suite.batch, o.expectation)
+                            if m.unexpected else ())
+                o = _counted(o, m, examples)
+            results[o.expectation.name] = o
     if on_batch:
         for o in validator.validate(suite, on_batch, batch, name=f"{suite.name}_batch"):
             results[o.expectation.name] = o
