@@ -6,7 +6,7 @@ PYTHON ?= $(shell for p in python3.11 python3; do \
 	2>/dev/null && { command -v $$p; break; }; done)
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml Makefile | cksum | cut -d' ' -f1)
 UV     := $(BIN)/uv
 UV_VERSION := 0.13.8
 
@@ -14,13 +14,16 @@ UV_VERSION := 0.13.8
 
 venv: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+# --compile-bytecode: each stage process then imports its libraries from .pyc files; from
+# source (nothing compiled, e.g. under PYTHONDONTWRITEBYTECODE) importing GX, pandas and
+# scipy costs seconds more in every process.
+$(STAMP): requirements.lock pyproject.toml Makefile
 	@test -x $(BIN)/python || test -n "$(PYTHON)" || { echo "her2audit needs Python 3.11 \
 	(none found as python3.11 or python3 on PATH); install it, or point make at one: \
 	make PYTHON=/path/to/python3.11 $(MAKECMDGOALS)" >&2; exit 2; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(UV) pip sync --quiet --python $(BIN)/python requirements.lock
+	$(UV) pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.lock
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $@
@@ -51,7 +54,7 @@ bench-large: venv
 
 # Re-resolve the lock file after changing dependencies in pyproject.toml.
 lock: venv
-	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+	$(UV) pip compile pyproject.toml --all-extras --python-version 3.11 --generate-hashes -o requirements.lock
 
 clean:
 	rm -rf $(VENV) build site .pytest_cache demo_output

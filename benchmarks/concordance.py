@@ -34,19 +34,25 @@ where hash(patient_id, 8) % 100 < 25;
 
 create or replace table staging.regimen_pool as
 select * from (values
-    (0, 'THP', 'taxane_trastuzumab_pertuzumab', true),
-    (1, 'T-DXd', 'trastuzumab_deruxtecan', true),
-    (2, 'T-DM1', 'trastuzumab_emtansine', true),
-    (3, 'Tucatinib + trastuzumab + capecitabine', 'tucatinib_trastuzumab_capecitabine', true),
-    (4, 'Neratinib + capecitabine', 'neratinib_capecitabine', true),
-    (5, 'Lapatinib + capecitabine', 'lapatinib_capecitabine', true),
-    (6, 'Trastuzumab + other chemotherapy', 'trastuzumab_chemotherapy', true),
-    (7, 'Anti-HER2 + endocrine', 'her2_endocrine', true),
-    (8, 'Chemotherapy, no anti-HER2', 'chemotherapy_only', false),
-    (9, 'Investigational', 'investigational', true),
-    (10, 'HP', 'trastuzumab_pertuzumab', true),
-    (11, 'Other', 'other', false)
-) as t(k, regimen, regimen_group, her2_directed);
+    (0, 'THP', 'taxane_trastuzumab_pertuzumab', true, 'docetaxel + pertuzumab + trastuzumab'),
+    (1, 'T-DXd', 'trastuzumab_deruxtecan', true, 'trastuzumab deruxtecan'),
+    (2, 'T-DM1', 'trastuzumab_emtansine', true, 'trastuzumab emtansine'),
+    (3, 'Tucatinib + trastuzumab + capecitabine', 'tucatinib_trastuzumab_capecitabine', true,
+        'capecitabine + trastuzumab + tucatinib'),
+    (4, 'Neratinib + capecitabine', 'neratinib_capecitabine', true, 'capecitabine + neratinib'),
+    (5, 'Lapatinib + capecitabine', 'lapatinib_capecitabine', true, 'capecitabine + lapatinib'),
+    (6, 'Trastuzumab + other chemotherapy', 'trastuzumab_chemotherapy', true,
+        'trastuzumab + vinorelbine'),
+    (7, 'Anti-HER2 + endocrine', 'her2_endocrine', true, 'letrozole + trastuzumab'),
+    (8, 'Chemotherapy, no anti-HER2', 'chemotherapy_only', false, 'capecitabine'),
+    (9, 'Investigational', 'investigational', true, 'zanidatamab'),
+    (10, 'HP', 'trastuzumab_pertuzumab', true, 'pertuzumab + trastuzumab'),
+    (11, 'Other', 'other', false, 'everolimus + exemestane'),
+    (12, 'T-DXd + pertuzumab', 'trastuzumab_deruxtecan_pertuzumab', true,
+        'pertuzumab + trastuzumab deruxtecan'),
+    (13, 'Tucatinib + T-DM1', 'tucatinib_trastuzumab_emtansine', true,
+        'trastuzumab emtansine + tucatinib')
+) as t(k, regimen, regimen_group, her2_directed, ingredients);
 
 create or replace table build.lines_of_therapy as
 with line_counts as (
@@ -65,7 +71,7 @@ select
     lines.metastatic_date + ((lines.line_number - 1) * 240 + 10)::integer as start_date,
     lines.metastatic_date + (lines.line_number * 240)::integer as end_date,
     'next_line' as end_reason,
-    pool.regimen as ingredients,
+    pool.ingredients,
     pool.regimen,
     pool.regimen_group,
     pool.her2_directed,
@@ -75,8 +81,13 @@ from lines
 inner join staging.regimen_pool as pool
     on pool.k = case
         when lines.line_number = 1 and hash(lines.patient_id, 10) % 100 < 70 then 0
-        else (hash(lines.patient_id, lines.line_number) % 12)::integer
+        else (hash(lines.patient_id, lines.line_number) % 14)::integer
     end;
+
+-- each line's ingredients given on its first day
+create or replace table staging.administrations as
+select patient_id, unnest(string_split(ingredients, ' + ')) as ingredient, start_date
+from build.lines_of_therapy;
 """
 
 

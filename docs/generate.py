@@ -38,8 +38,10 @@ What happens to bad input:
   birth, metastasis before diagnosis), `end_before_start`, `value_not_allowed`,
   `malformed_row` (a CSV line with the wrong number of fields).
 - **Every row is accounted for**: `audit.row_accounting` shows per table
-  `rows_in = rows_staged + rows_quarantined`, and `audit.row_dispositions` says for every
-  input row whether it was used, quarantined or out of scope, and why.
+  `rows_in = rows_staged + rows_quarantined` (plus, from an OMOP or FHIR source, the rows
+  counted out of scope or combined at the source: `rows_out_of_scope`, `rows_combined`),
+  and `audit.row_dispositions` says for every input row whether it was used, quarantined
+  or out of scope, and why.
 
 How clinical facts are derived from these tables (HER2 and HR status, de novo disease,
 early relapse, CNS involvement) is on [the cohort](cohort.md) page.

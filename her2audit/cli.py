@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -113,6 +114,46 @@ def _add_parameter_options(p: argparse.ArgumentParser) -> None:
                         "when not given: the shipped rulebooks only")
 
 
+def _days_list(text: str) -> list[int]:
+    """'90,120,180' -> [90, 120, 180]."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected whole numbers of days separated by commas (e.g. 90,120,180), got {text!r}")
+    return values
+
+
+def _add_sensitivity_options(p: argparse.ArgumentParser) -> None:
+    from her2audit.sensitivity import default_grid
+
+    grid = default_grid()
+
+    def listed(name: str) -> str:
+        return ",".join(map(str, grid[name]))
+
+    p.add_argument("--db", type=Path, required=True, metavar="FILE",
+                   help="published DuckDB warehouse; audit.sensitivity is written to it "
+                        "(required)")
+    g = p.add_argument_group(
+        "the grid",
+        "Every combination of the values is run, plus the audited run's own parameters.\n"
+        "Defaults come from the rules (her2audit/rules/parameters.yaml, `sensitivity:`).",
+    )
+    g.add_argument("--max-gap-days", type=_days_list, metavar="DAYS,...", default=None,
+                   help=f"values of max_gap_days (rule default: {listed('max_gap_days')})")
+    g.add_argument("--regimen-window-days", type=_days_list, metavar="DAYS,...", default=None,
+                   help="values of regimen_window_days "
+                        f"(rule default: {listed('regimen_window_days')})")
+    g.add_argument("--pre-index-days", type=_days_list, metavar="DAYS,...", default=None,
+                   help="values of pre_index_days; when not given: the audited run's own value")
+    g.add_argument("--config", type=Path, metavar="YAML", default=None,
+                   help="YAML file with a `sensitivity:` mapping of these parameters to lists "
+                        "of days; options given here win over it")
+
+
 def _sub(sub, name: str, summary: str, examples: str) -> argparse.ArgumentParser:
     return sub.add_parser(name, help=summary, description=f"{summary}.\n\nexamples:\n{examples}")
 
@@ -180,6 +221,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", type=Path, metavar="FILE", default=None,
                    help="warehouse to record the results in; when not given: a temporary file")
 
+    p = _sub(sub, "sensitivity",
+             "re-run lines and concordance over a grid of line parameters on a published "
+             "warehouse and write audit.sensitivity",
+             "  her2audit sensitivity --db her2audit.duckdb\n"
+             "  her2audit sensitivity --db her2audit.duckdb --max-gap-days 60,90,120,180 \\\n"
+             "      --regimen-window-days 28")
+    _add_sensitivity_options(p)
+
     p = _sub(sub, "sql", "read-only SQL on the published warehouse (no DuckDB CLI needed)",
              "  her2audit sql --db her2audit.duckdb\n"
              "  her2audit sql --db her2audit.duckdb \"select * from share.quality_indicators\"\n"
@@ -216,15 +265,45 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the centre's name, recorded in the manifest; when not given: none")
 
     p = _sub(sub, "report", "rebuild the HTML report from a published warehouse",
-             "  her2audit report --db her2audit.duckdb --reports reports/")
+             "  her2audit report --db her2audit.duckdb --reports reports/\n"
+             "  her2audit report --db her2audit.duckdb --reports reports/ --site S01")
     p.add_argument("--db", type=Path, required=True, metavar="FILE",
                    help="published DuckDB warehouse (required)")
     p.add_argument("--reports", type=Path, required=True, metavar="DIR",
                    help="folder for index.html and case_review.html (required)")
+    p.add_argument("--site", metavar="SITE",
+                   help="write that site's report against the others (site-SITE.html) "
+                        "instead of the whole report")
+
+    p = _sub(sub, "network", "merge centres' share packages into a network warehouse and report",
+             "  her2audit network --packages packages/ --db network_audit.duckdb "
+             "--reports reports/network/\n"
+             "  (packages/ holds one folder per centre, each written by her2audit share)")
+    p.add_argument("--packages", type=Path, required=True, metavar="DIR",
+                   help="folder of centre packages, one sub-folder each (required)")
+    p.add_argument("--db", type=Path, required=True, metavar="FILE",
+                   help="network DuckDB warehouse to write, e.g. network_audit.duckdb; "
+                        "replaced when complete (required)")
+    p.add_argument("--reports", type=Path, required=True, metavar="DIR",
+                   help="folder for network.html (required)")
     return parser
 
 
+class _StderrLines(logging.Handler):
+    """The library's warnings (e.g. failed expectations) as plain lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr, flush=True)
+
+
+def _show_library_warnings() -> None:
+    logger = logging.getLogger("her2audit")
+    if not any(isinstance(h, _StderrLines) for h in logger.handlers):
+        logger.addHandler(_StderrLines(logging.WARNING))
+
+
 def main(argv: list[str] | None = None) -> int:
+    _show_library_warnings()
     try:
         args = build_parser().parse_args(argv)
         from her2audit import commands

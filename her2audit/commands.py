@@ -126,8 +126,27 @@ def report(args: argparse.Namespace) -> int:
 
     environment.check_reports_dir(args.reports)
     work_file.recover(args.db)  # a publication a killed run left half done
-    path = report_module.build_from_warehouse(args.db, args.reports)
+    path = report_module.build_from_warehouse(args.db, args.reports, site=args.site)
     _say(f"report: {path}")
+    return 0
+
+
+def sensitivity(args: argparse.Namespace) -> int:
+    """Lines and concordance over a grid of line parameters; prints how far the rates move."""
+    from her2audit import sensitivity as sensitivity_module
+
+    result = sensitivity_module.run_sensitivity(
+        args.db,
+        config=args.config,
+        overrides={
+            "max_gap_days": args.max_gap_days,
+            "regimen_window_days": args.regimen_window_days,
+            "pre_index_days": args.pre_index_days,
+        },
+        progress=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    for line in sensitivity_module.summary_lines(result):
+        _say(line)
     return 0
 
 
@@ -155,4 +174,14 @@ def share(args: argparse.Namespace) -> int:
     manifest = share_package.write(args.db, args.out, args.centre)
     _say(f"share package: {manifest.parent} ({manifest.name} and "
          f"{len(share_package.read_manifest(manifest.parent)['tables'])} Parquet files)")
+    return 0
+
+
+def network(args: argparse.Namespace) -> int:
+    from her2audit.network.build import build_network
+
+    result = build_network(args.packages, args.db, args.reports, _say)
+    steps = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in result.seconds.items())
+    _say(f"merged {len(result.packages)} centre packages in "
+         f"{sum(result.seconds.values()):.1f} s ({steps})")
     return 0

@@ -4,14 +4,26 @@ A rulebook is a YAML file (`rules/guidelines/*.yaml`, plus any folder given with
 `--rulebooks DIR`) checked against `rules/guideline.schema.json` and then for sense:
 
 - every citation key is defined under `references`;
-- no regimen group is both preferred and alternative in one rule; `investigational` and
-  `other` are never listed (such lines are always `trial` / `not_evaluable`);
+- no regimen group is both preferred and alternative in one rule (or listed twice) for the
+  same dates; `investigational` and `other` are never listed (such lines are always
+  `trial` / `not_evaluable`);
 - a rule that uses `prefer_next_in_sequence` has a `sequence` to follow;
-- every line number and context is covered by exactly one winning rule. Precedence: the
-  rule with the most conditions (each of cns, hr_positive, early_relapse, de_novo counts
-  one, each group under received/not_received counts one) wins; among equals the one
-  written for the narrowest range of lines (`2` beats `2+`). Two rules that could both win
-  for the same line and context are a contradiction and the rulebook is refused.
+- every `effective_to` (of a rule or of a group inside a rule) is on or after its
+  `effective_from`, and every ingredient named under `if_never_given` is in the vocabulary;
+- on every date the rulebook judges, every line number and context is covered by exactly
+  one winning rule. Precedence: the rule with the most conditions (each of cns,
+  hr_positive, early_relapse, de_novo counts one, each group under received/not_received
+  counts one) wins; among equals the one written for the narrowest range of lines (`2`
+  beats `2+`). Two rules that could both win for the same line, context and date are a
+  contradiction and the rulebook is refused.
+
+Approvals inside a rulebook's period: a rule, or one regimen group in a rule's list, may
+carry its own `effective_from` / `effective_to`; it counts only for lines started inside
+that window. A group may also be conditional on ingredients never given before the line
+started, in an earlier line or before the metastatic setting (`if_never_given`, e.g. THP
+from line 2 when pertuzumab was never given). What a patient
+"received" is the regimen groups of their earlier lines, widened by the rulebook's
+`counts_as_received` (T-DXd + pertuzumab counts as T-DXd).
 
 A refused rulebook raises `RuleFileError` (exit 2) naming the file, the rule and the problem.
 
@@ -26,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import json
@@ -39,6 +52,7 @@ import yaml
 
 from her2audit.errors import RuleFileError, UsageError
 from her2audit.paths import PROJECT_DIR, RULES_DIR
+from her2audit.vocabulary import default_vocabulary
 
 BUILTIN_DIR = RULES_DIR / "guidelines"
 SCHEMA_FILE = RULES_DIR / "guideline.schema.json"
@@ -48,6 +62,7 @@ BOOL_CONDITIONS = ("cns", "hr_positive", "early_relapse", "de_novo")
 NEVER_LISTED = ("investigational", "other")  # always `trial` / `not_evaluable`
 OPEN_END = 10**6  # line_to of an open range ("4+") when a number is needed
 MAX_HISTORY_GROUPS = 10  # received/not_received groups checked exhaustively (2**n histories)
+MAX_TRACKED_INGREDIENTS = 62  # ingredients named under if_never_given (bits of a BIGINT)
 
 _CONDITION_WORDS = {
     ("cns", True): "with CNS involvement",
@@ -61,6 +76,45 @@ _CONDITION_WORDS = {
 }
 
 
+def _in_window(on: dt.date, start: dt.date | None, end: dt.date | None) -> bool:
+    return (start is None or start <= on) and (end is None or on <= end)
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupEntry:
+    """A regimen group in one of a rule's lists, with the conditions of its own."""
+
+    group: str
+    effective_from: dt.date | None = None
+    effective_to: dt.date | None = None
+    if_never_given: tuple[str, ...] = ()  # ingredients none of which was given before
+
+    def counts(self, on: dt.date, given_ingredients: frozenset[str]) -> bool:
+        return (_in_window(on, self.effective_from, self.effective_to)
+                and not set(self.if_never_given) & given_ingredients)
+
+    def overlaps(self, other: GroupEntry) -> bool:
+        """Could both entries count on the same date?"""
+        starts = [d for d in (self.effective_from, other.effective_from) if d is not None]
+        ends = [d for d in (self.effective_to, other.effective_to) if d is not None]
+        return not (starts and ends and max(starts) > min(ends))
+
+    def describe(self, labels: Mapping[str, str]) -> str:
+        """e.g. 'T-DXd from 2019-12-20' or 'THP if pertuzumab was never given'."""
+        words = [labels.get(self.group, self.group)]
+        if self.effective_from:
+            words.append(f"from {self.effective_from}")
+        if self.effective_to:
+            words.append(f"until {self.effective_to}")
+        if self.if_never_given:
+            words.append(f"if {' or '.join(self.if_never_given)} was never given")
+        return " ".join(words)
+
+
+LIST_NAMES = ("preferred", "preferred_if_not_received", "alternative",
+              "alternative_if_not_received")
+
+
 @dataclasses.dataclass(frozen=True)
 class Rule:
     rule_id: str
@@ -70,13 +124,22 @@ class Rule:
     conditions: tuple[tuple[str, bool], ...]  # (name, value) for cns, hr_positive, ...
     received: tuple[str, ...]
     not_received: tuple[str, ...]
-    preferred: tuple[str, ...]
-    preferred_if_not_received: tuple[str, ...]
+    preferred: tuple[GroupEntry, ...]
+    preferred_if_not_received: tuple[GroupEntry, ...]
     prefer_next_in_sequence: bool
-    alternative: tuple[str, ...]
-    alternative_if_not_received: tuple[str, ...]
+    alternative: tuple[GroupEntry, ...]
+    alternative_if_not_received: tuple[GroupEntry, ...]
     citation: tuple[str, ...]
     note: str
+    effective_from: dt.date | None = None
+    effective_to: dt.date | None = None
+
+    def lists(self) -> dict[str, tuple[GroupEntry, ...]]:
+        return {name: getattr(self, name) for name in LIST_NAMES}
+
+    def groups(self, name: str, on: dt.date, given_ingredients: frozenset[str]) -> list[str]:
+        """The groups of one list that count for a line started on `on`."""
+        return [e.group for e in getattr(self, name) if e.counts(on, given_ingredients)]
 
     @property
     def line_label(self) -> str:
@@ -94,8 +157,13 @@ class Rule:
         """Higher wins: more conditions first, then a narrower range of lines."""
         return (self.n_conditions, -self.line_width)
 
-    def matches(self, line: int, context: Mapping[str, bool], received: frozenset[str]) -> bool:
+    def matches(self, line: int, context: Mapping[str, bool], received: frozenset[str],
+                on: dt.date | None = None) -> bool:
+        """`received`: the groups given before (already widened by counts_as_received);
+        `on`: the date the rules are read at (None: ignore the rule's own window)."""
         if line < self.line_from or (self.line_to is not None and line > self.line_to):
+            return False
+        if on is not None and not _in_window(on, self.effective_from, self.effective_to):
             return False
         if any(context[name] != value for name, value in self.conditions):
             return False
@@ -130,12 +198,73 @@ class Rulebook:
     rules: tuple[Rule, ...]
     path: Path
     sha256: str
+    counts_as_received: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
-    def rule_for(self, line: int, context: Mapping[str, bool], received: Iterable[str]) -> Rule:
-        """The winning rule for one line (the reference implementation the SQL mirrors)."""
-        got = frozenset(received)
-        matching = [r for r in self.rules if r.matches(line, context, got)]
+    def change_dates(self) -> tuple[dt.date, ...]:
+        """The dates on which what the rulebook says changes: its own start, and the first
+        day and the day after the last day of every rule's and group's own window."""
+        dates = {self.effective_from}
+        windows = [(r.effective_from, r.effective_to) for r in self.rules]
+        windows += [(e.effective_from, e.effective_to)
+                    for r in self.rules for entries in r.lists().values() for e in entries]
+        for start, end in windows:
+            if start is not None:
+                dates.add(start)
+            if end is not None:
+                dates.add(end + dt.timedelta(days=1))
+        return tuple(sorted(dates))
+
+    def rules_as_of(self, on: dt.date) -> dt.date:
+        """The change date whose rules apply to a line started on `on` (the latest on or
+        before it; the earliest for a line before all of them, e.g. when pinned)."""
+        dates = self.change_dates()
+        return max((d for d in dates if d <= on), default=dates[0])
+
+    def received(self, groups: Iterable[str]) -> frozenset[str]:
+        """Groups given in earlier lines, widened by counts_as_received."""
+        got = set(groups)
+        for group in list(got):
+            got.update(self.counts_as_received.get(group, ()))
+        return frozenset(got)
+
+    def rule_for(self, line: int, context: Mapping[str, bool], received: Iterable[str],
+                 on: dt.date | None = None) -> Rule:
+        """The winning rule for one line (the reference implementation the SQL mirrors).
+        `on`: the line's start date (default: the rulebook's first day)."""
+        got = self.received(received)
+        as_of = self.rules_as_of(on or self.effective_from)
+        matching = [r for r in self.rules if r.matches(line, context, got, as_of)]
         return max(matching, key=lambda r: (r.precedence(), -r.order))
+
+    def judge(self, line: int, context: Mapping[str, bool], received: Iterable[str],
+              given_ingredients: Iterable[str], regimen_group: str,
+              on: dt.date | None = None) -> tuple[str, str, list[str], list[str]]:
+        """(category, rule_id, preferred groups, alternative groups) for one line of a
+        regimen group the catalog names: the reference the concordance SQL mirrors."""
+        got = self.received(received)
+        given = frozenset(given_ingredients)
+        as_of = self.rules_as_of(on or self.effective_from)
+        rule = self.rule_for(line, context, received, on)
+        preferred: list[str] = []
+        if rule.prefer_next_in_sequence:
+            step = next((s for s in self.sequence if not set(s) & got), ())
+            preferred += [g for g in step if g not in got]
+        preferred += rule.groups("preferred", as_of, given)
+        preferred += [g for g in rule.groups("preferred_if_not_received", as_of, given)
+                      if g not in got]
+        preferred = list(dict.fromkeys(preferred))
+        alternative = rule.groups("alternative", as_of, given) + [
+            g for g in rule.groups("alternative_if_not_received", as_of, given) if g not in got]
+        alternative = [g for g in dict.fromkeys(alternative) if g not in preferred]
+        if regimen_group == "investigational":
+            category = "trial"
+        elif regimen_group in preferred:
+            category = "preferred"
+        elif regimen_group in alternative:
+            category = "alternative"
+        else:
+            category = "not_recommended"
+        return category, rule.rule_id, preferred, alternative
 
 
 def _fail(path: Path, problem: str, rule: str | None = None) -> RuleFileError:
@@ -201,6 +330,26 @@ def _line_range(value: int | str) -> tuple[int, int | None]:
     return int(value.rstrip("+")), None
 
 
+def _date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def _entries(values: Iterable[str | Mapping[str, Any]] | None) -> tuple[GroupEntry, ...]:
+    """A rule's list as written: plain group names, or mappings with conditions."""
+    entries = []
+    for value in values or ():
+        if isinstance(value, str):
+            entries.append(GroupEntry(value))
+        else:
+            entries.append(GroupEntry(
+                group=value["group"],
+                effective_from=_date(value.get("effective_from")),
+                effective_to=_date(value.get("effective_to")),
+                if_never_given=tuple(value.get("if_never_given") or ()),
+            ))
+    return tuple(entries)
+
+
 def load_rulebook(path: Path) -> Rulebook:
     """Read, schema-check and sense-check one rulebook file."""
     path = Path(path)
@@ -235,13 +384,15 @@ def load_rulebook(path: Path) -> Rulebook:
             conditions=tuple((c, bool(when[c])) for c in BOOL_CONDITIONS if c in when),
             received=tuple(when.get("received") or ()),
             not_received=tuple(when.get("not_received") or ()),
-            preferred=tuple(entry.get("preferred") or ()),
-            preferred_if_not_received=tuple(entry.get("preferred_if_not_received") or ()),
+            preferred=_entries(entry.get("preferred")),
+            preferred_if_not_received=_entries(entry.get("preferred_if_not_received")),
             prefer_next_in_sequence=bool(entry.get("prefer_next_in_sequence", False)),
-            alternative=tuple(entry.get("alternative") or ()),
-            alternative_if_not_received=tuple(entry.get("alternative_if_not_received") or ()),
+            alternative=_entries(entry.get("alternative")),
+            alternative_if_not_received=_entries(entry.get("alternative_if_not_received")),
             citation=tuple(entry["citation"]),
             note=str(entry.get("note") or "").strip(),
+            effective_from=_date(entry.get("effective_from")),
+            effective_to=_date(entry.get("effective_to")),
         )
         _check_rule(path, rule, references, bool(doc.get("sequence")))
         rules.append(rule)
@@ -261,6 +412,14 @@ def load_rulebook(path: Path) -> Rulebook:
             raise _fail(path, f"sequence: {group} appears in more than one step")
         if group in NEVER_LISTED:
             raise _fail(path, f"sequence: {group} cannot be preferred")
+    counts_as = {g: tuple(others) for g, others in (doc.get("counts_as_received") or {}).items()}
+    for group, others in counts_as.items():
+        if group in others:
+            raise _fail(path, f"counts_as_received: {group} counts as itself")
+        never = sorted(set(NEVER_LISTED) & {group, *others})
+        if never:
+            raise _fail(path, f"counts_as_received: {', '.join(never)} cannot count as "
+                              f"received (such lines are never graded)")
 
     effective_from = dt.date.fromisoformat(doc["effective_from"])
     effective_to = doc.get("effective_to")
@@ -283,9 +442,16 @@ def load_rulebook(path: Path) -> Rulebook:
         rules=tuple(rules),
         path=path,
         sha256=hashlib.sha256(raw_bytes).hexdigest(),
+        counts_as_received=counts_as,
     )
     _check_coverage(book)
     return book
+
+
+def _check_window(path: Path, where: str, start: dt.date | None, end: dt.date | None,
+                  rule: str) -> None:
+    if start is not None and end is not None and end < start:
+        raise _fail(path, f"{where}effective_to {end} is before effective_from {start}", rule)
 
 
 def _check_rule(path: Path, rule: Rule, references: Mapping[str, str], has_sequence: bool):
@@ -293,23 +459,30 @@ def _check_rule(path: Path, rule: Rule, references: Mapping[str, str], has_seque
     for key in rule.citation:
         if key not in references:
             raise _fail(path, f"citation {key!r} is not defined under references", rid)
-    lists = {
-        "preferred": rule.preferred,
-        "preferred_if_not_received": rule.preferred_if_not_received,
-        "alternative": rule.alternative,
-        "alternative_if_not_received": rule.alternative_if_not_received,
-    }
-    for name, groups in lists.items():
-        for group in groups:
-            if group in NEVER_LISTED:
+    _check_window(path, "", rule.effective_from, rule.effective_to, rid)
+    lists = rule.lists()
+    ingredients = known_ingredients()
+    for name, entries in lists.items():
+        for entry in entries:
+            if entry.group in NEVER_LISTED:
                 raise _fail(
                     path,
-                    f"{name} lists {group}; lines with an investigational agent are always "
-                    f"'trial' and 'other' regimens are 'not_evaluable'",
+                    f"{name} lists {entry.group}; lines with an investigational agent are "
+                    f"always 'trial' and 'other' regimens are 'not_evaluable'",
                     rid,
                 )
+            _check_window(path, f"{name} {entry.group}: ", entry.effective_from,
+                          entry.effective_to, rid)
+            unknown = [i for i in entry.if_never_given if i not in ingredients]
+            if unknown:
+                raise _fail(path, f"{name} {entry.group}: if_never_given names "
+                                  f"{', '.join(map(repr, unknown))}, not an ingredient of the "
+                                  f"drug vocabulary", rid)
+        for a, b in itertools.combinations(entries, 2):
+            if a.group == b.group and a.overlaps(b):
+                raise _fail(path, f"{name} lists {a.group} twice for the same dates", rid)
     for (name_a, a), (name_b, b) in itertools.combinations(lists.items(), 2):
-        both = sorted(set(a) & set(b))
+        both = sorted({x.group for x in a for y in b if x.group == y.group and x.overlaps(y)})
         if both:
             raise _fail(
                 path, f"contradiction: {', '.join(both)} is both {name_a} and {name_b}", rid
@@ -327,14 +500,23 @@ def _check_rule(path: Path, rule: Rule, references: Mapping[str, str], has_seque
         raise _fail(path, "the rule names no preferred or alternative regimen group", rid)
 
 
-def _describe_context(line: int, context: Mapping[str, bool], received: frozenset[str]) -> str:
+def _describe_context(line: int, context: Mapping[str, bool], received: frozenset[str],
+                      on: dt.date | None = None) -> str:
     parts = [f"{name}={'true' if value else 'false'}" for name, value in context.items()]
     parts.append("received " + (", ".join(sorted(received)) if received else "nothing listed"))
-    return f"line {line} with " + ", ".join(parts)
+    when = f" on {on}" if on is not None else ""
+    return f"line {line}{when} with " + ", ".join(parts)
 
 
 def _check_coverage(book: Rulebook) -> None:
-    """Every line and context has exactly one winning rule (exhaustive over what rules test)."""
+    """On every date the rules change, every line and context has exactly one winning rule
+    (exhaustive over what rules test)."""
+    dated = any(r.effective_from or r.effective_to for r in book.rules)
+    for on in book.change_dates() if dated else (None,):
+        _check_coverage_on(book, on)
+
+
+def _check_coverage_on(book: Rulebook, on: dt.date | None) -> None:
     used_bools = [c for c in BOOL_CONDITIONS if any(c in dict(r.conditions) for r in book.rules)]
     used_groups = sorted({g for r in book.rules for g in (*r.received, *r.not_received)})
     last_line = max(max(r.line_from, r.line_to or 0) for r in book.rules) + 1
@@ -352,8 +534,8 @@ def _check_coverage(book: Rulebook) -> None:
             for n in range(len(used_groups) + 1):
                 for received_groups in itertools.combinations(used_groups, n):
                     received = frozenset(received_groups)
-                    matching = [r for r in book.rules if r.matches(line, full, received)]
-                    where = _describe_context(line, context, received)
+                    matching = [r for r in book.rules if r.matches(line, full, received, on)]
+                    where = _describe_context(line, context, received, on)
                     if not matching:
                         raise _fail(
                             book.path,
@@ -370,6 +552,12 @@ def _check_coverage(book: Rulebook) -> None:
                             f"range); make one more specific or merge them",
                             tied[0],
                         )
+
+
+@functools.cache
+def known_ingredients() -> frozenset[str]:
+    """The canonical ingredients of the drug vocabulary (for `if_never_given`)."""
+    return frozenset(default_vocabulary().ingredients)
 
 
 def rulebook_files(extra_dir: str | Path | None = None) -> list[Path]:
@@ -462,7 +650,13 @@ def write_tables(
     """Flatten the rulebooks into staging tables the concordance SQL joins against.
 
     staging.guideline_rulebooks  one row per rulebook (resolved effective period, judging)
-    staging.guideline_rules      one row per rule (conditions, lists, precedence, wording)
+    staging.guideline_rules      one row per rule (conditions, own window, lists of
+                                 {regimen_group, effective_from, effective_to,
+                                 if_never_given}, precedence, wording)
+    staging.guideline_change_dates  rulebook x date on which its rules change
+    staging.guideline_counts_as  rulebook x regimen group -> a group it counts as received
+    staging.guideline_tracked_ingredients  ingredient -> bit, for every ingredient named
+                                 under if_never_given (what earlier lines gave is a mask)
     staging.guideline_evidence   rulebook x regimen group -> citation text for reasons
     staging.regimen_group_labels regimen group -> words used in reasons
     """
@@ -497,39 +691,89 @@ def write_tables(
         ],
     )
 
+    entry = ("struct(regimen_group varchar, effective_from date, effective_to date, "
+             "if_never_given varchar[])[]")
     con.execute(
-        """
+        f"""
         create or replace table staging.guideline_rules (
             guideline_id varchar, rule_id varchar, rule_order integer,
             line_from integer, line_to integer, line_label varchar,
+            effective_from date, effective_to date,
             cns boolean, hr_positive boolean, early_relapse boolean, de_novo boolean,
             received varchar[], not_received varchar[],
-            preferred varchar[], preferred_if_not_received varchar[],
+            preferred {entry}, preferred_if_not_received {entry},
             prefer_next_in_sequence boolean,
-            alternative varchar[], alternative_if_not_received varchar[],
+            alternative {entry}, alternative_if_not_received {entry},
             n_conditions integer, line_width integer,
-            citation varchar, citation_keys varchar[], context_phrase varchar, note varchar
+            citation varchar, citation_keys varchar[], context_phrase varchar,
+            conditional_groups varchar, note varchar
         )
         """
     )
+
+    def entries(items: Sequence[GroupEntry]) -> list[dict[str, Any]]:
+        return [
+            {"regimen_group": e.group, "effective_from": e.effective_from,
+             "effective_to": e.effective_to, "if_never_given": list(e.if_never_given)}
+            for e in items
+        ]
+
     rows = []
     for b in books:
         for r in b.rules:
             cond = dict(r.conditions)
+            conditional = "; ".join(
+                f"{e.describe(labels)} ({name.replace('_', ' ')})"
+                for name, items in r.lists().items() for e in items
+                if e.effective_from or e.effective_to or e.if_never_given
+            )
             rows.append((
                 b.id, r.rule_id, r.order, r.line_from, r.line_to, r.line_label,
+                r.effective_from, r.effective_to,
                 cond.get("cns"), cond.get("hr_positive"), cond.get("early_relapse"),
                 cond.get("de_novo"), list(r.received), list(r.not_received),
-                list(r.preferred), list(r.preferred_if_not_received),
-                r.prefer_next_in_sequence, list(r.alternative),
-                list(r.alternative_if_not_received), r.n_conditions, r.line_width,
-                "; ".join(r.citation), list(r.citation), r.context_phrase(labels), r.note,
+                entries(r.preferred), entries(r.preferred_if_not_received),
+                r.prefer_next_in_sequence, entries(r.alternative),
+                entries(r.alternative_if_not_received), r.n_conditions, r.line_width,
+                "; ".join(r.citation), list(r.citation), r.context_phrase(labels),
+                conditional or None, r.note,
             ))
     con.executemany(
         "insert into staging.guideline_rules values "
-        f"({', '.join('?' * 23)})",
+        f"({', '.join('?' * 26)})",
         rows,
     )
+
+    con.execute(
+        "create or replace table staging.guideline_change_dates "
+        "(guideline_id varchar, change_date date)"
+    )
+    con.executemany(
+        "insert into staging.guideline_change_dates values (?, ?)",
+        [(b.id, d) for b in books for d in b.change_dates()],
+    )
+    con.execute(
+        "create or replace table staging.guideline_counts_as "
+        "(guideline_id varchar, regimen_group varchar, counts_as varchar)"
+    )
+    counts_as_rows = [(b.id, group, other) for b in books
+                      for group, others in b.counts_as_received.items() for other in others]
+    if counts_as_rows:
+        con.executemany("insert into staging.guideline_counts_as values (?, ?, ?)",
+                        counts_as_rows)
+    tracked = sorted({i for b in books for r in b.rules for items in r.lists().values()
+                      for e in items for i in e.if_never_given})
+    if len(tracked) > MAX_TRACKED_INGREDIENTS:  # each is one bit of a BIGINT mask
+        raise RuleFileError(
+            f"the rulebooks name {len(tracked)} different ingredients under if_never_given; "
+            f"at most {MAX_TRACKED_INGREDIENTS} can be tracked")
+    con.execute(
+        "create or replace table staging.guideline_tracked_ingredients "
+        "(ingredient varchar, bit integer)"
+    )
+    if tracked:
+        con.executemany("insert into staging.guideline_tracked_ingredients values (?, ?)",
+                        [(ingredient, bit) for bit, ingredient in enumerate(tracked)])
 
     con.execute(
         "create or replace table staging.guideline_evidence "

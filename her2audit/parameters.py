@@ -90,7 +90,8 @@ def load_parameters(
             raise RuleFileError(f"{source}: cannot read parameters ({exc})") from None
         if not isinstance(loaded, dict):
             raise RuleFileError(f"{source}: expected a mapping of parameter: value")
-        params = loaded.get("parameters", loaded)
+        # a config file may also hold the sensitivity grid (her2audit.sensitivity)
+        params = loaded.get("parameters", {k: v for k, v in loaded.items() if k != "sensitivity"})
         for name, value in params.items():
             if name not in _FIELDS:
                 raise RuleFileError(

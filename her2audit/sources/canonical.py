@@ -1,14 +1,18 @@
 """Reader for the canonical registry extract: a folder of `NAME.csv` or `NAME.parquet`.
 
-File-level problems (a required file or column missing, an unreadable or empty file)
-raise `RegistryError` naming the file. Rows the CSV parser cannot split into the
+File-level problems (a required file or column missing, an unreadable or empty file, a
+header naming a column twice, text that is not UTF-8 anywhere in the file) raise
+`RegistryError` naming the file (and the line). Rows the CSV parser cannot split into the
 header's columns are kept in `raw.load_rejects` and quarantined later; every other row
-lands in `raw.<table>` as text, with its line number in the file.
+lands in `raw.<table>` as text, with its line number in the file. A file whose lines end
+partly in CRLF and partly in LF is read as if all ended in LF.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -54,48 +58,112 @@ def _describe(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0][:300]
 
 
-def _land_csv(con: duckdb.DuckDBPyConnection, table: Table, path: Path, sha: str) -> int:
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _read_header(path: Path) -> list[str]:
+    """The header's column names as written (a name twice, also in another case, is
+    refused before DuckDB would rename the second one)."""
     if path.stat().st_size == 0:
         raise RegistryError(str(path), "the file is empty; a CSV needs a header row")
+    with open(path, "rb") as f:
+        first = f.readline()
     try:
-        with open(path, encoding="utf-8") as f:
-            header = f.readline()
-    except UnicodeDecodeError:
-        raise RegistryError(str(path), "is not UTF-8 text; save the extract as UTF-8 CSV") from None
+        header = first.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise RegistryError(
+            str(path), f"line 1 (the header) is not UTF-8 text (byte 0x{first[exc.start]:02x}); "
+            "save the extract as UTF-8 CSV"
+        ) from None
     if not header.strip():
         raise RegistryError(str(path), "the first line is empty; a CSV needs a header row")
-    scan = (
-        f"read_csv(?, header = true, all_varchar = true, delim = ',', quote = '\"', "
-        f"escape = '\"', store_rejects = true, rejects_table = 'rejects_{table.name}', "
-        f"rejects_scan = 'rejects_scan_{table.name}')"
+    names = next(csv.reader([header.rstrip("\r\n")]))
+    seen: dict[str, str] = {}
+    for name in names:
+        key = name.strip().lower()
+        if key in seen:
+            twice = f"{seen[key]!r} and {name!r}" if seen[key] != name else repr(name)
+            raise RegistryError(
+                str(path), f"the header names column {key!r} twice ({twice}); "
+                "keep one of them"
+            )
+        seen[key] = name
+    return names
+
+
+def scan_file(path: Path, chunk: int = 1 << 22) -> tuple[str, bool]:
+    """One pass over the bytes: the file's SHA-256, and whether it mixes line ends (some
+    lines end CRLF and others LF alone, e.g. rows appended by another program)."""
+    digest = hashlib.sha256()
+    n_lf = n_crlf = 0
+    previous = b""
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+            n_lf += block.count(b"\n")
+            n_crlf += block.count(b"\r\n") + (previous == b"\r" and block[:1] == b"\n")
+            previous = block[-1:]
+    return digest.hexdigest(), 0 < n_crlf < n_lf
+
+
+def _with_lf_line_ends(path: Path, folder: Path) -> Path:
+    """A copy of `path` in `folder` with every CRLF turned into LF (same lines, so the
+    same line numbers); DuckDB's CSV reader expects one kind of line end per file."""
+    copy = folder / path.name
+    with open(path, "rb") as src, open(copy, "wb") as dst:
+        carry = b""
+        while block := src.read(1 << 22):
+            block = carry + block
+            carry = b"\r" if block.endswith(b"\r") else b""
+            dst.write(block[: len(block) - len(carry)].replace(b"\r\n", b"\n"))
+        dst.write(carry)
+    return copy
+
+
+def _csv_scan(table: Table, path: Path) -> str:
+    return (
+        f"read_csv({_literal(str(path))}, header = true, all_varchar = true, delim = ',', "
+        f"quote = '\"', escape = '\"', store_rejects = true, "
+        f"rejects_table = 'rejects_{table.name}', rejects_scan = 'rejects_scan_{table.name}')"
     )
-    literal = "'" + str(path).replace("'", "''") + "'"
-    scan_sql = scan.replace("?", literal, 1)
-    try:
-        names = [d[0] for d in con.execute(f"select * from {scan_sql} limit 0").description]
-    except duckdb.Error as exc:
-        raise RegistryError(str(path), f"cannot be read as CSV ({_describe(exc)})") from None
-    mapping = _source_columns(names, table, path)
-    try:
-        n = raw.land(
-            con,
-            table,
-            f"select row_number() over () as _ordinal, * from {scan_sql}",
-            path.name,
-            sha,
-            "source._ordinal + 1",
-            mapping,
-        )
-        _record_rejects(con, table, path)
-    except duckdb.Error as exc:
-        raise RegistryError(str(path), f"cannot be read as CSV ({_describe(exc)})") from None
+
+
+def _land_csv(
+    con: duckdb.DuckDBPyConnection, table: Table, path: Path, sha: str, mixed_line_ends: bool
+) -> int:
+    names = _read_header(path)
+    _source_columns(names, table, path)
+    with tempfile.TemporaryDirectory(prefix="her2audit-") as tmp:
+        readable = _with_lf_line_ends(path, Path(tmp)) if mixed_line_ends else path
+        scan = _csv_scan(table, readable)
+        try:
+            duck_names = [d[0] for d in con.execute(f"select * from {scan} limit 0").description]
+        except duckdb.Error as exc:
+            raise RegistryError(str(path), f"cannot be read as CSV ({_describe(exc)})") from None
+        # DuckDB names the columns as the header does (we refused repeated names above)
+        mapping = _source_columns(duck_names, table, path)
+        try:
+            n = raw.land_in_order(con, table, f"select * from {scan}", path.name, sha, mapping)
+            _record_rejects(con, table, path)
+        except duckdb.Error as exc:
+            raise RegistryError(str(path), f"cannot be read as CSV ({_describe(exc)})") from None
     return n
 
 
 def _record_rejects(con: duckdb.DuckDBPyConnection, table: Table, path: Path) -> None:
     """Lines the CSV parser rejected (wrong number of fields, bad quoting) go to
-    `raw.load_rejects`; the accepted rows' `_row_number` is then corrected to their real
-    line in the file (header is line 1), skipping over the rejected lines."""
+    `raw.load_rejects`, and the accepted rows' line numbers skip over them. A line that is
+    not UTF-8 stops the read instead: it would otherwise drop a row (and with it, in
+    effect, its patient) for an encoding the extract can fix."""
+    bad_text = con.execute(
+        f"select min(line) from rejects_{table.name} where error_type = 'INVALID ENCODING'"
+    ).fetchall()[0][0]
+    if bad_text is not None:
+        raise RegistryError(
+            str(path), f"line {bad_text} is not UTF-8 text; save the extract as UTF-8 CSV "
+            "(re-export it, or convert it from Latin-1/Windows-1252, e.g. with iconv)"
+        )
     con.execute(
         f"""
         insert into raw.load_rejects
@@ -110,33 +178,17 @@ def _record_rejects(con: duckdb.DuckDBPyConnection, table: Table, path: Path) ->
     )
     n_rejected = con.execute(
         "select count(*) from raw.load_rejects where source_table = ?", [table.name]
-    ).fetchone()[0]
-    if n_rejected == 0:
-        return
-    con.execute(
-        "update raw.load_log set n_rejected = ? where source_table = ?", [n_rejected, table.name]
-    )
-    # Reject k (in line order) at line r_k has r_k - k - 1 accepted rows before it, so it
-    # precedes the accepted row with ordinal o exactly when r_k - k <= o.
-    con.execute(
-        f"""
-        update raw.{table.name} as target
-        set _row_number = target._row_number + (
-            select count(*)
-            from (
-                select line - row_number() over (order by line) as shift
-                from raw.load_rejects
-                where source_table = ?
-            ) as rejects
-            where rejects.shift <= target._row_number - 1
+    ).fetchall()[0][0]
+    if n_rejected:
+        con.execute(
+            "update raw.load_log set n_rejected = ? where source_table = ?",
+            [n_rejected, table.name],
         )
-        """,
-        [table.name],
-    )
+        raw.number_rows_around_rejects(con, table)
 
 
 def _land_parquet(con: duckdb.DuckDBPyConnection, table: Table, path: Path, sha: str) -> int:
-    literal = "'" + str(path).replace("'", "''") + "'"
+    literal = _literal(str(path))
     try:
         names = [
             d[0] for d in con.execute(f"select * from read_parquet({literal}) limit 0").description
@@ -178,12 +230,15 @@ def read_folder(con: duckdb.DuckDBPyConnection, folder: Path) -> str:
             raw.land_empty(con, table)
             continue
         try:
-            sha = raw.file_sha256(path)
+            if path.suffix == ".csv":
+                sha, mixed_line_ends = scan_file(path)
+            else:
+                sha, mixed_line_ends = raw.file_sha256(path), False
         except OSError as exc:
             raise RegistryError(str(path), f"cannot be opened ({exc.strerror})") from None
         fingerprint.update(f"{path.name}:{sha}\n".encode())
         if path.suffix == ".csv":
-            n = _land_csv(con, table, path, sha)
+            n = _land_csv(con, table, path, sha, mixed_line_ends)
         else:
             n = _land_parquet(con, table, path, sha)
         if n == 0 and table.required:

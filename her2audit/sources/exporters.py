@@ -13,6 +13,7 @@ has no treatment setting, and neither format gets `progressions`.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import duckdb
 
 from her2audit import warehouse
 from her2audit.errors import UsageError
-from her2audit.sources import canonical, mapping
+from her2audit.sources import canonical, mapping, raw
 from her2audit.sources.schema import load_allowed_values
 
 FORMATS = ("omop", "fhir")
@@ -52,8 +53,9 @@ def _load_export_codes(con: duckdb.DuckDBPyConnection) -> None:
     codes = m["export_condition_codes"]
     breast, metastasis = codes["breast_cancer"], codes["metastasis"]
     meanings = {
-        (e.get("vocabulary"), e.get("code") or e.get("prefix")): e.get("meaning")
+        (e.get("vocabulary"), code): e.get("meaning")
         for e in m["conditions"]
+        for code in [*e.get("codes", []), e.get("code") or e.get("prefix")]
     }
     con.execute(
         "create or replace temp table export_codes_breast as select "
@@ -82,6 +84,8 @@ def _load_export_codes(con: duckdb.DuckDBPyConnection) -> None:
     # One LOINC code per (marker, method): HER2 by method, ER/PR for any method ('*').
     rows = []
     for b in m["biomarkers"]:
+        if not b.get("export", True):
+            continue
         method = b["method"].upper() if b["marker"] == "HER2" else "*"
         rows.append((b["marker"], method, b["loinc"]))
     con.execute(
@@ -114,17 +118,24 @@ def _keep_staged_rows(con: duckdb.DuckDBPyConnection) -> None:
     cannot be written in a typed format, and leaving it out keeps every adapter's view
     of the registry the same as the canonical reader's."""
     load_allowed_values(con)
+    today = dt.date.today()
+    warehouse.set_variables(con, {"latest_valid_date": today,
+                                  "latest_valid_date_meaning": f"today {today}"})
     warehouse.run_sql_stage(con, "10_extract/10_staging")
     for name in ("patients", "diagnoses", "biomarkers", "metastases", "treatments"):
         con.execute(
             f"""
-            create or replace table raw.{name} as
+            create or replace temp table kept_{name} as
             select r.* from raw.{name} as r
             semi join staging.{name}_checked as c
-                on c.record_key = r._source_file || ':' || r._row_number and c.rule is null
+                on c.source_file = r._source_file and c.row_number = r._row_number
+                and c.rule is null
             order by r._row_number
             """
         )
+        raw.drop_relation(con, "raw", name)
+        con.execute(f"create table raw.{name} as select * from kept_{name}")
+        con.execute(f"drop table kept_{name}")
 
 
 def export(canonical_dir: Path, out: Path, fmt: str) -> dict[str, int]:

@@ -1,12 +1,20 @@
 """OMOP CDM v5.4 adapter: an OMOP database (PostgreSQL) or a folder of OMOP tables
 (`person.csv`, `drug_exposure.parquet`, …) lands in the same `raw` tables as the
-canonical reader (SPEC §2).
+canonical reader.
+
+A CDM holds a whole health system; the audit's population is the persons with a breast
+cancer condition (`rules/omop_mapping.yaml`: ICD-10(-CM) C50, ICD-O-3 C50, SNOMED CT
+malignant neoplasm of breast and, with the vocabulary tables, every descendant).
 
 1. The OMOP columns the audit needs are copied, typed, into the warehouse schema
-   `omop_src` (PostgreSQL: Arrow record batches streamed over ADBC into DuckDB, so
-   memory stays flat whatever the table size; files: DuckDB's CSV/Parquet readers).
+   `omop_src`. PostgreSQL: the SQL sent selects the population on the server, so only
+   the population's rows cross the wire (Arrow record batches streamed over ADBC), the
+   rows left behind are counted there (`omop_src.server_counts`), and vocabulary rows
+   are fetched for the concepts those rows name. Files: DuckDB's CSV/Parquet readers.
 2. `sql/sources/omop/*.sql` maps them to canonical rows with the codes of
-   `rules/omop_mapping.yaml` (set-based, in DuckDB).
+   `rules/omop_mapping.yaml` (set-based, in DuckDB) and accounts for every other row
+   (`omop_src.dispositions` -> `raw.source_dispositions`: out of scope with a reason, or
+   combined into the patient's diagnosis).
 3. `raw.land` writes `raw.<table>`; each row's `_source_file` names its OMOP table
    (e.g. `cdm.drug_exposure`) and `_row_number` its OMOP id, so a quarantined row can
    be found in the source. `omop_src` is dropped afterwards.
@@ -83,6 +91,7 @@ OMOP_TABLES: tuple[OmopTable, ...] = (
             "drug_exposure_end_date": "date",
             "route_source_value": "varchar",
             "drug_source_value": "varchar",
+            "drug_source_concept_id": "bigint",
         },
         True,
         ("drug_exposure_id", "person_id", "drug_concept_id", "drug_exposure_start_date"),
@@ -149,10 +158,23 @@ OMOP_TABLES: tuple[OmopTable, ...] = (
         ("care_site_id",),
     ),
     OmopTable(
+        "episode",  # OMOP oncology extension
+        {
+            "episode_id": "bigint",
+            "person_id": "bigint",
+            "episode_concept_id": "bigint",
+            "episode_start_date": "date",
+            "episode_object_concept_id": "bigint",
+        },
+        False,
+        ("episode_id", "person_id", "episode_concept_id", "episode_start_date"),
+    ),
+    OmopTable(
         "concept",
         {
             "concept_id": "bigint",
             "concept_name": "varchar",
+            "domain_id": "varchar",
             "vocabulary_id": "varchar",
             "concept_class_id": "varchar",
             "concept_code": "varchar",
@@ -166,9 +188,23 @@ OMOP_TABLES: tuple[OmopTable, ...] = (
         False,
         ("ancestor_concept_id", "descendant_concept_id"),
     ),
+    OmopTable(
+        "concept_relationship",
+        {"concept_id_1": "bigint", "concept_id_2": "bigint", "relationship_id": "varchar"},
+        False,
+        ("concept_id_1", "concept_id_2", "relationship_id"),
+    ),
 )
 TABLES = {t.name: t for t in OMOP_TABLES}
-VOCABULARY_TABLES = ("concept", "concept_ancestor")
+VOCABULARY_TABLES = ("concept", "concept_ancestor", "concept_relationship")
+# Clinical tables whose rows are accounted for (landed, combined or out of scope); the
+# others (death, observation_period, care_site) only fill columns of the patients row.
+COUNTED_TABLES = ("person", "condition_occurrence", "measurement", "observation",
+                  "drug_exposure", "episode")
+SERVER_COUNTS_DDL = (
+    "create or replace table {src}.server_counts "
+    "(source_name varchar, n_all bigint, n_selected bigint)"
+)
 # Canonical tables the adapter fills, and the temp table the mapping SQL writes for each.
 OUTPUTS = ("patients", "diagnoses", "biomarkers", "metastases", "treatments")
 
@@ -276,7 +312,8 @@ def _read_folder(
         if progress:
             progress(f"  omop {path.name}: {_count(con, f'{SRC}.{table.name}'):,} rows")
     digest = fingerprint.hexdigest()
-    _map_to_raw(con, prefix="", fingerprint=digest)
+    con.execute(SERVER_COUNTS_DDL.format(src=SRC))  # every row is here: nothing left behind
+    _map_to_raw(con, prefix="", fingerprint=digest, progress=progress)
     return digest
 
 
@@ -380,7 +417,8 @@ def _pg_columns(cur, schema: str) -> dict[str, set[str]]:
     return tables
 
 
-def _pg_select(table: OmopTable, schema: str, columns: set[str], where: str = "") -> str:
+def _pg_select(table: OmopTable, schema: str, columns: set[str], where: str = "",
+               cte: str = "") -> str:
     pg_types = {
         "bigint": "bigint",
         "integer": "integer",
@@ -390,10 +428,10 @@ def _pg_select(table: OmopTable, schema: str, columns: set[str], where: str = ""
         "varchar": "text",
     }
     select = ", ".join(
-        f"cast({c if c in columns else 'null'} as {pg_types[t]}) as {c}"
+        f"cast({'t.' + c if c in columns else 'null'} as {pg_types[t]}) as {c}"
         for c, t in table.columns.items()
     )
-    return f"select {select} from {schema}.{table.name} as t {where}"
+    return f"{cte} select {select} from {schema}.{table.name} as t {where}"
 
 
 def _stream(con: duckdb.DuckDBPyConnection, source: PostgresSource, sql: str, target: str) -> None:
@@ -413,53 +451,136 @@ def _stream(con: duckdb.DuckDBPyConnection, source: PostgresSource, sql: str, ta
         conn.close()
 
 
-def _vocabulary_filters(
-    schema: str, vocab: str, have_vocab: bool, columns: dict[str, set[str]]
-) -> dict[str, str]:
-    """Server-side filters so only the rows the audit can use travel (a real CDM has
-    billions of measurements): measurement/observation rows whose code is one of the
-    mapping's LOINC codes; vocabulary rows for the concepts the extract refers to. Only
-    columns the source has are named."""
-    m = mapping.mapping()
-    loinc = [b["loinc"] for b in m["biomarkers"]] + [m["stage"]["loinc"]]
-    loinc_list = ", ".join(_lit(c) for c in loinc)
-    loinc_concepts = (
-        f"(select concept_id from {vocab}.concept "
-        f"where vocabulary_id = 'LOINC' and concept_code in ({loinc_list}))"
-    )
-    filters: dict[str, str] = {}
-    for table in ("measurement", "observation"):
-        cols = columns.get(table, set())
-        conds = []
-        if f"{table}_source_value" in cols:
-            conds.append(f"trim(t.{table}_source_value) in ({loinc_list})")
-        if have_vocab:
-            conds += [
-                f"t.{c} in {loinc_concepts}"
-                for c in (f"{table}_concept_id", f"{table}_source_concept_id")
-                if c in cols
-            ]
-        filters[table] = "where " + (" or ".join(conds) if conds else "false")
-    if have_vocab:
-        used_columns = [
-            (t, c)
-            for t, c in (
-                ("condition_occurrence", "condition_concept_id"),
-                ("condition_occurrence", "condition_source_concept_id"),
-                ("drug_exposure", "drug_concept_id"),
-            )
-            if c in columns.get(t, set())
+@dataclasses.dataclass(frozen=True)
+class ServerQueries:
+    """The SQL sent to PostgreSQL. The population (the persons with a breast cancer
+    condition) is selected once, on the server; every clinical table is then read for
+    those persons only (`person_id in (select unnest(array[...]))`: a hash or index
+    join whether or not person_id is indexed), and counted whole."""
+
+    schema: str
+    vocab: str
+    have_vocab: bool
+    columns: dict[str, set[str]]
+
+    def population_sql(self) -> str:
+        bc = mapping.breast_cancer_concepts_sql(self.vocab if self.have_vocab else None)
+        cols = self.columns["condition_occurrence"]
+        tests = [
+            f"co.{c} in (select concept_id from bc)"
+            for c in ("condition_concept_id", "condition_source_concept_id") if c in cols
         ]
-        used = " union ".join(f"select {c} from {schema}.{t}" for t, c in used_columns)
-        filters["concept_ancestor"] = f"where t.descendant_concept_id in ({used})"
-        filters["concept"] = (
-            f"where t.concept_id in ({used}) "
-            f"or t.concept_id in (select ancestor_concept_id from {vocab}.concept_ancestor "
-            f"where descendant_concept_id in ({used})) "
-            f"or (t.vocabulary_id = 'LOINC' and t.concept_code in ({loinc_list})) "
-            f"or t.domain_id = 'Meas Value'"
+        if "condition_source_value" in cols:
+            tests.append(mapping.breast_cancer_code_predicate(None, "co.condition_source_value"))
+        return (
+            f"with bc as ({bc}) select distinct cast(co.person_id as bigint) as person_id "
+            f"from {self.schema}.condition_occurrence as co where {' or '.join(tests)}"
         )
-    return filters
+
+    def _used_codes(self, table: str) -> str:
+        """Measurement / observation rows the audit reads: a LOINC code of the mapping (as
+        concept, source concept or source value) or an oncology-extension concept."""
+        m = mapping.mapping()
+        loinc = sorted({b["loinc"] for b in m["biomarkers"]}
+                       | {o["loinc"] for o in m["staging_observations"]})
+        loinc_list = ", ".join(mapping.lit(c) for c in loinc)
+        onc = m.get("oncology_extension", {})
+        cols = self.columns.get(table, set())
+        tests = []
+        if f"{table}_source_value" in cols:
+            tests.append(f"trim(t.{table}_source_value) in ({loinc_list})")
+        if self.have_vocab:
+            classes = ", ".join(mapping.lit(onc.get(k, "")) for k in
+                                ("metastasis_concept_class", "staging_concept_class"))
+            concepts = (
+                f"(select concept_id from {self.vocab}.concept where (vocabulary_id = 'LOINC' "
+                f"and concept_code in ({loinc_list})) or (vocabulary_id = "
+                f"{mapping.lit(onc.get('cancer_modifier_vocabulary', ''))} "
+                f"and concept_class_id in ({classes})))"
+            )
+            tests += [f"t.{c} in {concepts}"
+                      for c in (f"{table}_concept_id", f"{table}_source_concept_id") if c in cols]
+        return "(" + (" or ".join(tests) or "false") + ")"
+
+    def table_sql(self, table: OmopTable, population: str) -> str:
+        """Read a table for the population (`population`: an SQL array of person ids)."""
+        cols = self.columns[table.name]
+        in_population = f"t.person_id in (select unnest({population}))"
+        if table.name == "care_site":
+            where = (f"where t.care_site_id in (select care_site_id from {self.schema}.person "
+                     f"where person_id in (select unnest({population})))")
+        elif table.name in ("measurement", "observation"):
+            where = f"where {in_population} and {self._used_codes(table.name)}"
+        else:
+            where = f"where {in_population}"
+        return _pg_select(table, self.schema, cols, where)
+
+    def count_sql(self, table: str, population: str | None = None) -> str:
+        """All rows of a table, or the population's rows, counted on the server."""
+        where = f" where person_id in (select unnest({population}))" if population else ""
+        return f"select count(*) from {self.schema}.{table}{where}"
+
+
+def _id_array(ids: list[int]) -> str:
+    return f"array[{', '.join(str(int(i)) for i in ids)}]::bigint[]"
+
+
+def _local_ids(con: duckdb.DuckDBPyConnection, sql: str) -> list[int]:
+    return [r[0] for r in con.execute(sql).fetchall()]
+
+
+def _stream_vocabulary(
+    con: duckdb.DuckDBPyConnection, source: PostgresSource, vocab: str,
+    columns: dict[str, set[str]],
+) -> None:
+    """Fetch the vocabulary rows the transferred rows need: the concepts they name (and
+    the RxNorm/NDC concepts whose code a drug_source_value is), their 'Maps to' targets,
+    the ancestors of all of these, and the LOINC concepts of the mapping."""
+    used = _local_ids(con, f"""
+        select distinct id from (
+            select unnest([condition_concept_id, condition_source_concept_id]) as id
+            from {SRC}.condition_occurrence
+            union all select unnest([measurement_concept_id, measurement_source_concept_id,
+                value_as_concept_id]) from {SRC}.measurement
+            union all select unnest([observation_concept_id, observation_source_concept_id,
+                value_as_concept_id]) from {SRC}.observation
+            union all select unnest([drug_concept_id, drug_source_concept_id])
+            from {SRC}.drug_exposure
+            union all select unnest([episode_concept_id, episode_object_concept_id])
+            from {SRC}.episode
+        ) where id is not null and id <> 0 order by id""")
+    codes = [r[0] for r in con.execute(
+        f"select distinct trim(drug_source_value) from {SRC}.drug_exposure "
+        "where regexp_full_match(trim(drug_source_value), '[0-9A-Za-z-]{1,50}') order by 1"
+    ).fetchall()]
+    m = mapping.mapping()
+    code_vocabularies = ", ".join(mapping.lit(v) for v in m["drugs"].get("code_vocabularies", []))
+    code_list = ", ".join(mapping.lit(c) for c in codes) or "null"
+    named = (f"select concept_id from {vocab}.concept where vocabulary_id in "
+             f"({code_vocabularies}) and concept_code in ({code_list})")
+    first = f"select unnest({_id_array(used)}) as id union {named}"
+    if "concept_relationship" in columns:
+        _stream(con, source, _pg_select(
+            TABLES["concept_relationship"], vocab, columns["concept_relationship"],
+            f"where t.relationship_id = 'Maps to' and t.concept_id_1 in ({first})",
+        ), f"{SRC}.concept_relationship")
+    else:
+        _land_empty(con, TABLES["concept_relationship"])
+    targets = _local_ids(con, f"select distinct concept_id_2 from {SRC}.concept_relationship")
+    descendants = f"select unnest({_id_array(targets)}) as id union {first}"
+    _stream(con, source, _pg_select(
+        TABLES["concept_ancestor"], vocab, columns["concept_ancestor"],
+        f"where t.descendant_concept_id in ({descendants})",
+    ), f"{SRC}.concept_ancestor")
+    ancestors = _local_ids(con, f"select distinct ancestor_concept_id from {SRC}.concept_ancestor")
+    loinc = sorted({b["loinc"] for b in m["biomarkers"]}
+                   | {o["loinc"] for o in m["staging_observations"]})
+    _stream(con, source, _pg_select(
+        TABLES["concept"], vocab, columns["concept"],
+        f"where t.concept_id in (select unnest({_id_array(ancestors)}) as id union {descendants})"
+        f" or (t.vocabulary_id = 'LOINC' and t.concept_code in "
+        f"({', '.join(mapping.lit(c) for c in loinc)}))",
+    ), f"{SRC}.concept")
 
 
 def bounded_memory(con: duckdb.DuckDBPyConnection, keep_order: bool = False):
@@ -529,60 +650,136 @@ def _read_postgres(
                     f"table {name} is not an OMOP CDM table: column(s) {', '.join(missing)} "
                     "missing",
                 )
-        have_vocab = {"concept", "concept_ancestor"} <= present and (
-            "domain_id" in vocab_columns.get("concept", set())
-        )
-        filters = _vocabulary_filters(
-            source.schema, source.vocabulary_schema, have_vocab, columns
-        )
-        cur.close()
+        have_vocab = {"concept", "concept_ancestor"} <= present
+        all_columns = {**columns, **{t: vocab_columns[t] for t in VOCABULARY_TABLES
+                                     if t in vocab_columns}}
+        queries = ServerQueries(source.schema, source.vocabulary_schema, have_vocab, all_columns)
         con.execute(f"create schema if not exists {SRC}")
-        for table in OMOP_TABLES:
-            if table.name not in present:
-                _land_empty(con, table)
-                continue
-            schema = source.vocabulary_schema if table.name in VOCABULARY_TABLES else source.schema
-            cols = vocab_columns if table.name in VOCABULARY_TABLES else columns
-            sql = _pg_select(table, schema, cols[table.name], filters.get(table.name, ""))
-            try:
-                _stream(con, source, sql, f"{SRC}.{table.name}")
-            except RegistryError:
-                raise
-            except Exception as exc:
-                raise RegistryError(
-                    source.display,
-                    f"cannot read {schema}.{table.name}: {_scrub(str(exc), source)}",
-                ) from None
-            if progress:
-                n = _count(con, f"{SRC}.{table.name}")
-                progress(f"  omop {schema}.{table.name}: {n:,} rows")
+        con.execute(SERVER_COUNTS_DDL.format(src=SRC))
+        n_all = {}
+        try:
+            for name in COUNTED_TABLES:
+                if name in present:
+                    n_all[name] = _pg_fetch(cur, queries.count_sql(name))[0][0]
+        except Exception as exc:
+            raise RegistryError(
+                source.display, f"cannot count the rows of {name}: {_scrub(str(exc), source)}"
+            ) from None
+        cur.close()
     finally:
         conn.close()
+    try:
+        _stream(con, source, queries.population_sql(), f"{SRC}.server_population")
+    except Exception as exc:
+        raise RegistryError(
+            source.display, f"cannot select the breast cancer population from "
+            f"{source.schema}.condition_occurrence: {_scrub(str(exc), source)}",
+        ) from None
+    population = _id_array(_local_ids(
+        con, f"select person_id from {SRC}.server_population order by person_id"))
+    for table in OMOP_TABLES:
+        if table.name not in present or table.name in VOCABULARY_TABLES:
+            _land_empty(con, table)
+            continue
+        _stream_table(con, source, queries.table_sql(table, population), table.name,
+                      source.schema, progress)
+    _count_selected(con, source, queries, population, n_all)
+    if not have_vocab:
+        for table in VOCABULARY_TABLES:
+            _land_empty(con, TABLES[table])
+    else:
+        try:
+            _stream_vocabulary(con, source, source.vocabulary_schema, all_columns)
+        except RegistryError:
+            raise
+        except Exception as exc:
+            raise RegistryError(
+                source.display,
+                f"cannot read the vocabulary tables of {source.vocabulary_schema}: "
+                f"{_scrub(str(exc), source)}",
+            ) from None
     digest = _content_fingerprint(con, source)
-    _map_to_raw(con, prefix=f"{source.schema}.", fingerprint=digest)
+    _map_to_raw(con, prefix=f"{source.schema}.", fingerprint=digest, progress=progress)
     return digest
 
 
+def _count_selected(
+    con: duckdb.DuckDBPyConnection, source: PostgresSource, queries: ServerQueries,
+    population: str, n_all: dict[str, int],
+) -> None:
+    """`omop_src.server_counts`: per table, all rows and the population's rows. A table
+    read whole for the population was counted by the transfer; measurement and
+    observation (read only for the codes the audit uses) are counted on the server."""
+    conn = _pg_connect(source)
+    try:
+        cur = conn.cursor()
+        for name, total in n_all.items():
+            if name in ("measurement", "observation"):
+                n_selected = _pg_fetch(cur, queries.count_sql(name, population))[0][0]
+            else:
+                n_selected = _count(con, f"{SRC}.{name}")
+            con.execute(f"insert into {SRC}.server_counts values (?, ?, ?)",
+                        [name, total, n_selected])
+        cur.close()
+    except Exception as exc:
+        raise RegistryError(
+            source.display, f"cannot count the population's rows: {_scrub(str(exc), source)}"
+        ) from None
+    finally:
+        conn.close()
+
+
+def _stream_table(
+    con: duckdb.DuckDBPyConnection, source: PostgresSource, sql: str, name: str, schema: str,
+    progress: Callable[[str], None] | None,
+) -> None:
+    try:
+        _stream(con, source, sql, f"{SRC}.{name}")
+    except RegistryError:
+        raise
+    except Exception as exc:
+        raise RegistryError(
+            source.display, f"cannot read {schema}.{name}: {_scrub(str(exc), source)}"
+        ) from None
+    if progress:
+        n = _count(con, f"{SRC}.{name}")
+        progress(f"  omop {schema}.{name}: {n:,} rows of the population transferred")
+
+
 def _content_fingerprint(con: duckdb.DuckDBPyConnection, source: PostgresSource) -> str:
-    """A hash of what was read (row count and an order-free hash of every row per
-    table), identical for identical database content."""
+    """A hash of what was read (row count and an order-free hash of every row per table,
+    and the counts of the rows left on the server), identical for identical content."""
     digest = hashlib.sha256(f"{source.display}\n".encode())
-    for table in OMOP_TABLES:
+    for name in [*TABLES, "server_counts"]:
         n, h = con.execute(
-            f"select count(*), coalesce(bit_xor(hash(t)), 0) from {SRC}.{table.name} as t"
+            f"select count(*), coalesce(bit_xor(hash(t)), 0) from {SRC}.{name} as t"
         ).fetchall()[0]
-        digest.update(f"{table.name}:{n}:{h}\n".encode())
+        digest.update(f"{name}:{n}:{h}\n".encode())
     return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- mapping
 
 
-def _map_to_raw(con: duckdb.DuckDBPyConnection, prefix: str, fingerprint: str) -> None:
-    """Run `sql/sources/omop` over `omop_src` and land the canonical rows in `raw`."""
+def _map_to_raw(
+    con: duckdb.DuckDBPyConnection, prefix: str, fingerprint: str,
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """Run `sql/sources/omop` over `omop_src` and land the canonical rows in `raw`, and
+    the accounting of every other source row in `raw.source_dispositions`."""
     mapping.load(con)
     warehouse.set_variables(con, {"omop_prefix": prefix})
     warehouse.run_sql_stage(con, "sources/omop")
+    if progress:
+        n_population, n_persons = con.execute(
+            f"select (select count(*) from {SRC}.population), "
+            f"(select count(*) from {SRC}.person) "
+            f"+ coalesce((select n_all - n_selected from {SRC}.server_counts "
+            "where source_name = 'person'), 0)"
+        ).fetchall()[0]
+        progress(f"  omop population: {n_population:,} of {n_persons:,} persons have a "
+                 "breast cancer condition")
     tables = registry_tables()
     raw.reset_raw(con, list(tables))
+    con.execute(f"insert into raw.source_dispositions select * from {SRC}.dispositions")
     raw.land_adapter_outputs(con, SRC, OUTPUTS, fingerprint)

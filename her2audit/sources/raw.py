@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from her2audit import warehouse
 from her2audit.sources.schema import Table, registry_tables
 
 META_COLUMNS = ("_source_file", "_row_number", "_file_sha256", "_loaded_at")
@@ -41,6 +42,26 @@ create table raw.source_rejects (
 """
 
 
+# Source rows an adapter (OMOP, FHIR) accounted for without landing them as rows of
+# their own, counted per canonical table (`source_table`) and source table or resource
+# type (`source_name`): `out_of_scope` rows (with the reason: no breast cancer diagnosis,
+# an observation or drug the audit does not use, ...) and `combined` rows, folded into a
+# staged row of the patient (`patient_id`; further breast cancer conditions, stage and
+# M-category observations -> the one diagnoses row). Staging adds them to
+# build.row_accounting; publish turns `combined` rows into `used` or `out_of_scope` by
+# the patient's cohort membership.
+SOURCE_DISPOSITIONS_DDL = """
+create table raw.source_dispositions (
+    source_table varchar,
+    source_name varchar,
+    patient_id varchar,
+    disposition varchar,
+    reason varchar,
+    n_rows bigint
+)
+"""
+
+
 def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -53,13 +74,30 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def drop_relation(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> None:
+    """Drop `schema.name`, a table or a view, if it exists."""
+    kind = con.execute(
+        "select 'view' from duckdb_views() where schema_name = $1 and view_name = $2 "
+        "and database_name = current_database() union all "
+        "select 'table' from duckdb_tables() where schema_name = $1 and table_name = $2 "
+        "and database_name = current_database()",
+        [schema, name],
+    ).fetchall()
+    for (k,) in kind:
+        con.execute(f"drop {k} if exists {schema}.{quote_ident(name)}")
+
+
 def reset_raw(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
     for name in tables:
-        con.execute(f"drop table if exists raw.{name}")
+        drop_relation(con, "raw", name)
+        drop_relation(con, "raw", rows_table(name))
+        drop_relation(con, "raw", f"{name}_reject_shifts")
     con.execute("drop table if exists raw.load_rejects")
     con.execute(REJECTS_DDL)
     con.execute("drop table if exists raw.source_rejects")
     con.execute(SOURCE_REJECTS_DDL)
+    con.execute("drop table if exists raw.source_dispositions")
+    con.execute(SOURCE_DISPOSITIONS_DDL)
     con.execute("drop table if exists raw.load_log")
     con.execute(
         "create table raw.load_log (source_table varchar, source_file varchar, "
@@ -86,13 +124,7 @@ def land(
     gets `source_file`. Returns the number of rows landed.
     """
     loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    select_list = [
-        f"nullif(trim(cast({quote_ident(src)} as varchar)), '') as {quote_ident(canon)}"
-        for canon, src in source_columns.items()
-    ]
-    select_list += [
-        f"null::varchar as {quote_ident(c)}" for c in table.column_names if c not in source_columns
-    ]
+    select_list = _text_columns(table, source_columns)
     con.execute(
         f"""
         create or replace table raw.{table.name} as
@@ -106,17 +138,130 @@ def land(
         """,
         ([] if source_file_sql else [source_file]) + [sha256, loaded_at],
     )
-    n = con.execute(f"select count(*) from raw.{table.name}").fetchone()[0]
+    n = con.execute(f"select count(*) from raw.{table.name}").fetchall()[0][0]
     n_rejected = con.execute(
         "select (select count(*) from raw.load_rejects where source_table = $1) "
         "+ (select count(*) from raw.source_rejects where source_table = $1)",
         [table.name],
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     con.execute(
         "insert into raw.load_log values (?, ?, ?, ?, ?, ?)",
         [table.name, source_file, sha256, n, n_rejected, loaded_at],
     )
     return n
+
+
+def rows_table(name: str) -> str:
+    """The table holding a file's rows in file order, under the `raw.<name>` view."""
+    return f"{name}_rows"
+
+
+def _text_columns(table: Table, source_columns: dict[str, str]) -> list[str]:
+    select_list = [
+        f"nullif(trim(cast({quote_ident(src)} as varchar)), '') as {quote_ident(canon)}"
+        for canon, src in source_columns.items()
+    ]
+    select_list += [
+        f"null::varchar as {quote_ident(c)}" for c in table.column_names if c not in source_columns
+    ]
+    return select_list
+
+
+def land_in_order(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    select_sql: str,
+    source_file: str,
+    sha256: str,
+    source_columns: dict[str, str],
+) -> int:
+    """Land a file whose rows come in file order (a CSV scan): `raw.<table>_rows` holds
+    the text in that order, and the view `raw.<table>` adds the load metadata, the row's
+    line number being its position in the table (`rowid`) after the header line.
+
+    No window numbers the rows, so DuckDB reads and writes the file in parallel; rows
+    the parser rejected are numbered around by `number_rows_around_rejects`.
+    """
+    loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    rows = f"raw.{rows_table(table.name)}"
+    with warehouse.settings(con, preserve_insertion_order=True):
+        columns = ", ".join(_text_columns(table, source_columns))
+        con.execute(
+            f"create or replace table {rows} as select {columns} from ({select_sql}) as source"
+        )
+    _create_row_view(con, table, source_file, sha256, loaded_at, "rows.rowid + 2")
+    n = con.execute(f"select count(*) from {rows}").fetchall()[0][0]
+    con.execute(
+        "insert into raw.load_log values (?, ?, ?, ?, 0, ?)",
+        [table.name, source_file, sha256, n, loaded_at],
+    )
+    return n
+
+
+def _create_row_view(
+    con: duckdb.DuckDBPyConnection, table: Table, source_file: str, sha256: str,
+    loaded_at: dt.datetime, row_number_sql: str, joins: str = "",
+) -> None:
+    columns = ", ".join(f"rows.{quote_ident(c)}" for c in table.column_names)
+    extra = [
+        c for c in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'raw' "
+            "and table_name = ? and table_catalog = current_database() order by ordinal_position",
+            [rows_table(table.name)],
+        ).fetchall()
+        if c[0] not in table.column_names
+    ]
+    columns += "".join(f", rows.{quote_ident(c)}" for (c,) in extra)
+
+    def text(value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    con.execute(
+        f"""
+        create or replace view raw.{table.name} as
+        select {columns},
+            {text(source_file)}::varchar as _source_file,
+            ({row_number_sql})::bigint as _row_number,
+            {text(sha256)}::varchar as _file_sha256,
+            {text(loaded_at.isoformat(sep=" "))}::timestamp as _loaded_at
+        from raw.{rows_table(table.name)} as rows
+        {joins}
+        """
+    )
+
+
+def number_rows_around_rejects(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+    """Give the rows of `raw.<table>` their real line numbers when the parser rejected
+    some lines (`raw.load_rejects`): each accepted row moves down by the number of
+    rejected lines before it.
+
+    Reject k (in line order) at line r_k has r_k - k - 1 accepted rows before it, so it
+    precedes the accepted row at position p (rowid, from 0) exactly when r_k - k <= p + 1;
+    an as-of join finds the last such reject, whose k is the count.
+    """
+    source_file, sha256, loaded_at = con.execute(
+        "select source_file, file_sha256, loaded_at from raw.load_log where source_table = ?",
+        [table.name],
+    ).fetchall()[0]
+    shifts = f"raw.{table.name}_reject_shifts"
+    con.execute(
+        f"""
+        create or replace table {shifts} as
+        select shift, max(k) as k
+        from (
+            select line - row_number() over (order by line) as shift,
+                row_number() over (order by line) as k
+            from raw.load_rejects
+            where source_table = ?
+        )
+        group by shift
+        """,
+        [table.name],
+    )
+    _create_row_view(
+        con, table, source_file, sha256, loaded_at, "rows.rowid + 2 + coalesce(shifts.k, 0)",
+        f"asof left join {shifts} as shifts on rows.rowid + 1 >= shifts.shift",
+    )
 
 
 def land_empty(con: duckdb.DuckDBPyConnection, table: Table) -> None:

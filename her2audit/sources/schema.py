@@ -1,16 +1,20 @@
-"""The canonical registry schema, loaded from `rules/registry_schema.yaml`."""
+"""The canonical registry schema, loaded from `rules/registry_schema.yaml`, and the
+biomarker result spellings of `rules/biomarker_results.yaml` that staging maps to it."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 
 import duckdb
 import yaml
 
+from her2audit.errors import RuleFileError
 from her2audit.paths import RULES_DIR
 
 SCHEMA_FILE = RULES_DIR / "registry_schema.yaml"
+RESULTS_FILE = RULES_DIR / "biomarker_results.yaml"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,8 +43,24 @@ class Table:
 
 
 @functools.cache
+def _schema_spec() -> dict:
+    return yaml.safe_load(SCHEMA_FILE.read_text())
+
+
+@functools.cache
+def biomarker_results() -> dict:
+    try:
+        data = yaml.safe_load(RESULTS_FILE.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise RuleFileError(f"{RESULTS_FILE}: cannot be read ({exc})") from None
+    if not isinstance(data, dict) or not {"spellings", "her2_ish_ratio"} <= data.keys():
+        raise RuleFileError(f"{RESULTS_FILE}: expected sections spellings, her2_ish_ratio")
+    return data
+
+
+@functools.cache
 def registry_tables() -> dict[str, Table]:
-    spec = yaml.safe_load(SCHEMA_FILE.read_text())
+    spec = _schema_spec()
     tables = {}
     for name, t in spec["tables"].items():
         cols = tuple(
@@ -58,7 +78,8 @@ def registry_tables() -> dict[str, Table]:
 
 
 def load_allowed_values(con: duckdb.DuckDBPyConnection) -> None:
-    """`staging.allowed_values(source_table, column_name, value, value_key)` for SQL checks."""
+    """`staging.allowed_values(source_table, column_name, value, value_key)` for SQL checks,
+    and the biomarker result tables of `load_biomarker_results`."""
     rows = [
         (t.name, c.name, v, v.strip().lower())
         for t in registry_tables().values()
@@ -71,6 +92,62 @@ def load_allowed_values(con: duckdb.DuckDBPyConnection) -> None:
         "(source_table varchar, column_name varchar, value varchar, value_key varchar)"
     )
     con.executemany("insert into staging.allowed_values values (?, ?, ?, ?)", rows)
+    load_biomarker_results(con)
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\s+", " ", str(text).strip().lower())
+
+
+def load_biomarker_results(con: duckdb.DuckDBPyConnection) -> None:
+    """Tables and variables the biomarker staging step matches results with:
+
+    - `staging.allowed_results(marker, result)`: canonical results per marker;
+    - `staging.result_spellings(marker, spelling, result)`: a marker-specific spelling
+      wins over one given for every marker (`*`);
+    - `staging.ratio_relations(phrase, relation)` and the variables `her2_ratio_pattern`
+      (regex: group 1 the comparator, group 2 the number) and `her2_amplified_at`.
+    """
+    by_marker = _schema_spec()["tables"]["biomarkers"]["columns"]["result"]["allowed_by_marker"]
+    con.execute("create or replace table staging.allowed_results (marker varchar, result varchar)")
+    con.executemany(
+        "insert into staging.allowed_results values (?, ?)",
+        [(m, str(r)) for m, results in by_marker.items() for r in results],
+    )
+    spec = biomarker_results()
+    spellings: dict[tuple[str, str], str] = {}
+    for generic in (True, False):  # marker-specific entries are written last and win
+        for entry in spec["spellings"]:
+            if (entry["marker"] == "*") != generic:
+                continue
+            markers = list(by_marker) if generic else [entry["marker"]]
+            for marker in markers:
+                for spelling in entry["spellings"]:
+                    spellings[(marker, _key(spelling))] = str(entry["result"])
+    con.execute(
+        "create or replace table staging.result_spellings "
+        "(marker varchar, spelling varchar, result varchar)"
+    )
+    con.executemany(
+        "insert into staging.result_spellings values (?, ?, ?)",
+        [(m, s, r) for (m, s), r in sorted(spellings.items())],
+    )
+    ratio = spec["her2_ish_ratio"]
+    relations = [
+        (_key(phrase), c["relation"]) for c in ratio["comparators"] for phrase in c["phrases"]
+    ]
+    con.execute(
+        "create or replace table staging.ratio_relations (phrase varchar, relation varchar)"
+    )
+    con.executemany("insert into staging.ratio_relations values (?, ?)", relations)
+    # longest phrase first, so 'greater than or equal to' is not read as 'greater than'
+    alternatives = "|".join(
+        re.escape(p) for p, _ in sorted(relations, key=lambda r: (-len(r[0]), r[0]))
+    )
+    # group 1: the comparator (empty when none), group 2: the number
+    pattern = rf"^({alternatives})?\s*([0-9]+(?:\.[0-9]+)?|\.[0-9]+)$"
+    con.execute("set variable her2_ratio_pattern = ?", [pattern])
+    con.execute("set variable her2_amplified_at = ?", [float(ratio["amplified_at"])])
 
 
 def registry_format_markdown() -> str:

@@ -6,8 +6,10 @@ flattened into staging tables by `her2audit.guidelines`; the judging is set-base
 `sql/50_concordance/` (lines x matching rules, the most specific rule wins).
 
 Reads `build.lines_of_therapy`, `build.patients`, `staging.metastases`,
-`staging.data_cutoff` (if present). Writes `build.line_context`, `build.line_concordance`,
-`build.patient_sequences`, `build.quality_indicators`, `build.quality_indicator_definitions`,
+`staging.administrations` (which ingredients a patient was given before a line, for
+groups listed `if_never_given`), `staging.data_cutoff` (if present). Writes
+`build.line_context`, `build.line_concordance`, `build.patient_sequences`,
+`build.quality_indicators`, `build.quality_indicator_definitions`,
 `build.guideline_versions`, `build.guideline_rules`.
 
 `python -m benchmarks.concordance --bench N` times the stage on N synthetic patients' lines
@@ -25,7 +27,8 @@ from her2audit import guidelines, warehouse
 from her2audit.context import RunContext
 
 SQL_STAGE = "50_concordance"
-REQUIRED = ("build.lines_of_therapy", "build.patients", "staging.metastases")
+REQUIRED = ("build.lines_of_therapy", "build.patients", "staging.metastases",
+            "staging.administrations")
 
 
 def _exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
@@ -50,18 +53,28 @@ def data_cutoff(con: duckdb.DuckDBPyConnection) -> dt.date | None:
     ).fetchone()[0]
 
 
+# Steps that record patient sequences and the rulebooks used: not needed to judge lines and
+# compute the indicators again (her2audit.sensitivity re-judges many times).
+RECORD_STEPS = ("60_", "80_")
+
+
 def judge(con: duckdb.DuckDBPyConnection, rulebooks_dir: str | Path | None,
-          pinned: str | None) -> list[guidelines.Rulebook]:
-    """Load and check the rulebooks, then run the concordance SQL. Returns the rulebooks."""
+          pinned: str | None, books: list[guidelines.Rulebook] | None = None,
+          verdicts_only: bool = False) -> list[guidelines.Rulebook]:
+    """Load and check the rulebooks (unless `books` are given), then run the concordance
+    SQL; with `verdicts_only`, only the steps that write build.line_concordance,
+    build.line_context and the quality indicators. Returns the rulebooks."""
     missing = [t for t in REQUIRED if not _exists(con, t)]
     if missing:
         raise RuntimeError(
             f"{', '.join(missing)} missing: run the extract, cohort and lines stages first"
         )
-    books = guidelines.load_rulebooks(rulebooks_dir)
+    books = books if books is not None else guidelines.load_rulebooks(rulebooks_dir)
     guidelines.write_tables(con, books, pinned)
     warehouse.set_variables(con, {"concordance_data_cutoff": data_cutoff(con)})
-    warehouse.run_sql_stage(con, SQL_STAGE)
+    for path in warehouse.sql_files(SQL_STAGE):
+        if not (verdicts_only and path.name.startswith(RECORD_STEPS)):
+            warehouse.run_sql_file(con, path)
     return books
 
 

@@ -54,7 +54,9 @@ def _run_row(ctx: RunContext, tables: list[str]) -> dict[str, Any]:
         "command": info.get("command"),
         "registry": display_source(ctx.registry),  # a database password never recorded
         "source_fingerprint": info.get("source_fingerprint"),
-        "parameters": json.dumps(ctx.params.as_dict(), sort_keys=True),
+        # the effective cut-off (given, or derived by the cohort stage), not null
+        "parameters": json.dumps({**ctx.params.as_dict(), "data_cutoff": _cutoff(ctx)},
+                                 sort_keys=True),
         "guideline_versions": json.dumps(_guideline_versions(ctx.con), sort_keys=True),
         "row_counts": json.dumps(row_counts, sort_keys=True),
         "software_version": __version__,
@@ -79,6 +81,14 @@ def _finish_work_file(con: duckdb.DuckDBPyConnection, run_row: dict[str, Any]) -
         with contextlib.suppress(duckdb.Error):  # the first error is the one to report
             con.execute("rollback")
         raise
+
+
+def _cutoff(ctx: RunContext) -> str | None:
+    """The cut-off the run used: the cohort stage's (given or derived), else as given."""
+    if "data_cutoff" in warehouse.table_names(ctx.con, "staging"):
+        return ctx.con.execute("select max(data_cutoff)::varchar from staging.data_cutoff"
+                               ).fetchone()[0]
+    return ctx.params.as_dict().get("data_cutoff")
 
 
 def _guideline_versions(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

@@ -198,48 +198,86 @@ def era_index(days: np.ndarray) -> np.ndarray:
 
 
 # ---- rulebook: categories of every regimen for every line being decided -----------------
-def categorize(era: np.ndarray, bucket: np.ndarray, cns: np.ndarray, hr: np.ndarray,
-               received: np.ndarray) -> np.ndarray:
-    """Category index (m.CATEGORIES) of each regimen for each line: shape (n, N_REG)."""
-    n = len(era)
+COUNTS_AS_BITS = np.zeros(N_GRP, dtype=np.int64)  # group -> bits of the groups it counts as
+for _g, _other in m.COUNTS_AS.items():
+    COUNTS_AS_BITS[m.GRP[_g]] |= np.int64(1) << m.GRP[_other]
+
+
+def _widen(received: np.ndarray) -> np.ndarray:
+    """Received-groups masks plus the groups they count as (model.COUNTS_AS)."""
+    out = received.copy()
+    for g in range(N_GRP):
+        has = ((received >> g) & 1).astype(bool)
+        out[has] |= COUNTS_AS_BITS[g]
+    return out
+
+
+def _entry_counts(entry: m.Entry, group: str, start: np.ndarray, pert: np.ndarray
+                  ) -> np.ndarray | None:
+    """Where `entry` names `group`: for which lines it counts (None: another group)."""
+    if isinstance(entry, str):
+        return np.ones(len(start), dtype=bool) if entry == group else None
+    if entry.group != group:
+        return None
+    if isinstance(entry, m.From):
+        return start >= m.day(entry.date)
+    return ~pert  # NoPertuzumab
+
+
+def _listed(entries: tuple[m.Entry, ...], group: str, start: np.ndarray, pert: np.ndarray
+            ) -> np.ndarray:
+    out = np.zeros(len(start), dtype=bool)
+    for entry in entries:
+        counts = _entry_counts(entry, group, start, pert)
+        if counts is not None:
+            out |= counts
+    return out
+
+
+def _rule_categories(rule: m.Rule, sequence: list[list[str]], got: np.ndarray,
+                     hr: np.ndarray, start: np.ndarray, pert: np.ndarray) -> np.ndarray:
+    """(n, N_REG) categories under one rule for lines with these histories."""
+    n = len(start)
     cat = np.full((n, N_REG), 2, dtype=np.int8)  # not_recommended
-    got = ((received[:, None] >> np.arange(N_GRP)[None, :]) & 1).astype(bool)  # (n, N_GRP)
+    step_done = [got[:, [m.GRP[g] for g in step]].any(axis=1) for step in sequence]
+    for r, reg in enumerate(m.REGIMENS):
+        if reg.group == "investigational":
+            cat[:, r] = 3
+            continue
+        not_got = ~got[:, m.GRP[reg.group]]
+        pref = _listed(rule.pref, reg.group, start, pert)
+        pref |= _listed(rule.pref_once, reg.group, start, pert) & not_got
+        if rule.seq:
+            earlier_done = np.ones(n, dtype=bool)
+            for step, done in zip(sequence, step_done, strict=True):
+                if reg.group in step:
+                    pref |= earlier_done & ~done
+                earlier_done &= done
+        alt = _listed(rule.alt, reg.group, start, pert)
+        alt |= _listed(rule.alt_once, reg.group, start, pert) & not_got
+        alt |= _listed(rule.hr_alt, reg.group, start, pert) & hr
+        cat[alt, r] = 1
+        cat[pref, r] = 0
+    return cat
+
+
+def categorize(era: np.ndarray, bucket: np.ndarray, cns: np.ndarray, hr: np.ndarray,
+               received: np.ndarray, start: np.ndarray, pert_given: np.ndarray) -> np.ndarray:
+    """Category index (m.CATEGORIES) of each regimen for each line: shape (n, N_REG).
+    `received`: groups of earlier lines (bit mask); `pert_given`: pertuzumab was given before
+    (in an earlier line or in the (neo)adjuvant programme)."""
+    n = len(era)
+    cat = np.full((n, N_REG), 2, dtype=np.int8)
+    widened = _widen(received)
+    got = ((widened[:, None] >> np.arange(N_GRP)[None, :]) & 1).astype(bool)  # (n, N_GRP)
     for e, (era_id, _) in enumerate(m.ERAS):
+        sequence = m.SEQUENCE.get(era_id, [])
         for b, rule in m.RULEBOOK[era_id].items():
-            sel = (era == e) & (bucket == b)
-            if not sel.any():
-                continue
-            g_sel = got[sel]
-            nxt = rule.get("next", [])
-            first_open = np.full(sel.sum(), -1)
-            for gname in reversed(nxt):
-                gi = m.GRP[gname]
-                first_open = np.where(~g_sel[:, gi], gi, first_open)
-            for r, reg in enumerate(m.REGIMENS):
-                gi = m.GRP[reg.group]
-                if reg.group == "investigational":
-                    cat[sel, r] = 3
-                    continue
-                not_got = ~g_sel[:, gi]
-                ok = not_got if reg.group in m.ONCE_ONLY else np.ones_like(not_got)
-                c = np.full(sel.sum(), 2, dtype=np.int8)
-                alt = np.zeros(sel.sum(), dtype=bool)
-                if reg.group in rule.get("alt", []):
-                    alt |= ok
-                if reg.group in rule.get("hr_alt", []):
-                    alt |= ok & hr[sel]
-                if reg.group in nxt:
-                    alt |= not_got
-                c[alt] = 1
-                pref = np.zeros(sel.sum(), dtype=bool)
-                if reg.group in nxt:
-                    pref |= first_open == gi
-                if reg.group in rule.get("any", []):
-                    pref |= not_got
-                if reg.group in rule.get("cns", []):
-                    pref |= not_got & cns[sel]
-                c[pref] = 0
-                cat[sel, r] = c
+            for with_cns, chosen in ((False, rule), (True, rule.cns or rule)):
+                sel = (era == e) & (bucket == b) & (cns == with_cns)
+                if sel.any():
+                    cat[sel] = _rule_categories(chosen, sequence, got[sel], hr[sel],
+                                                start[sel], pert_given[sel])
     return cat
 
 
@@ -496,6 +534,8 @@ class Generator:
         prev_sub = np.zeros(n, dtype=np.int64)
         prev_hp = np.zeros(n, dtype=bool)
         received = np.zeros(n, dtype=np.int64)
+        # pertuzumab given before: neoadjuvant (then maybe adjuvant), or in an earlier line
+        pert_given = self.prior & self.neoadjuvant & (self.p0 >= m.NEOADJUVANT_PERTUZUMAB_FROM)
         long_gap = np.zeros(n, dtype=bool)
         recs: dict[str, list[np.ndarray]] = {}
         conc_w = np.array([m.CONCORDANT_WEIGHTS[r.key] for r in m.REGIMENS])
@@ -506,6 +546,7 @@ class Generator:
         first_only = np.array([r.first_line_only for r in m.REGIMENS])
         reg_group = np.array([m.GRP[r.group] for r in m.REGIMENS])
         tuc, trial, tdxd = m.REG["TUC"], m.REG["TRIAL"], m.REG["TDXD"]
+        ici = m.REG["ICI"]
         horizon = obs_end.copy()
         for k in range(1, 13):
             idx = np.nonzero(active)[0]
@@ -520,7 +561,7 @@ class Generator:
             bucket = np.minimum(eval_line, 4)
             cns = self.cns_date[idx] <= start + 14
             hr = self.hr_positive[idx]
-            cat = categorize(era, bucket, cns, hr, received[idx])
+            cat = categorize(era, bucket, cns, hr, received[idx], start, pert_given[idx])
             feas = feasible_regimens(prev_sub[idx], prev_hp[idx],
                                      np.full(len(idx), k == 1) | long_gap[idx])
             feas &= start[:, None] >= avail[None, :]
@@ -544,7 +585,8 @@ class Generator:
             choice = np.where(first_choice >= 0, first_choice,
                               np.where(second_choice >= 0, second_choice, pick_any))
             go_trial = (k > 1) & (rng.random(len(idx)) < R.trial_per_line) & feas[:, trial]
-            choice = np.where(go_trial, trial, choice)
+            checkpoint = (rng.random(len(idx)) < m.TRIAL_CHECKPOINT_SHARE) & feas[:, ici]
+            choice = np.where(go_trial, np.where(checkpoint, ici, trial), choice)
             # other metastatic patients (not HER2-positive): chemotherapy / endocrine, and
             # T-DXd for HER2-low disease after DESTINY-Breast04
             w_neg = np.broadcast_to(neg_w, (len(idx), N_REG)).copy()
@@ -684,6 +726,7 @@ class Generator:
             prev_sub[idx] = sub
             prev_hp[idx] = (ing_mask & HP_MASK) != 0
             received[idx] |= np.int64(1) << reg_group[choice].astype(np.int64)
+            pert_given[idx] |= (slot_ing == m.ING["pertuzumab"]).any(axis=1)
             del cont
         if not recs:  # nobody metastatic: an empty line table with the same columns
             recs = {k: [np.zeros(0, dtype=np.int64)] for k in LINE_KEYS}
@@ -820,7 +863,7 @@ class Generator:
         p0 = self.p0[p]
         neo = self.neoadjuvant[p]
         tdm1 = self.adj_tdm1[p]
-        pert_neo = p0 >= m.day("2013-09-30")
+        pert_neo = p0 >= m.NEOADJUVANT_PERTUZUMAB_FROM
         pert_adj = (p0 >= m.day("2017-12-20")) & (self.adj_pertuzumab_u[p] < 0.4)
         adj_parts: dict[str, list[np.ndarray]] = {}
 

@@ -22,15 +22,16 @@ MONTH = 30.4375  # days per month, to turn trial medians in months into days
 # --------------------------------------------------------------------------------------
 # Calendar
 # --------------------------------------------------------------------------------------
-DATA_CUTOFF = day("2025-12-31")
+DATA_CUTOFF = day("2026-06-30")
 METASTATIC_FROM = day("2014-01-01")  # metastatic diagnoses are spread over this range
-METASTATIC_TO = day("2025-09-30")
+METASTATIC_TO = day("2026-03-31")
 
 # Guideline eras (SPEC §6): the rulebook in force at a line's start.
 ERAS: list[tuple[str, int]] = [
     ("her2-mbc-2013", day("2013-02-22")),
     ("her2-mbc-2020", day("2020-04-17")),
     ("her2-mbc-2023", day("2022-05-04")),
+    ("her2-mbc-2025", day("2025-12-15")),
 ]
 
 # --------------------------------------------------------------------------------------
@@ -63,6 +64,8 @@ INGREDIENT_CLASS: dict[str, str] = {
     "palbociclib": "cdk46_inhibitor",
     "ribociclib": "cdk46_inhibitor",
     "abemaciclib": "cdk46_inhibitor",
+    "pembrolizumab": "immunotherapy",
+    "atezolizumab": "immunotherapy",
     "zanidatamab": "investigational",
     "study drug": "investigational",
     "blinded": "investigational",
@@ -128,6 +131,8 @@ SPELLINGS: dict[tuple[str, ...], list[tuple[str, float]]] = {
     ("palbociclib",): [("palbociclib", 50), ("Ibrance", 50)],
     ("ribociclib",): [("ribociclib", 50), ("Kisqali", 50)],
     ("abemaciclib",): [("abemaciclib", 50), ("Verzenio", 50)],
+    ("pembrolizumab",): [("pembrolizumab", 60), ("Keytruda", 40)],
+    ("atezolizumab",): [("atezolizumab", 60), ("Tecentriq", 40)],
     ("zanidatamab",): [("zanidatamab", 60), ("ZW25", 40)],
     ("study drug",): [("study drug", 80), ("investigational drug", 20)],
     ("blinded",): [("blinded", 70), ("blinded study drug", 30)],
@@ -162,6 +167,9 @@ ATC_CODES: dict[str, str] = {
 }
 
 ROUTES = ["IV", "SC", "oral", "IM", ""]
+# Neoadjuvant TCHP includes pertuzumab for programmes started from its US neoadjuvant
+# approval (2013-09-30); the rulebooks ask whether pertuzumab was ever given.
+NEOADJUVANT_PERTUZUMAB_FROM = day("2013-09-30")
 ORAL = {"tucatinib", "neratinib", "lapatinib", "capecitabine", "letrozole", "anastrozole",
         "exemestane", "tamoxifen", "palbociclib", "ribociclib", "abemaciclib", "ondansetron",
         "dexamethasone"}
@@ -173,7 +181,8 @@ GROUPS = [
     "taxane_trastuzumab_pertuzumab", "trastuzumab_pertuzumab", "trastuzumab_chemotherapy",
     "trastuzumab_deruxtecan", "trastuzumab_emtansine", "tucatinib_trastuzumab_capecitabine",
     "neratinib_capecitabine", "lapatinib_capecitabine", "lapatinib_trastuzumab",
-    "margetuximab_chemotherapy", "her2_endocrine", "endocrine_only", "chemotherapy_only",
+    "margetuximab_chemotherapy", "trastuzumab_deruxtecan_pertuzumab",
+    "tucatinib_trastuzumab_emtansine", "her2_endocrine", "endocrine_only", "chemotherapy_only",
     "investigational", "other",
 ]
 GRP = {g: i for i, g in enumerate(GROUPS)}
@@ -236,6 +245,15 @@ REGIMENS: list[Regimen] = [
              3: (19.4, "DESTINY-Breast01 (Saura 2024), median PFS 19.4 mo"),
              4: (17.8, "DESTINY-Breast02 (Andre 2023), median PFS 17.8 mo")},
             available_from="2019-12-20"),
+    Regimen("TDXD_P", "T-DXd + pertuzumab", "trastuzumab_deruxtecan_pertuzumab",
+            [([("trastuzumab deruxtecan", 1)], "q3w"), ([("pertuzumab", 1)], "q3w")],
+            {k: (40.7, "DESTINY-Breast09 (Tolaney 2025), median PFS 40.7 mo")
+             for k in (1, 2, 3, 4)},
+            available_from="2025-12-15"),
+    Regimen("TUC_TDM1", "Tucatinib + T-DM1", "tucatinib_trastuzumab_emtansine",
+            [([("tucatinib", 1)], "oral_28"), ([("trastuzumab emtansine", 1)], "q3w")],
+            {k: (9.5, "HER2CLIMB-02 (Hurvitz 2025), median PFS 9.5 mo") for k in (1, 2, 3, 4)},
+            available_from="2024-01-01"),
     Regimen("TUC", "Tucatinib + trastuzumab + capecitabine", "tucatinib_trastuzumab_capecitabine",
             [([("tucatinib", 1)], "oral_28"), ([("trastuzumab", 1)], "q3w"),
              ([("capecitabine", 1)], "cape")],
@@ -276,6 +294,12 @@ REGIMENS: list[Regimen] = [
             [([("zanidatamab", 50), ("study drug", 30), ("blinded", 20)], "q3w")],
             {k: (5.5, "assumed (zanidatamab phase 1, Meric-Bernstam 2022, heavily "
                       "pretreated)") for k in (1, 2, 3, 4)}),
+    # trial participation without an investigational agent: anti-HER2 + checkpoint inhibitor
+    Regimen("ICI", "Anti-HER2 + immune checkpoint inhibitor", "investigational",
+            [([("trastuzumab", 60), ("trastuzumab emtansine", 40)], "q3w"),
+             ([("pembrolizumab", 60), ("atezolizumab", 40)], "q3w")],
+            {k: (8.2, "KATE2 T-DM1 + atezolizumab arm (Emens 2020), median PFS 8.2 mo")
+             for k in (1, 2, 3, 4)}),
 ]
 REG = {r.key: i for i, r in enumerate(REGIMENS)}
 
@@ -296,71 +320,130 @@ OS_MONTHS: dict[str, tuple[float, str]] = {
     "lapatinib_capecitabine": (17.3, "EGF100151 (Cameron 2010), median OS 75.0 weeks"),
     "trastuzumab_pertuzumab": (40.8, "assumed as trastuzumab + chemotherapy"),
     "investigational": (24.0, "assumed"),
+    "trastuzumab_deruxtecan_pertuzumab": (57.1, "assumed as THP (DESTINY-Breast09 OS "
+                                                "immature)"),
 }
 OS_CNS_FACTOR = 0.75  # baseline brain metastasis shortens the OS median by this factor
 OS_HER2_NEGATIVE_MONTHS = (24.0, "assumed, HER2-negative metastatic disease")
 
 # --------------------------------------------------------------------------------------
 # Rulebooks as the generator reads them (SPEC §6), keyed by era and evaluated line
-# (1, 2, 3, 4 = 4+). `next` = sequence-aware preferred order (the first group not yet
-# received is preferred, the other not-yet-received ones are alternatives); `any` = all
-# not-yet-received are preferred; `cns` = preferred with CNS involvement (not yet
-# received); `alt` = alternatives; `hr_alt` = alternatives for HR-positive disease.
-# Groups in ONCE_ONLY count as preferred/alternative only if not yet received. Any other
-# regimen is `not_recommended`; an investigational agent is `trial`.
+# (1, 2, 3, 4 = 4+), written here independently of rules/guidelines/*.yaml so that the
+# ground truth checks the concordance stage. Per rule:
+#   pref       always preferred        pref_once  preferred while not yet received
+#   alt        always alternative      alt_once   alternative while not yet received
+#   hr_alt     alternatives for HR-positive disease
+#   seq        the era's SEQUENCE step not yet done is preferred (a step is done when any
+#              of its groups was received)
+#   cns        the rule that replaces this one with CNS involvement
+# An entry is a regimen group, or From(group, date) (counts for lines started from that
+# date: an approval inside the era), or NoPertuzumab(group) (counts only when no earlier
+# line and no (neo)adjuvant programme had pertuzumab). "Received" is the groups of earlier
+# lines plus COUNTS_AS. Any other
+# regimen is `not_recommended`; an investigational line is `trial`.
 # --------------------------------------------------------------------------------------
-ONCE_ONLY = {"trastuzumab_emtansine", "trastuzumab_deruxtecan",
-             "tucatinib_trastuzumab_capecitabine"}
-_LATER = ["margetuximab_chemotherapy", "neratinib_capecitabine", "lapatinib_capecitabine",
-          "lapatinib_trastuzumab", "trastuzumab_chemotherapy", "trastuzumab_emtansine"]
-_FIRST = {"next": ["taxane_trastuzumab_pertuzumab"], "alt": ["trastuzumab_chemotherapy"],
-          "hr_alt": ["her2_endocrine"]}
-RULEBOOK: dict[str, dict[int, dict[str, list[str]]]] = {
+
+
+@dataclass(frozen=True)
+class From:
+    group: str
+    date: str
+
+
+@dataclass(frozen=True)
+class NoPertuzumab:
+    group: str
+
+
+Entry = str | From | NoPertuzumab
+
+
+@dataclass(frozen=True)
+class Rule:
+    pref: tuple[Entry, ...] = ()
+    pref_once: tuple[Entry, ...] = ()
+    alt: tuple[Entry, ...] = ()
+    alt_once: tuple[Entry, ...] = ()
+    hr_alt: tuple[Entry, ...] = ()
+    seq: bool = False
+    cns: Rule | None = None
+
+
+THP, TCHEMO, HER2ENDO = ("taxane_trastuzumab_pertuzumab", "trastuzumab_chemotherapy",
+                         "her2_endocrine")
+TDM1, TDXD, TUC = "trastuzumab_emtansine", "trastuzumab_deruxtecan", \
+    "tucatinib_trastuzumab_capecitabine"
+TDXD_P, TUC_TDM1 = "trastuzumab_deruxtecan_pertuzumab", "tucatinib_trastuzumab_emtansine"
+NER, LAPCAP, LAPH, MARG = ("neratinib_capecitabine", "lapatinib_capecitabine",
+                           "lapatinib_trastuzumab", "margetuximab_chemotherapy")
+THP_NO_P = NoPertuzumab(THP)  # ASCO: THP from line 2 when pertuzumab was never given
+_LATER = (MARG, NER, LAPCAP, LAPH, TCHEMO, THP_NO_P)
+_FIRST = Rule(pref=(THP,), alt=(TCHEMO,), hr_alt=(HER2ENDO,))
+_L3_2013 = Rule(pref_once=(TDM1,), alt=(LAPCAP, LAPH, TCHEMO, From(NER, "2020-02-25"), THP_NO_P),
+                alt_once=(From(TDXD, "2019-12-20"),))
+_L3_2020 = Rule(pref_once=(TUC, TDXD), alt=(From(MARG, "2020-12-16"), NER, LAPCAP, LAPH, TCHEMO,
+                                            THP_NO_P),
+                alt_once=(TDM1,))
+_L3_2023 = Rule(seq=True, alt=_LATER, alt_once=(TDM1, TDXD, TUC),
+                cns=Rule(seq=True, pref_once=(TUC,), alt=_LATER, alt_once=(TDM1, TDXD)))
+_L3_2025 = Rule(seq=True, alt=_LATER, alt_once=(TDM1, TUC_TDM1, TDXD, TUC),
+                cns=Rule(seq=True, pref_once=(TUC, TDXD), alt=_LATER,
+                         alt_once=(TDM1, TUC_TDM1)))
+RULEBOOK: dict[str, dict[int, Rule]] = {
     "her2-mbc-2013": {
         1: _FIRST,
-        2: {"next": ["trastuzumab_emtansine"],
-            "alt": ["lapatinib_capecitabine", "trastuzumab_chemotherapy"]},
-        3: {"next": ["trastuzumab_emtansine"],
-            "alt": ["lapatinib_capecitabine", "lapatinib_trastuzumab",
-                    "trastuzumab_chemotherapy"]},
-        4: {"next": ["trastuzumab_emtansine"],
-            "alt": ["lapatinib_capecitabine", "lapatinib_trastuzumab",
-                    "trastuzumab_chemotherapy"]},
+        2: Rule(pref_once=(TDM1,), alt=(LAPCAP, TCHEMO, THP_NO_P)),
+        3: _L3_2013,
+        4: _L3_2013,
     },
     "her2-mbc-2020": {
         1: _FIRST,
-        2: {"next": ["trastuzumab_emtansine"], "cns": ["tucatinib_trastuzumab_capecitabine"],
-            "alt": ["lapatinib_capecitabine", "trastuzumab_chemotherapy"]},
-        3: {"any": ["tucatinib_trastuzumab_capecitabine", "trastuzumab_deruxtecan"],
-            "alt": _LATER},
-        4: {"any": ["tucatinib_trastuzumab_capecitabine", "trastuzumab_deruxtecan"],
-            "alt": _LATER},
+        2: Rule(pref_once=(TDM1,), alt=(LAPCAP, TCHEMO, THP_NO_P), alt_once=(TUC,),
+                cns=Rule(pref_once=(TDM1, TUC), alt=(LAPCAP, TCHEMO, THP_NO_P))),
+        3: _L3_2020,
+        4: _L3_2020,
     },
     "her2-mbc-2023": {
         1: _FIRST,
-        2: {"next": ["trastuzumab_deruxtecan", "tucatinib_trastuzumab_capecitabine"],
-            "cns": ["tucatinib_trastuzumab_capecitabine"], "alt": ["trastuzumab_emtansine"]},
-        3: {"next": ["trastuzumab_deruxtecan", "tucatinib_trastuzumab_capecitabine"],
-            "cns": ["tucatinib_trastuzumab_capecitabine"], "alt": _LATER},
-        4: {"next": ["trastuzumab_deruxtecan", "tucatinib_trastuzumab_capecitabine"],
-            "cns": ["tucatinib_trastuzumab_capecitabine"], "alt": _LATER},
+        2: Rule(seq=True, alt=(THP_NO_P,), alt_once=(TDM1, TDXD, TUC),
+                cns=Rule(seq=True, pref_once=(TUC,), alt=(THP_NO_P,), alt_once=(TDM1, TDXD))),
+        3: _L3_2023,
+        4: _L3_2023,
+    },
+    "her2-mbc-2025": {
+        1: Rule(pref=(THP, TDXD_P), alt=(TCHEMO,), hr_alt=(HER2ENDO,)),
+        2: Rule(seq=True, alt=(THP_NO_P,), alt_once=(TDM1, TUC_TDM1, TDXD, TUC),
+                cns=Rule(seq=True, pref_once=(TUC, TDXD), alt=(THP_NO_P,),
+                         alt_once=(TDM1, TUC_TDM1))),
+        3: _L3_2025,
+        4: _L3_2025,
     },
 }
+SEQUENCE: dict[str, list[list[str]]] = {
+    "her2-mbc-2023": [[TDXD], [TUC]],
+    "her2-mbc-2025": [[TDXD, TDXD_P], [TUC]],
+}
+COUNTS_AS: dict[str, str] = {TDXD_P: TDXD, TUC_TDM1: TDM1}
 CATEGORIES = ["preferred", "alternative", "not_recommended", "trial"]
 
 # How a line's regimen is chosen: with the site's concordance probability from the
 # preferred/alternative regimens (weights below: real-practice frequency among concordant
 # choices), otherwise from the not-recommended ones. Trial participation first.
 CONCORDANT_WEIGHTS: dict[str, float] = {
-    "THP": 90, "TH": 8, "HP_ENDO": 30, "TDM1": 30, "TDXD": 60, "TUC": 25, "NER_CAP": 4,
-    "LAP_CAP": 8, "LAP_H": 3, "MARG": 2, "H_CHEMO": 8, "CHEMO": 1, "ENDO": 1, "TRIAL": 0,
+    "THP": 90, "TH": 8, "HP_ENDO": 30, "TDM1": 30, "TDXD": 60, "TDXD_P": 60, "TUC_TDM1": 4,
+    "TUC": 25, "NER_CAP": 4, "LAP_CAP": 8, "LAP_H": 3, "MARG": 2, "H_CHEMO": 8, "CHEMO": 1,
+    "ENDO": 1, "TRIAL": 0, "ICI": 0,
 }
 PREFERRED_BONUS = 4.0  # preferred regimens weigh this much more than alternatives
 CNS_TUCATINIB_BONUS = 6.0  # tucatinib regimen weight multiplier with CNS involvement
 DEVIATION_WEIGHTS: dict[str, float] = {
-    "THP": 2, "TH": 4, "HP_ENDO": 0, "TDM1": 4, "TDXD": 1, "TUC": 1, "NER_CAP": 2,
-    "LAP_CAP": 4, "LAP_H": 2, "MARG": 1, "H_CHEMO": 6, "CHEMO": 6, "ENDO": 3, "TRIAL": 0,
+    "THP": 2, "TH": 4, "HP_ENDO": 0, "TDM1": 4, "TDXD": 1, "TDXD_P": 0.5, "TUC_TDM1": 0.5,
+    "TUC": 1, "NER_CAP": 2, "LAP_CAP": 4, "LAP_H": 2, "MARG": 1, "H_CHEMO": 6, "CHEMO": 6,
+    "ENDO": 3, "TRIAL": 0, "ICI": 0,
 }
+# Of the trial lines (Rates.trial_per_line), the share given as an anti-HER2 drug with a
+# checkpoint inhibitor rather than an investigational agent.
+TRIAL_CHECKPOINT_SHARE = 0.25
 HER2_NEGATIVE_WEIGHTS: dict[str, float] = {"CHEMO": 6, "ENDO": 4, "TDXD": 0}
 HER2_LOW_TDXD_FROM = day("2022-08-05")  # DESTINY-Breast04 approval: T-DXd for HER2-low
 HER2_LOW_TDXD_WEIGHT = 4.0

@@ -5,7 +5,8 @@
 --
 -- HER2 status (ASCO/CAP): per specimen date, IHC 3+ or ISH amplified is positive; IHC 0/1+
 -- or ISH not amplified is negative; IHC 2+ without an ISH result of the same date (or ISH
--- equivocal) is equivocal. The status at metastatic diagnosis is the latest specimen on or
+-- equivocal) is equivocal. A result written only as an interpretation (HER2 'positive',
+-- 'negative', 'equivocal', with or without a method) counts as that status. The status at metastatic diagnosis is the latest specimen on or
 -- before metastatic_date + 60 days.
 -- HR status: positive when the ER or PR result is positive or at least 1%, from the latest
 -- test on or before metastatic_date + 60 days (else the earliest after it).
@@ -16,8 +17,8 @@ with her2_specimens as (
         patient_id,
         test_date,
         case
-            when bool_or(result in ('3+', 'amplified')) then 'positive'
-            when bool_or(result in ('0', '1+', 'not amplified')) then 'negative'
+            when bool_or(result in ('3+', 'amplified', 'positive')) then 'positive'
+            when bool_or(result in ('0', '1+', 'not amplified', 'negative')) then 'negative'
             else 'equivocal'
         end as her2_status
     from staging.biomarkers

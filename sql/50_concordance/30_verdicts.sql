@@ -5,7 +5,8 @@
 --
 -- Category, first match wins:
 --   no rulebook in force (and none pinned)          -> not_evaluable, rule no_guideline_in_force
---   regimen group investigational                    -> trial,         rule investigational_agent
+--   regimen group investigational (an investigational agent, or an anti-HER2 drug with an
+--   immune checkpoint inhibitor)                     -> trial,         rule investigational_agent
 --   regimen group other, missing or not a SPEC group -> not_evaluable, rule unknown_regimen
 --   in the winning rule's preferred groups           -> preferred
 --   in its alternative groups                        -> alternative
@@ -52,6 +53,8 @@ judged as (
         and match.early_relapse = verdict_contexts.early_relapse
         and match.de_novo = verdict_contexts.de_novo
         and match.received_mask = verdict_contexts.received_mask
+        and match.given_mask = verdict_contexts.given_mask
+        and match.rules_as_of = verdict_contexts.rules_as_of
 ),
 
 not_recommended_words as (
@@ -77,8 +80,8 @@ select
             'not graded, as no guideline version was in force on that date ('
             || coverage.coverage_text || ').'
         when category = 'trial' then
-            'trial participation with an investigational agent (' || detail_text || '), which '
-            || guideline_id || ' does not grade.'
+            'trial participation with an investigational agent or combination ('
+            || detail_text || '), which ' || guideline_id || ' does not grade.'
         when category = 'not_evaluable' then
             'the regimen (' || detail_text || ') is not one the regimen catalog names, so '
             || guideline_id || ' cannot grade it.'

@@ -3,8 +3,9 @@
 -- (temp line_verdicts_work: each line joined to its verdict once, read by both tables)
 -- writes: build.line_concordance (patient_id, line_number, guideline_id, guideline_version,
 --         category, concordant, rule_id, reason, evaluated_as_line, cns, hr_positive,
---         early_relapse), and build.line_context (the context, the rulebook and rule, and
---         the preferred and alternative regimen groups for that patient at that line)
+--         early_relapse), and build.line_context (the context, the rulebook, the date its
+--         rules were read at (rules_as_of) and the rule, and the preferred and alternative
+--         regimen groups for that patient at that line)
 -- line_concordance is stored in (patient_id, line_number) order; line_context is not
 -- sorted (sorting 1M patients' lines twice costs more than it is worth: order when you read)
 
@@ -30,6 +31,8 @@ inner join staging.verdicts as verdicts
     and verdicts.early_relapse = lines.early_relapse
     and verdicts.de_novo = lines.de_novo
     and verdicts.received_mask = lines.received_mask
+    and verdicts.given_mask = lines.given_mask
+    and verdicts.rules_as_of is not distinct from lines.rules_as_of
     and verdicts.regimen_group is not distinct from lines.regimen_group
     and verdicts.known_group = lines.known_group
     and verdicts.her2_directed = lines.her2_directed
@@ -76,6 +79,7 @@ select
     lines.received_groups,
     lines.guideline_id,
     lines.guideline_version,
+    lines.rules_as_of,
     lines.rule_id,
     lines.category,
     lines.concordant,

@@ -26,6 +26,11 @@ events as (
     where line_number = 1 and not early_relapse and guideline_id is not null
 
     union all
+    select 'first_line_preferred', site_id, start_year, category = 'preferred'
+    from build.line_context
+    where line_number = 1 and not early_relapse and guideline_id is not null
+
+    union all
     select 'second_line_preferred', site_id, start_year, category = 'preferred'
     from evaluable_lines
     where evaluated_as_line = 2

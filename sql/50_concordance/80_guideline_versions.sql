@@ -2,7 +2,10 @@
 -- reads: staging.guideline_rulebooks, staging.guideline_rules, build.line_concordance
 -- writes: build.guideline_versions (guideline_id, version, effective_from, effective_to,
 --         n_lines judged in this run, and where the rulebook came from),
---         build.guideline_rules (every rule, flattened, for reading verdicts by rule_id)
+--         build.guideline_rules (every rule, flattened, for reading verdicts by rule_id:
+--         a rule's own effective window, its lists as regimen group names, and
+--         conditional_groups describing the groups that count only on some dates or when
+--         an ingredient was never given)
 
 create or replace table build.guideline_versions as
 with lines_judged as (
@@ -33,16 +36,22 @@ select
     guideline_id,
     rule_id,
     line_label as line,
+    effective_from,
+    effective_to,
     cns,
     hr_positive,
     early_relapse,
     de_novo,
     received,
     not_received,
-    preferred,
+    list_transform(preferred, lambda e: e.regimen_group) as preferred,
+    list_transform(preferred_if_not_received, lambda e: e.regimen_group)
+        as preferred_if_not_received,
     prefer_next_in_sequence,
-    alternative,
-    alternative_if_not_received,
+    list_transform(alternative, lambda e: e.regimen_group) as alternative,
+    list_transform(alternative_if_not_received, lambda e: e.regimen_group)
+        as alternative_if_not_received,
+    conditional_groups,
     n_conditions,
     citation,
     note

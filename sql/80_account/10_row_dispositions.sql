@@ -2,10 +2,13 @@
 -- reads: build.row_accounting, build.quarantine, build.patients, build.patient_exclusions,
 --        staging.treatments, staging.administrations, staging.line_administrations,
 --        staging.diagnoses, staging.biomarkers, staging.metastases, staging.progressions,
---        staging.patients, variable pre_index_days
+--        staging.patients, raw.source_dispositions, variable pre_index_days
 -- writes: build.row_dispositions (source_table, disposition, reason, n_rows): what became
 --         of every input row — `used`, `quarantined` (reason = rule) or `out_of_scope`
 --         (with the reason). Per table the rows add up to rows_in of build.row_accounting.
+--         Source rows an adapter counted without landing them come from
+--         raw.source_dispositions: `out_of_scope` as counted, `combined` rows (folded into
+--         a patient's staged row) `used` for a cohort patient, else out of scope.
 
 create or replace table build.row_dispositions as
 with cohort as (
@@ -113,14 +116,28 @@ quarantined as (
     from build.quarantine
 ),
 
+at_source as (
+    select
+        d.source_table,
+        case when d.disposition = 'out_of_scope' then 'out_of_scope'
+            when cohort.patient_id is not null then 'used' else 'out_of_scope' end
+            as disposition,
+        case when d.disposition = 'out_of_scope' or cohort.patient_id is not null then d.reason
+            else 'patient_not_in_cohort' end as reason,
+        d.n_rows
+    from raw.source_dispositions as d
+    left join cohort using (patient_id)
+),
+
 all_rows as (
-    select * from treatment_dispositions
-    union all select * from patient_rows
-    union all select * from clinical_dispositions
-    union all select * from quarantined
+    select *, 1 as n_rows from treatment_dispositions
+    union all select *, 1 from patient_rows
+    union all select *, 1 from clinical_dispositions
+    union all select *, 1 from quarantined
+    union all select * from at_source
 )
 
-select source_table, disposition, reason, count(*) as n_rows
+select source_table, disposition, reason, sum(n_rows)::bigint as n_rows
 from all_rows
 group by all
 order by source_table, disposition, n_rows desc, reason;

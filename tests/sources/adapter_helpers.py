@@ -55,7 +55,8 @@ def load_omop_folder_into_postgres(folder: Path, schema: str) -> None:
                 if col == "value_as_number":
                     return types["value_as_number"]
                 if (col.endswith("_id") and col not in VOCABULARY_TEXT_IDS) or col in (
-                        "year_of_birth", "month_of_birth", "day_of_birth"):
+                        "year_of_birth", "month_of_birth", "day_of_birth", "concept_id_1",
+                        "concept_id_2"):
                     return "bigint"
                 return "varchar(255)"
 

@@ -3,6 +3,9 @@ message; row-level problems are quarantined and every input row is accounted for
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -203,3 +206,92 @@ def test_parquet_registry_reads_like_csv(run_context, registry_factory, tmp_path
     con = run_extract(run_context, csv_folder)
     assert con.execute("select * exclude (record_key) from staging.treatments"
                        ).fetchall() == from_parquet
+
+
+TREATMENTS_HEADER = "patient_id,drug,start_date,end_date,setting\n"
+
+
+def test_a_non_utf8_byte_after_the_first_lines_stops_the_run_naming_file_and_line(
+    run_context, registry_factory
+):
+    folder = registry_factory()
+    good = "".join(f"P1,docetaxel,2020-01-{1 + i % 28:02d},,metastatic\n" for i in range(400))
+    (folder / "treatments.csv").write_bytes(
+        (TREATMENTS_HEADER + good).encode() + b"P1,Herceptin \xe9,2020-01-10,,metastatic\n"
+        + b"P1,docetaxel,2020-01-31,,metastatic\n"
+    )
+    assert (folder / "treatments.csv").stat().st_size > 8192
+    with pytest.raises(RegistryError, match=r"treatments\.csv: line 402 is not UTF-8"):
+        run_extract(run_context, folder)
+
+
+def test_a_column_named_twice_in_the_header_is_refused(run_context, registry_factory):
+    folder = registry_factory()
+    (folder / "treatments.csv").write_text(
+        "patient_id,drug,start_date,Drug\nP1,docetaxel,2020-01-10,paclitaxel\n")
+    with pytest.raises(RegistryError, match=r"treatments\.csv: the header names column 'drug' "
+                                            r"twice \('drug' and 'Drug'\)"):
+        run_extract(run_context, folder)
+    (folder / "treatments.csv").write_text(
+        "patient_id,drug,start_date,drug\nP1,docetaxel,2020-01-10,paclitaxel\n")
+    with pytest.raises(RegistryError, match=r"names column 'drug' twice"):
+        run_extract(run_context, folder)
+
+
+@pytest.mark.parametrize(("first", "appended"), [(b"\r\n", b"\n"), (b"\n", b"\r\n")])
+def test_a_file_with_mixed_line_ends_is_read(run_context, registry_factory, first, appended):
+    folder = registry_factory()
+    rows = [b"P1,docetaxel,2020-01-10,,metastatic", b"P1,\"Herceptin\",2020-01-10,,metastatic",
+            b"P1,Perjeta,2020-01-10", b"P1,paclitaxel,2020-01-31,,metastatic"]
+    (folder / "treatments.csv").write_bytes(
+        TREATMENTS_HEADER.strip().encode() + first + rows[0] + first + rows[1] + first
+        + rows[2] + appended + rows[3] + appended
+    )
+    con = run_extract(run_context, folder)
+    assert con.execute("select drug, _row_number from raw.treatments order by 2").fetchall() == [
+        ("docetaxel", 2), ("Herceptin", 3), ("paclitaxel", 5)]
+    assert [(k, r) for t, k, r, _ in quarantine(con) if t == "treatments"] == [
+        ("treatments.csv:4", "malformed_row")]
+
+
+def test_dates_must_be_written_exactly_yyyy_mm_dd(run_context, registry_factory):
+    folder = registry_factory()
+    (folder / "treatments.csv").write_text(
+        TREATMENTS_HEADER + "P1,docetaxel,2023-1-5,,metastatic\n"
+        "P1,docetaxel,2023-01-05,,metastatic\nP1,docetaxel,2023-01-5,,metastatic\n"
+        "P1,docetaxel,2023-01-05 10:30:00,,metastatic\n")
+    con = run_extract(run_context, folder)
+    assert [(k, r) for t, k, r, _ in quarantine(con) if t == "treatments"] == [
+        ("treatments.csv:2", "invalid_date"), ("treatments.csv:4", "invalid_date")]
+    assert con.execute("select start_date::varchar from staging.treatments order by 1"
+                       ).fetchall() == [("2023-01-05",), ("2023-01-05",)]
+
+
+def test_in_the_future_means_after_the_run_date(run_context, registry_factory):
+    folder = registry_factory()
+    started = run_context.con.execute("select started_at::date from build.run_info").fetchone()[0]
+    later = started + dt.timedelta(days=1)
+    (folder / "treatments.csv").write_text(
+        TREATMENTS_HEADER + f"P1,docetaxel,{started},,metastatic\n"
+        f"P1,docetaxel,{later},,metastatic\n")
+    con = run_extract(run_context, folder)
+    assert [(k, r, d) for t, k, r, d in quarantine(con) if t == "treatments"] == [
+        ("treatments.csv:3", "impossible_date",
+         f"start_date {later} is in the future (after the run date {started})")]
+
+
+def test_in_the_future_means_after_the_data_cutoff_when_one_is_given(
+    run_context, registry_factory
+):
+    run_context.params = dataclasses.replace(run_context.params,
+                                             data_cutoff=dt.date(2021, 6, 30))
+    folder = registry_factory()
+    write_table(folder, "patients", [{**MINIMAL_REGISTRY["patients"][0],
+                                      "last_contact_date": "2021-06-30"}])
+    (folder / "treatments.csv").write_text(
+        TREATMENTS_HEADER + "P1,docetaxel,2021-06-30,,metastatic\n"
+        "P1,docetaxel,2021-07-01,,metastatic\n")
+    con = run_extract(run_context, folder)
+    assert [(k, r, d) for t, k, r, d in quarantine(con) if t == "treatments"] == [
+        ("treatments.csv:3", "impossible_date",
+         "start_date 2021-07-01 is in the future (after the data cut-off 2021-06-30)")]

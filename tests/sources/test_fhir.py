@@ -50,7 +50,9 @@ def test_fhir_round_trip_synthetic_registry(tmp_path: Path):
                            setting=True, drug_code=True)
 
 
-def test_unusable_resources_are_quarantined_and_counted(hand_registry: Path, tmp_path: Path):
+def test_unusable_resources_are_quarantined_or_out_of_scope(hand_registry: Path, tmp_path: Path):
+    """What the audit would use but cannot is quarantined with the reason; what it does
+    not use at all is out of scope; every resource is counted."""
     folder = tmp_path / "fhir"
     exporters.export(hand_registry, folder, "fhir")
     n_obs = len((folder / "Observation.ndjson").read_text().splitlines())
@@ -72,7 +74,11 @@ def test_unusable_resources_are_quarantined_and_counted(hand_registry: Path, tmp
              "medicationReference": {"reference": "Medication/m1"},
              "authoredOn": "2021-01-01"},
             {"resourceType": "MedicationRequest", "status": "cancelled", "subject": subject,
-             "medicationCodeableConcept": {"text": "lapatinib"}, "authoredOn": "2021-01-01"})
+             "medicationCodeableConcept": {"text": "lapatinib"}, "authoredOn": "2021-01-01"},
+            {"resourceType": "MedicationRequest", "status": "active", "subject": subject,
+             "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "314076",
+                                                       "display": "lisinopril 10 MG Oral Tablet"}]},
+             "authoredOn": "2021-01-01"})
     _append(folder / "Encounter.ndjson", {"resourceType": "Encounter", "id": "e1"})
     db = tmp_path / "w.duckdb"
     # extract and publish only: a quarter of these biomarkers is quarantined on purpose,
@@ -80,21 +86,27 @@ def test_unusable_resources_are_quarantined_and_counted(hand_registry: Path, tmp
     run_extract(f"fhir:{folder}", db, stages=["extract", "publish"])
     rules = table_rows(db, "select source_table, rule, record_key from audit.quarantine")
     assert rules == sorted([
-        ("biomarkers", "unsupported_code", f"Observation.ndjson:{n_obs + 1}"),
         ("biomarkers", "not_a_fact", f"Observation.ndjson:{n_obs + 2}"),
         ("biomarkers", "malformed_row", f"Observation.ndjson:{n_obs + 3}"),
-        ("diagnoses", "unsupported_code", f"Condition.ndjson:{n_cond + 1}"),
         ("treatments", "unsupported_medication_reference", "MedicationRequest.ndjson:1"),
         ("treatments", "not_a_fact", "MedicationRequest.ndjson:2"),
     ], key=repr)
-    detail = table_rows(db, "select detail from audit.quarantine where rule = 'unsupported_code' "
-                            "and source_table = 'biomarkers'")
-    assert "http://loinc.org|2160-0" in detail[0][0]
+    detail = table_rows(db, "select detail from audit.quarantine "
+                            "where rule = 'unsupported_medication_reference'")
+    assert "Medication/m1" in detail[0][0]
+    out_of_scope = dict(((t, r), n) for t, r, n in table_rows(
+        db, "select source_table, reason, sum(n_rows) from raw.source_dispositions "
+            "where disposition = 'out_of_scope' group by all"))
+    assert out_of_scope == {("biomarkers", "observation_not_used"): 1,
+                            ("diagnoses", "condition_not_used"): 1,
+                            ("treatments", "drug_not_oncology"): 1}
     accounting = dict((t, (i, s, q, b)) for t, i, s, q, b in table_rows(
         db, "select source_table, rows_in, rows_staged, rows_quarantined, balanced "
             "from audit.row_accounting"))
-    assert accounting["biomarkers"] == (n_obs + 3, n_obs, 3, True)
-    assert accounting["treatments"] == (15, 13, 2, True)
+    assert accounting["biomarkers"] == (n_obs + 3, n_obs, 2, True)
+    # every Condition is a diagnoses row, a metastases row, or counted under diagnoses
+    assert accounting["diagnoses"][0] + accounting["metastases"][0] == n_cond + 1
+    assert accounting["treatments"] == (16, 13, 2, True)
     assert all(b for *_, b in accounting.values())
 
 

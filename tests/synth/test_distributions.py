@@ -82,13 +82,26 @@ def test_sites_and_their_practice_differ(tables) -> None:
     assert by_site.max() - by_site.min() > 0.2
 
 
-def test_line_starts_cover_2014_to_2025_and_all_eras(tables) -> None:
+def test_line_starts_cover_2014_to_2026_and_all_eras(tables) -> None:
     lines = tables["truth_lines"]
     years = set(lines["start_date"].str[:4].astype(int))
-    assert set(range(2014, 2026)) <= years
+    assert set(range(2014, 2027)) <= years
     eras = lines["guideline_id"].value_counts(normalize=True)
-    assert set(eras.index) == {"her2-mbc-2013", "her2-mbc-2020", "her2-mbc-2023"}
-    assert eras.min() > 0.1
+    assert set(eras.index) == {"her2-mbc-2013", "her2-mbc-2020", "her2-mbc-2023",
+                               "her2-mbc-2025"}
+    assert eras.drop("her2-mbc-2025").min() > 0.1
+    assert eras["her2-mbc-2025"] > 0.02  # 2025-12-15 to the 2026-06-30 cut-off
+
+
+def test_first_line_t_dxd_pertuzumab_only_from_its_approval(tables) -> None:
+    lines = tables["truth_lines"]
+    first = lines[lines["evaluated_as_line"] == "1"]
+    tdxd_p = first["regimen_group"] == "trastuzumab_deruxtecan_pertuzumab"
+    assert (first.loc[tdxd_p, "start_date"] >= "2025-12-15").all()
+    after = first[first["start_date"] >= "2025-12-15"]
+    assert 0.1 < (after["regimen_group"] == "trastuzumab_deruxtecan_pertuzumab").mean() < 0.6
+    assert (after.loc[after["regimen_group"] == "trastuzumab_deruxtecan_pertuzumab",
+                      "intended_category"] == "preferred").all()
 
 
 def test_recurrent_patients_had_adjuvant_anti_her2_and_some_relapse_early(tables) -> None:
@@ -119,7 +132,7 @@ def test_deaths_and_censoring(tables) -> None:
     died = (cohort["death_date"] != "").mean()
     assert 0.3 <= died <= 0.8
     alive = cohort[cohort["death_date"] == ""]
-    assert (alive["last_contact_date"] <= "2025-12-31").all()
+    assert (alive["last_contact_date"] <= "2026-06-30").all()
     dead = cohort[cohort["death_date"] != ""]
     assert (dead["last_contact_date"] <= dead["death_date"]).all()
     assert (dead["death_date"] >= dead["metastatic_date"]).all()

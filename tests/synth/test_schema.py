@@ -108,7 +108,7 @@ def test_truth_values_are_in_the_allowed_sets(tables) -> None:
     assert set(tl["intended_category"]) == {"preferred", "alternative", "not_recommended",
                                             "trial"}
     assert set(tl["regimen_group"]) <= set(model.GROUPS)
-    assert set(tl["guideline_id"]) == {"her2-mbc-2013", "her2-mbc-2020", "her2-mbc-2023"}
+    assert set(tl["guideline_id"]) == {e for e, _ in model.ERAS}
     known = set(model.INGREDIENTS)
     for text in tl["ingredients"].unique():
         parts = text.split(" + ")

@@ -3,48 +3,21 @@
 from __future__ import annotations
 
 import functools
-import types
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from her2audit import vocabulary, warehouse
+from her2audit import vocabulary
 from her2audit.errors import RuleFileError
-
-
-def map_rows(rows: list[tuple[str, str | None, str | None]]) -> duckdb.DuckDBPyConnection:
-    """rows: (drug, drug_code, code_system) -> runs the drug mapping on them."""
-    con = duckdb.connect()
-    for schema in warehouse.SCHEMAS:
-        con.execute(f"create schema if not exists {schema}")
-    con.execute(
-        "create table staging.treatments (record_key varchar, record_id varchar, "
-        "patient_id varchar, drug varchar, drug_key varchar, drug_code varchar, "
-        "code_system varchar, start_date date, end_date date, setting varchar, route varchar)"
-    )
-    con.executemany(
-        "insert into staging.treatments values (?, null, 'p1', ?, ?, ?, ?, date '2020-01-01', "
-        "null, 'metastatic', null)",
-        [(f"t.csv:{n + 2}", d, " ".join(d.lower().split()), c, s)
-         for n, (d, c, s) in enumerate(rows)],
-    )
-    vocabulary.map_drugs(types.SimpleNamespace(con=con, progress=lambda m: None))
-    return con
-
+from tests.vocabulary.mapping import ingredients_by_spelling, map_rows
 
 _SPELLINGS: list[str] = []  # every spelling a parametrized test asks about, mapped once
 
 
 @functools.cache
 def _mapped_spellings() -> dict[str, list[str]]:
-    con = map_rows([(s, None, None) for s in _SPELLINGS])
-    out: dict[str, list[str]] = {s: [] for s in _SPELLINGS}
-    for drug, ingredient in con.execute(
-        "select source_drug, ingredient from staging.administrations order by ingredient"
-    ).fetchall():
-        out[drug].append(ingredient)
-    return out
+    return ingredients_by_spelling(_SPELLINGS)
 
 
 def spellings(*cases):
@@ -131,7 +104,7 @@ def test_a_known_code_wins_over_the_name():
 
 
 def test_an_unknown_code_falls_back_to_the_name():
-    con = map_rows([("Kadcyla", "99999", "rxnorm")])
+    con = map_rows([("Kadcyla", "99999999", "rxnorm")])
     assert con.execute(
         "select ingredient, mapped_by from staging.administrations").fetchall() == [
         ("trastuzumab emtansine", "name")]
@@ -181,7 +154,8 @@ def test_every_spec_class_has_its_listed_members():
 
 
 def test_every_code_names_its_source():
-    for system, code, ingredient, source in vocabulary.default_vocabulary().codes:
+    for system, code, _product, ingredient, _pos, _name, source in (
+            vocabulary.default_vocabulary().codes):
         assert system in vocabulary.CODE_SYSTEMS and code and source, ingredient
 
 

@@ -210,7 +210,21 @@ def infer_lines(con: duckdb.DuckDBPyConnection, progress=None) -> dict[str, floa
     # The stage keeps DuckDB's own memory (sorts, cached blocks) to MEMORY_LIMIT, spilling
     # to disk beyond it, so DuckDB and the numpy arrays together stay within budget.
     with warehouse.settings(con, preserve_insertion_order=False, memory_limit=MEMORY_LIMIT):
-        _infer(con, say, timings)
+        started = time.perf_counter()
+        inputs = read_inputs(con)
+        timings["inputs"] = time.perf_counter() - started
+        window, max_gap = con.execute(
+            "select getvariable('regimen_window_days')::integer, "
+            "getvariable('max_gap_days')::integer"
+        ).fetchall()[0]
+        steps = write_lines(con, inputs, window, max_gap, timings=timings)
+        del inputs
+        drop_work_tables(con)
+    n_lines, n_patients = con.execute(
+        "select count(*), count(distinct patient_id) from build.lines_of_therapy"
+    ).fetchall()[0]
+    say(f"  lines: {n_lines:,} lines of therapy for {n_patients:,} patients "
+        f"({steps} set-based steps)")
     return timings
 
 
@@ -227,8 +241,22 @@ def _ingredient_rule_arrays(con: duckdb.DuckDBPyConnection) -> lines_core.Ingred
     return lines_core.IngredientRules(*arrays)
 
 
-def _infer(con: duckdb.DuckDBPyConnection, say, timings: dict[str, float]) -> None:
-    started = time.perf_counter()
+@dataclasses.dataclass(frozen=True)
+class LineInputs:
+    """The line-forming administrations of the cohort in the metastatic setting, sorted and
+    de-duplicated (numpy arrays), and the ingredient rules: what every inference over them
+    needs, whatever its regimen window and maximum gap (they depend on pre_index_days)."""
+
+    pid: np.ndarray
+    start: np.ndarray
+    last: np.ndarray
+    ingredient: np.ndarray
+    rules: lines_core.IngredientRules
+
+
+def read_inputs(con: duckdb.DuckDBPyConnection) -> LineInputs:
+    """Rule tables, cut-off and the temp work tables of `sql/40_lines/10_inputs.sql`, and
+    the administrations as numpy arrays (variable pre_index_days already set)."""
     load_rule_tables(con, default_line_rules())
     _cutoff(con)
     warehouse.run_sql_file(con, _sql("10_"))
@@ -238,17 +266,20 @@ def _infer(con: duckdb.DuckDBPyConnection, say, timings: dict[str, float]) -> No
     ).to_arrow_table()
     columns = [adm.column(c).to_numpy() for c in ("pid", "start_day", "last_day", "ingredient_id")]
     del adm
-    timings["inputs"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    window, max_gap = con.execute(
-        "select getvariable('regimen_window_days')::integer, getvariable('max_gap_days')::integer"
-    ).fetchall()[0]
     pid, start, last, ingredient = lines_core.deduplicate(*columns)
-    del columns
-    result = lines_core.infer(pid, start, last, ingredient, _ingredient_rule_arrays(con),
-                              window, max_gap)
-    del pid, start, last, ingredient
+    return LineInputs(pid, start, last, ingredient, _ingredient_rule_arrays(con))
+
+
+def write_lines(con: duckdb.DuckDBPyConnection, inputs: LineInputs, window: int, max_gap: int,
+                details: bool = True, timings: dict[str, float] | None = None) -> int:
+    """Infer the lines for one regimen window and maximum gap and write
+    `build.lines_of_therapy` (the variables regimen_window_days and max_gap_days must hold
+    the same values); with `details`, also `build.line_boundaries` and the line
+    administrations. Returns the number of set-based steps."""
+    timings = timings if timings is not None else {}
+    started = time.perf_counter()
+    result = lines_core.infer(inputs.pid, inputs.start, inputs.last, inputs.ingredient,
+                              inputs.rules, window, max_gap)
     timings["steps"] = time.perf_counter() - started
     steps = result.n_steps
 
@@ -261,23 +292,24 @@ def _infer(con: duckdb.DuckDBPyConnection, say, timings: dict[str, float]) -> No
         for name in ("lot_np_lines", "lot_np_sets"):
             con.unregister(name)
     del result
-    kinds = dict(con.execute(
-        "select table_name, table_type from information_schema.tables "
-        "where table_schema = 'staging' and table_name = 'line_administrations'"
-    ).fetchall())
-    if kinds.get("line_administrations") == "BASE TABLE":  # written by an older version
-        con.execute("drop table staging.line_administrations")
-    for step in ("30_", "40_", "50_"):
+    if details:
+        kinds = dict(con.execute(
+            "select table_name, table_type from information_schema.tables "
+            "where table_schema = 'staging' and table_name = 'line_administrations'"
+        ).fetchall())
+        if kinds.get("line_administrations") == "BASE TABLE":  # written by an older version
+            con.execute("drop table staging.line_administrations")
+    for step in ("30_", "40_", "50_") if details else ("30_",):
         warehouse.run_sql_file(con, _sql(step))
     timings["lines"] = time.perf_counter() - started
+    return steps
+
+
+def drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the temp work tables of the inference (after the last write_lines)."""
     con.execute("drop view if exists lot_adm")
     for name in TEMP_TABLES:
         con.execute(f"drop table if exists {name}")
-    n_lines, n_patients = con.execute(
-        "select count(*), count(distinct patient_id) from build.lines_of_therapy"
-    ).fetchall()[0]
-    say(f"  lines: {n_lines:,} lines of therapy for {n_patients:,} patients "
-        f"({steps} set-based steps)")
 
 
 def run(ctx: Any) -> None:

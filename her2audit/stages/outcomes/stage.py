@@ -1,13 +1,20 @@
-"""The `outcomes` stage: SQL endpoint derivation, then lifelines estimation per group."""
+"""The `outcomes` stage: SQL endpoint derivation, then lifelines estimation per group.
+
+The ~470 Kaplan–Meier fits and the log-rank/Cox comparisons are independent, so they run
+in a pool of worker processes (one per core) and are put back together in order."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import multiprocessing
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import yaml
 
@@ -70,8 +77,8 @@ def write_table(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> N
         con.unregister(view)
 
 
-def estimate_survival(con: duckdb.DuckDBPyConnection, settings: OutcomeSettings) -> None:
-    """`build.survival_summary` and `build.survival_curves` from the aggregated input."""
+def survival_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, pa.Table]:
+    """The Kaplan–Meier groups and their aggregated observations (both by group_id)."""
     groups = con.sql(
         "select group_id, endpoint, grouping, group_label, line_number, group_value, n, events "
         "from staging.survival_groups order by group_id"
@@ -88,20 +95,16 @@ def estimate_survival(con: duckdb.DuckDBPyConnection, settings: OutcomeSettings)
         order by g.group_id, o.time_days
         """
     ).to_arrow_table()
-    summary, curves = km.estimate_groups(
-        groups, observations, settings.min_group_size, settings.alpha
-    )
-    write_table(con, "build.survival_summary", summary)
-    write_table(con, "build.survival_curves", curves)
+    return groups, observations
 
 
-def compare_survival(con: duckdb.DuckDBPyConnection, settings: OutcomeSettings) -> None:
-    """`build.survival_comparisons`: concordant vs not, per endpoint and line."""
+def comparison_lines(con: duckdb.DuckDBPyConnection, settings: OutcomeSettings):
+    """The lines the concordant vs not comparisons use, as a pandas DataFrame."""
     columns = ["line_number", "concordance"]
     for endpoint in settings.comparison_endpoints:
         columns += [f"{endpoint}_days", f"{endpoint}_event"]
     columns += list(settings.adjustment_covariates)
-    lines = con.execute(
+    return con.execute(
         f"""
         select {", ".join(dict.fromkeys(columns))}
         from staging.outcome_lines
@@ -111,17 +114,95 @@ def compare_survival(con: duckdb.DuckDBPyConnection, settings: OutcomeSettings) 
         """,
         [list(settings.comparison_lines), list(settings.comparison_excluded_categories)],
     ).df()
-    table = compare.compare_concordance(
-        lines,
-        settings.comparison_endpoints,
-        settings.comparison_lines,
-        settings.adjustment_covariates,
-        settings.caveat,
-        settings.min_group_size,
-        settings.alpha,
-        settings.cox_endpoints,
-    )
-    write_table(con, "build.survival_comparisons", table)
+
+
+def _group_chunks(groups: pa.Table, observations: pa.Table, k: int) -> list[tuple[int, int]]:
+    """Split the groups (by position) into at most k runs of about equal fitting work (a
+    fixed cost per group plus its distinct times)."""
+    n = groups.num_rows
+    if n == 0:
+        return []
+    ids = groups.column("group_id").to_numpy()
+    obs = observations.column("group_id").to_numpy()
+    rows = np.searchsorted(obs, ids, side="right") - np.searchsorted(obs, ids, side="left")
+    cost = np.cumsum(rows + 50)
+    bounds = np.searchsorted(cost, cost[-1] * np.arange(1, k) / k, side="right")
+    edges = [0, *sorted(set(int(b) for b in bounds if 0 < b < n)), n]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def _observations_of(groups: pa.Table, observations: pa.Table) -> pa.Table:
+    ids = groups.column("group_id").to_numpy()
+    obs = observations.column("group_id").to_numpy()
+    start = int(np.searchsorted(obs, ids[0], side="left")) if len(ids) else 0
+    end = int(np.searchsorted(obs, ids[-1], side="right")) if len(ids) else 0
+    return observations.slice(start, end - start)
+
+
+def estimate_and_compare(
+    groups: pa.Table, observations: pa.Table, lines, settings: OutcomeSettings,
+    workers: int,
+) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """All Kaplan–Meier fits and the comparisons (lifelines), spread over `workers`
+    processes (this one included): the groups in runs of about equal work, the
+    comparisons one endpoint per task. The pieces are put back together in order, so the
+    tables are the same as from one process. Returns (survival_summary, survival_curves,
+    survival_comparisons)."""
+    chunks = _group_chunks(groups, observations, max(1, workers * 4))
+    km_args = []
+    for start, end in chunks:
+        part = groups.slice(start, end - start)
+        km_args.append((part, _observations_of(part, observations), settings.min_group_size,
+                        settings.alpha))
+    def columns_of(endpoint: str) -> list[str]:  # what one endpoint's comparisons read
+        return list(dict.fromkeys(["line_number", "concordance", f"{endpoint}_days",
+                                   f"{endpoint}_event", *settings.adjustment_covariates]))
+
+    compare_args = [
+        (lines[columns_of(endpoint)], (endpoint,), settings.comparison_lines,
+         settings.adjustment_covariates, settings.caveat, settings.min_group_size,
+         settings.alpha, settings.cox_endpoints)
+        for endpoint in settings.comparison_endpoints
+    ]
+    if workers <= 1:
+        km_parts = [km.estimate_groups(*a) for a in km_args]
+        compared = [compare.compare_concordance(*a) for a in compare_args]
+    else:
+        # workers - 1 new processes (each pays for importing lifelines); this process,
+        # which has it imported already, takes the runs of groups no worker has started
+        context = multiprocessing.get_context("spawn")  # no fork of a process with DuckDB
+        with concurrent.futures.ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
+            compare_futures = [pool.submit(compare.compare_concordance, *a) for a in compare_args]
+            km_futures = [pool.submit(km.estimate_groups, *a) for a in km_args]
+            km_parts = [None] * len(km_args)
+            for i in reversed(range(len(km_args))):
+                if km_futures[i].cancel():
+                    km_parts[i] = km.estimate_groups(*km_args[i])
+            km_parts = [part or future.result() for part, future in zip(km_parts, km_futures,
+                                                                         strict=True)]
+            compared = [f.result() for f in compare_futures]
+    if km_parts:
+        summary = pa.concat_tables([p[0] for p in km_parts])
+        curves = pa.concat_tables([p[1] for p in km_parts])
+    else:
+        summary, curves = km.estimate_groups(groups, observations, settings.min_group_size,
+                                             settings.alpha)
+    comparisons = (pa.concat_tables(compared) if compared
+                   else compare.compare_concordance(lines, (), (), (), settings.caveat,
+                                                    settings.min_group_size, settings.alpha))
+    return summary, curves, comparisons
+
+
+def workers_available() -> int:
+    """Processes the lifelines fits may use: the cores this process may run on, or
+    HER2AUDIT_OUTCOME_WORKERS."""
+    configured = os.environ.get("HER2AUDIT_OUTCOME_WORKERS")
+    if multiprocessing.current_process().daemon:
+        return 1  # a daemonic process may not start workers
+    if configured:
+        return max(1, int(configured))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
 
 
 UPSTREAM = ("build.lines_of_therapy", "build.line_concordance", "build.patients",
@@ -150,11 +231,16 @@ def run(ctx: RunContext) -> None:
         "outcomes_site_max_line": settings.site_max_line,
     })
     warehouse.run_sql_stage(ctx.con, SQL_STAGE)
+    groups, observations = survival_inputs(ctx.con)
+    lines = comparison_lines(ctx.con, settings)
     derived = clock.lap()
-    estimate_survival(ctx.con, settings)
+    workers = workers_available()
+    summary, curves, comparisons = estimate_and_compare(groups, observations, lines, settings,
+                                                        workers)
+    write_table(ctx.con, "build.survival_summary", summary)
+    write_table(ctx.con, "build.survival_curves", curves)
+    write_table(ctx.con, "build.survival_comparisons", comparisons)
     estimated = clock.lap()
-    compare_survival(ctx.con, settings)
-    compared = clock.lap()
     n_lines = ctx.con.sql("select count(*) from build.line_outcomes").fetchall()[0][0]
     status = ctx.con.sql(
         "select status, count(*) from build.survival_summary group by status order by status"
@@ -163,8 +249,8 @@ def run(ctx: RunContext) -> None:
     ctx.progress(
         f"  line outcomes for {n_lines:,} lines in {derived}; "
         f"Kaplan–Meier groups ({', '.join(f'{s}: {n}' for s, n in status)}; "
-        f"{n_curve_rows:,} curve rows) in {estimated}; "
-        f"log-rank and Cox comparisons in {compared}"
+        f"{n_curve_rows:,} curve rows), log-rank and Cox comparisons in {estimated} "
+        f"({workers} process{'es' if workers > 1 else ''}; CPU of this process only)"
     )
 
 

@@ -4,12 +4,16 @@ internal file for clinical case review (`case_review.html`).
 - `run(ctx)`: pipeline stage `report`, renders from the `build` schema of the running
   pipeline into a pending folder that `publish` moves into `ctx.reports_dir` together with
   the run's tables (`her2audit.work_file`).
-- `build_from_warehouse(db, reports_dir)`: `her2audit report`, renders from the
-  published `audit` schema.
+- `build_from_warehouse(db, reports_dir, site=None)`: `her2audit report`, renders from the
+  published `audit` schema; with a site, that site's report against the others
+  (`site-<SITE>.html`).
 
-The shareable file holds aggregates (computed in SQL, `report.data`; the one exception is
-an example record per quarantine rule, under a pseudonym), with counts
-from 1 to 10 suppressed and patient identifiers pseudonymised (`report.privacy`).
+Python prepares the data of each section (a module per section); the page is laid out by
+the Jinja2 templates in `templates/` (words and colours in `wording.yaml`).
+
+The shareable file holds aggregates only (computed in SQL, `report.data`), with counts
+from 1 to 10 suppressed (`report.privacy`) and no value of an input row: examples of
+quarantined rows go to the internal case-review file.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from her2audit import warehouse, work_file
-from her2audit.stages.report import case_review, sections
+from her2audit.stages.report import case_review, data, pages
 from her2audit.stages.report.data import Source
 from her2audit.stages.report.privacy import Pseudonymiser
 
@@ -50,7 +54,7 @@ def build_report(
     generated_at = generated_at or dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
     index = reports_dir / INDEX
     problems: list[str] = []
-    _write(index, sections.render_index(src, pseudonymiser, generated_at, problems))
+    _write(index, pages.render_index(src, pseudonymiser, generated_at, problems))
     for problem in problems:
         warnings.warn(f"report section not rendered: {problem}", stacklevel=2)
     review = case_review.render_case_review(src, pseudonymiser, generated_at)
@@ -72,8 +76,35 @@ def _write(path: Path, text: str) -> None:
         raise
 
 
-def build_from_warehouse(db: Path, reports_dir: Path) -> Path:
-    """`her2audit report --db FILE --reports DIR`: render from the published `audit` schema."""
+def site_file(site: str) -> str:
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in site)
+    return f"site-{safe}.html"
+
+
+def build_site_report(con: duckdb.DuckDBPyConnection, schema: str, reports_dir: Path,
+                      site: str, generated_at: dt.datetime | None = None) -> Path:
+    """Render one site's report against the others into `reports_dir`; returns its path."""
+    from her2audit.errors import UsageError
+
+    src = Source(con, schema)
+    known = data.site_ids(src)
+    if site not in known:
+        raise UsageError(f"--site {site}: no such site in the warehouse; sites: "
+                         f"{', '.join(known) or 'none'}")
+    reports_dir = Path(reports_dir)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    generated_at = generated_at or dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
+    problems: list[str] = []
+    path = reports_dir / site_file(site)
+    _write(path, pages.render_site(src, site, generated_at, problems))
+    for problem in problems:
+        warnings.warn(f"report section not rendered: {problem}", stacklevel=2)
+    return path
+
+
+def build_from_warehouse(db: Path, reports_dir: Path, site: str | None = None) -> Path:
+    """`her2audit report --db FILE --reports DIR [--site S]`: render from the published
+    `audit` schema (the whole report, or one site's report with `site`)."""
     from her2audit.errors import UsageError
 
     db = Path(db)
@@ -87,6 +118,8 @@ def build_from_warehouse(db: Path, reports_dir: Path) -> Path:
         if not warehouse.table_names(con, warehouse.AUDIT):
             raise UsageError(f"{db}: nothing published yet (schema audit is empty); "
                              "run `her2audit run` first")
+        if site is not None:
+            return build_site_report(con, warehouse.AUDIT, reports_dir, site)
         return build_report(con, warehouse.AUDIT, reports_dir)
     finally:
         con.close()

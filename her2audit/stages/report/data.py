@@ -415,14 +415,15 @@ def quarantine_by_rule(src: Source) -> list[dict[str, Any]]:
 
 
 def quarantine_examples(src: Source) -> list[dict[str, Any]]:
-    """One example record per source table and rule (first by record key)."""
+    """One example record per source table and rule (first by record key), with its raw
+    values: for the internal case-review file only."""
     if not src.has("quarantine"):
         return []
     has_pid = "patient_id" in src.columns("quarantine")
     pid = "patient_id" if has_pid else "null::varchar as patient_id"
     return src.rows(
         f"""
-        select source_table, rule, {pid}, detail
+        select source_table, rule, record_key::varchar as record_key, {pid}, detail
         from {src.t('quarantine')}
         qualify row_number() over (partition by source_table, rule order by record_key) = 1
         order by source_table, rule
@@ -509,3 +510,245 @@ def discordant_lines(src: Source, limit: int = CASE_REVIEW_LIMIT) -> list[dict[s
         limit {int(limit)}
         """
     )
+
+
+# ---------------------------------------------------------------- cut-off and follow-up
+
+def data_cutoff(src: Source, info: dict[str, Any]) -> dt.date | None:
+    """The run's effective data cut-off: as recorded with the run, else the cohort stage's
+    `staging.data_cutoff` (given or derived from the latest follow-up date)."""
+    params = info.get("parameters")
+    if isinstance(params, dict) and params.get("data_cutoff"):
+        with contextlib.suppress(ValueError):
+            return dt.date.fromisoformat(str(params["data_cutoff"]))
+    if "data_cutoff" in warehouse.table_names(src.con, "staging"):
+        rows = src.rows("select max(data_cutoff) as d from staging.data_cutoff")
+        return rows[0]["d"] if rows else None
+    return None
+
+
+def cutoff_given(src: Source) -> bool | None:
+    """Whether the cut-off was given (--data-cutoff) rather than derived from the data:
+    the cohort stage records it in `staging.data_cutoff`."""
+    if "data_cutoff" not in warehouse.table_names(src.con, "staging"):
+        return None
+    if "given" not in [r["column_name"] for r in src.rows(
+            "select column_name from information_schema.columns where table_schema = "
+            "'staging' and table_name = 'data_cutoff' and table_catalog = current_database()")]:
+        return None
+    rows = src.rows("select bool_or(given) as g from staging.data_cutoff")
+    return rows[0]["g"] if rows else None
+
+
+def follow_up_times(src: Source, site: str | None = None) -> tuple[Any, Any] | None:
+    """Per patient, days from metastatic diagnosis to death or censoring and whether the
+    patient died (numpy arrays), for the reverse Kaplan–Meier median follow-up."""
+    if not src.has("patients") or not {"os_days", "os_event"} <= set(src.columns("patients")):
+        return None
+    where = "where os_days is not null" + (" and site_id = ?" if site else "")
+    arrays = src.con.execute(
+        f"select os_days::double as t, coalesce(os_event, false) as e "
+        f"from {src.t('patients')} {where}", [site] if site else []).fetchnumpy()
+    return arrays["t"], arrays["e"]
+
+
+# ---------------------------------------------------------------- deviations
+
+def _site_filter(src: Source, site: str | None, alias: str = "") -> str:
+    if site is None:
+        return ""
+    return f" and {alias}site_id = '{site.replace(chr(39), chr(39) * 2)}'"
+
+
+def deviations(src: Source, site: str | None = None) -> list[dict[str, Any]]:
+    """Lines per line group × rulebook × verdict × regimen group given, with the groups
+    the rule preferred (most frequent list), from `line_context`."""
+    if not src.has("line_context"):
+        return []
+    return src.rows(
+        f"""
+        select
+            {_line_group()} as line,
+            coalesce(guideline_id, 'none in force') as guideline_id,
+            category,
+            coalesce(regimen_group, 'unknown') as regimen_group,
+            count(*) as n,
+            mode(array_to_string(preferred_groups, ',')) as preferred
+        from {src.t('line_context')}
+        where true {_site_filter(src, site)}
+        group by all
+        order by line, guideline_id, category, n desc, regimen_group
+        """
+    )
+
+
+def deviation_eras(src: Source) -> dict[str, tuple[dt.date | None, dt.date | None]]:
+    """First and last line start judged by each rulebook."""
+    if not src.has("line_context"):
+        return {}
+    rows = src.rows(f"select coalesce(guideline_id, 'none in force') as g, min(start_date) as a,"
+                    f" max(start_date) as b from {src.t('line_context')} group by all")
+    return {r["g"]: (r["a"], r["b"]) for r in rows}
+
+
+# ---------------------------------------------------------------- sequences by verdict
+
+def verdict_flows(src: Source, cutoff: dt.date | None, lost_after_days: int,
+                  threshold: int = THRESHOLD, site: str | None = None) -> list[dict[str, Any]]:
+    """Patients flowing from the verdict of line 1 to that of line 2 and 3, and from each
+    patient's last line (of the first three) to what followed: died, still on the line,
+    alive without a further line (followed), or lost to follow-up; flows of fewer than
+    `threshold` patients are left out."""
+    if not src.has("line_concordance", "lines_of_therapy", "patients"):
+        return []
+    pcols = set(src.columns("patients"))
+    alive = ("last_known_alive_date" if "last_known_alive_date" in pcols
+             else "last_contact_date" if "last_contact_date" in pcols else "null::date")
+    cut = f"date '{cutoff.isoformat()}'" if cutoff else "current_date"
+    return src.rows(
+        f"""
+        with verdicts as (
+            select patient_id,
+                max(category) filter (where line_number = 1) as c1,
+                max(category) filter (where line_number = 2) as c2,
+                max(category) filter (where line_number = 3) as c3
+            from {src.t('line_concordance')}
+            where line_number <= 3
+            group by patient_id
+        ),
+
+        last_line as (
+            select patient_id, max(line_number) as n_lines,
+                   arg_max(end_reason, line_number) as last_end_reason
+            from {src.t('lines_of_therapy')}
+            group by patient_id
+        ),
+
+        patients as (
+            select v.*, l.n_lines,
+                case when p.death_date is not null then 'died'
+                     when l.last_end_reason = 'ongoing' then 'ongoing'
+                     when p.{alive} >= {cut} - {int(lost_after_days)} then 'followed'
+                     else 'lost' end as after_last
+            from verdicts as v
+            join last_line as l using (patient_id)
+            join {src.t('patients')} as p using (patient_id)
+            where v.c1 is not null {_site_filter(src, site, 'p.')}
+        ),
+
+        links as (
+            select 1 as source_line, c1 as source,
+                   case when c2 is not null then 'L2:' || c2 else 'end:' || after_last end
+                       as target
+            from patients
+            union all
+            select 2, c2, case when c3 is not null then 'L3:' || c3 else 'end:' || after_last end
+            from patients where c2 is not null
+            union all
+            select 3, c3, case when n_lines > 3 then 'L4:further' else 'end:' || after_last end
+            from patients where c3 is not null
+        )
+
+        select source_line, source, target, count(*) as n
+        from links
+        group by all
+        having count(*) >= {threshold}
+        order by source_line, source, target
+        """
+    )
+
+
+# ---------------------------------------------------------------- survival per line
+
+def survival_line_curves(src: Source, endpoint: str, bucket_days: int = 7
+                         ) -> list[dict[str, Any]]:
+    """Kaplan–Meier curves of one endpoint by line and concordance (one curve per line ×
+    concordant / not concordant), thinned to one point per `bucket_days` and cut where
+    fewer than 11 patients remain at risk."""
+    if not src.has("survival_curves"):
+        return []
+    cols = set(src.columns("survival_curves"))
+    if not {"line_number", "group_value"} <= cols:
+        return []
+    return src.rows(
+        f"""
+        select line_number, group_value::varchar as group_value, time_days, survival,
+               ci_lower, ci_upper, n_at_risk
+        from {src.t('survival_curves')}
+        where endpoint = ? and grouping = 'line_concordance' and n_at_risk >= {THRESHOLD}
+        qualify row_number() over (
+            partition by line_number, group_value, floor(time_days / {bucket_days})
+            order by time_days desc) = 1
+            or time_days = 0
+        order by line_number, group_value, time_days
+        """,
+        [endpoint],
+    )
+
+
+def survival_line_at_risk(src: Source, endpoint: str,
+                          months: tuple[int, ...] = RISK_MONTHS) -> list[dict[str, Any]]:
+    """Patients at risk at each of `months` per line × concordance group."""
+    if not src.has("survival_curves"):
+        return []
+    if not {"line_number", "group_value"} <= set(src.columns("survival_curves")):
+        return []
+    return src.rows(
+        f"""
+        with marks as (select unnest(?::integer[]) as month),
+        curve as (
+            select line_number, group_value::varchar as group_value, time_days, n_at_risk
+            from {src.t('survival_curves')}
+            where endpoint = ? and grouping = 'line_concordance'
+        ),
+        groups as (select distinct line_number, group_value from curve)
+        select g.line_number, g.group_value, m.month,
+               coalesce(arg_min(c.n_at_risk, c.time_days), 0) as n
+        from groups as g
+        cross join marks as m
+        left join curve as c
+            on c.line_number = g.line_number and c.group_value = g.group_value
+            and c.time_days >= m.month * {DAYS_PER_MONTH}
+        group by all
+        order by all
+        """,
+        [list(months), endpoint],
+    )
+
+
+def survival_endpoints(src: Source) -> list[str]:
+    if not src.has("survival_curves"):
+        return []
+    found = [r["endpoint"] for r in src.rows(
+        f"select distinct endpoint from {src.t('survival_curves')} "
+        "where grouping = 'line_concordance'")]
+    order = {"os": 0, "ttnt": 1, "ttd": 2}
+    return sorted(found, key=lambda e: (order.get(e, 9), e))
+
+
+# ---------------------------------------------------------------- per site
+
+def site_ids(src: Source) -> list[str]:
+    if not src.has("concordance_by_site"):
+        return []
+    return [r["site_id"] for r in src.rows(
+        f"select distinct site_id from {src.t('concordance_by_site')} order by site_id")]
+
+
+def site_indicators(src: Source, site: str) -> list[dict[str, Any]]:
+    if not src.has("quality_indicators"):
+        return []
+    return src.rows(
+        f"select indicator, period, numerator, denominator, rate "
+        f"from {src.t('quality_indicators')} where site_id = ? and period = 'all' "
+        "order by indicator", [site])
+
+
+# ---------------------------------------------------------------- sensitivity
+
+def sensitivity(src: Source) -> tuple[list[str], list[dict[str, Any]]]:
+    """`sensitivity` as written by `her2audit sensitivity` (columns read as found)."""
+    if not src.has("sensitivity"):
+        return [], []
+    cols = src.columns("sensitivity")
+    return cols, src.rows(f"select * from {src.t('sensitivity')} order by all")

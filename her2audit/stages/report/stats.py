@@ -85,3 +85,50 @@ def funnel_position(rate: np.ndarray, limits: dict[str, np.ndarray]) -> np.ndarr
     ]
     choices = [None, "above 99.8%", "above 95%", "below 99.8%", "below 95%"]
     return np.select(conditions, np.array(choices, dtype=object), default="within 95%")
+
+
+def wilson_interval(successes: np.ndarray, n: np.ndarray, level: float = 0.95
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a proportion, vectorised (statsmodels when installed, else
+    scipy's `binomtest`, which computes the same interval one count at a time)."""
+    successes = np.asarray(successes, dtype=float)
+    n = np.asarray(n, dtype=float)
+    lower, upper = np.full(n.shape, np.nan), np.full(n.shape, np.nan)
+    ok = n > 0
+    if not ok.any():
+        return lower, upper
+    try:
+        from statsmodels.stats.proportion import proportion_confint
+    except ImportError:
+        from scipy.stats import binomtest
+
+        for i in np.flatnonzero(ok):
+            ci = binomtest(int(successes[i]), int(n[i])).proportion_ci(level, method="wilson")
+            lower[i], upper[i] = ci.low, ci.high
+        return lower, upper
+    lo, hi = proportion_confint(successes[ok], n[ok], alpha=1 - level, method="wilson")
+    lower[ok], upper[ok] = lo, hi
+    return lower, upper
+
+
+def median_follow_up(days: np.ndarray, died: np.ndarray) -> dict[str, float | None]:
+    """Median follow-up by the reverse Kaplan–Meier method (Schemper & Smith 1996): the
+    Kaplan–Meier median of the time to censoring, deaths counted as censored. Days, with
+    its 95% interval and the number of patients."""
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import median_survival_times
+
+    days = np.asarray(days, dtype=float)
+    died = np.asarray(died, dtype=bool)
+    out: dict[str, float | None] = {"median_days": None, "lower_days": None,
+                                    "upper_days": None, "n": float(len(days))}
+    if len(days) == 0 or died.all():
+        return out
+    kmf = KaplanMeierFitter().fit(days, event_observed=~died)
+    median = kmf.median_survival_time_
+    ci = median_survival_times(kmf.confidence_interval_)
+    out["median_days"] = float(median) if np.isfinite(median) else None
+    lo, hi = ci.iloc[0, 0], ci.iloc[0, 1]
+    out["lower_days"] = float(lo) if np.isfinite(lo) else None
+    out["upper_days"] = float(hi) if np.isfinite(hi) else None
+    return out

@@ -10,12 +10,17 @@ Every result is written to `build.data_quality_results` (published with the run 
 `audit.data_quality_results`) and appended to `audit.data_quality_results_history`, an
 append-only log that also keeps the results of runs the gate stopped. A failed
 `critical` expectation raises `DataQualityError` naming the failed expectations
-(CLI exit 3, failed Airflow task); `warning` failures are recorded and shown.
+(CLI exit 3, failed Airflow task); `warning` failures are recorded and shown. Each failed
+expectation is logged (logger `her2audit.stages.validate`: ERROR for critical, WARNING
+for warning) with its observed value and a few failing values; the CLI prints these
+lines on stderr, an Airflow task log shows them at their level.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -26,6 +31,7 @@ import pyarrow as pa
 from her2audit import warehouse
 from her2audit.errors import DataQualityError
 from her2audit.paths import SQL_DIR
+from her2audit.stages.validate import metrics
 from her2audit.stages.validate.gx_runner import (
     FAILED,
     Outcome,
@@ -37,6 +43,8 @@ from her2audit.stages.validate.suites import Expectation, Suite, load_suites
 
 if TYPE_CHECKING:
     from her2audit.context import RunContext
+
+log = logging.getLogger(__name__)
 
 RESULTS = "data_quality_results"
 HISTORY = "data_quality_results_history"
@@ -76,16 +84,63 @@ def _prepare_validate_inputs(con: duckdb.DuckDBPyConnection) -> None:
     warehouse.set_variables(con, {"dq_has_drug_mapping": has_mapping})
 
 
-def _skip(con: duckdb.DuckDBPyConnection, exp: Expectation, frame) -> str | None:
+def _skip(con: duckdb.DuckDBPyConnection, exp: Expectation, non_null: int | None) -> str | None:
     """Why an expectation cannot be evaluated on this build (None: it can)."""
     missing = [t for t in exp.requires if not table_exists(con, t)]
     if missing:
         return f"not built: {', '.join(missing)}"
-    if exp.min_rows and "column" in exp.kwargs:
-        n = int(frame[exp.kwargs["column"]].notna().sum())
-        if n < exp.min_rows:
-            return f"{n} rows, fewer than the {exp.min_rows} a rate needs"
+    if exp.min_rows and non_null is not None and non_null < exp.min_rows:
+        return f"{non_null} rows, fewer than the {exp.min_rows} a rate needs"
     return None
+
+
+def _counted(outcome: Outcome, metric: metrics.Metric, examples: tuple[str, ...]) -> Outcome:
+    """A per-row expectation judged on its share: report DuckDB's counts, as GX would have
+    over the whole batch, and a few of the failing values (`examples`)."""
+    percent = 100 * metric.unexpected / metric.counted if metric.counted else None
+    return dataclasses.replace(
+        outcome, observed_value=f"{metric.unexpected} of {metric.counted} values unexpected",
+        unexpected_count=metric.unexpected, unexpected_percent=percent, examples=examples,
+    )
+
+
+def _evaluate_suite(
+    con: duckdb.DuckDBPyConnection, suite: Suite, validator: Validator
+) -> tuple[int, list[Outcome]]:
+    """One suite: DuckDB measures, GX judges (metrics.py); returns (batch rows, outcomes)."""
+    n_rows, measured = metrics.measure(con, suite.batch, list(suite.expectations))
+    whole_batch = [e for e in suite.expectations if e.name not in measured]
+    batch = read_batch(con, suite.batch) if whole_batch else None
+
+    def non_null(e: Expectation) -> int | None:
+        if e.name in measured:
+            return measured[e.name].non_null
+        column = e.kwargs.get("column")
+        return int(batch[column].notna().sum()) if column in batch else None
+
+    skipped = {e.name: why for e in suite.expectations if (why := _skip(con, e, non_null(e)))}
+    on_metrics = [e for e in suite.expectations if e.name in measured and e.name not in skipped]
+    on_batch = [e for e in whole_batch if e.name not in skipped]
+    results: dict[str, Outcome] = {}
+    if on_metrics:
+        chosen = {e.name: measured[e.name] for e in on_metrics}
+        configs = {
+            name: {"type": m.gx_type, "kwargs": m.gx_kwargs,
+                   "meta": {"name": name, "severity": "critical"}}
+            for name, m in chosen.items()
+        }
+        for o in validator.validate(suite, on_metrics, metrics.frame(chosen), configs):
+            m = chosen[o.expectation.name]
+            if m.unexpected is not None:  # judged on a share: the failing values from DuckDB
+                examples = (metrics.unexpected_examples(con, suite.batch, o.expectation)
+                            if m.unexpected else ())
+                o = _counted(o, m, examples)
+            results[o.expectation.name] = o
+    if on_batch:
+        for o in validator.validate(suite, on_batch, batch, name=f"{suite.name}_batch"):
+            results[o.expectation.name] = o
+    return n_rows, [results.get(e.name) or not_evaluated(suite.name, e, skipped[e.name])
+                    for e in suite.expectations]
 
 
 def evaluate(
@@ -112,13 +167,9 @@ def evaluate(
                          for e in suite.expectations]
             continue
         started = time.perf_counter()
-        frame = read_batch(con, suite.batch)
-        skipped = {e.name: why for e in suite.expectations if (why := _skip(con, e, frame))}
-        ready = [e for e in suite.expectations if e.name not in skipped]
-        results = {o.expectation.name: o for o in validator.validate(suite, ready, frame)}
-        outcomes += [results.get(e.name) or not_evaluated(suite.name, e, skipped[e.name])
-                     for e in suite.expectations]
-        progress(f"  suite {suite.name}: {len(frame):,} rows, {len(suite.expectations)} "
+        n_rows, suite_outcomes = _evaluate_suite(con, suite, validator)
+        outcomes += suite_outcomes
+        progress(f"  suite {suite.name}: {n_rows:,} rows, {len(suite.expectations)} "
                  f"expectations in {time.perf_counter() - started:.1f} s")
     return outcomes
 
@@ -169,19 +220,26 @@ def record(con: duckdb.DuckDBPyConnection, run_id: str, stage: str,
         con.unregister("dq_outcomes")
 
 
+def failure_line(o: Outcome) -> str:
+    """One failed expectation: severity, name, observed value, a few failing values."""
+    line = f"[{o.expectation.severity}] {o.suite}.{o.expectation.name}: observed {o.observed_value}"
+    return line + (f"; failing values e.g. {', '.join(o.examples)}" if o.examples else "")
+
+
 def gate(outcomes: Sequence[Outcome], progress: Callable[[str], None]) -> None:
-    """Show failures; raise DataQualityError if a critical expectation failed."""
+    """Log failures; raise DataQualityError if a critical expectation failed."""
     failed = [o for o in outcomes if o.status == FAILED]
     n_skipped = sum(o.success is None for o in outcomes)
     progress(f"  {len(outcomes)} expectations: {len(outcomes) - len(failed) - n_skipped} passed, "
              f"{len(failed)} failed, {n_skipped} not evaluated")
     for o in failed:
-        progress(f"  [{o.expectation.severity}] {o.suite}.{o.expectation.name}: "
-                 f"observed {o.observed_value}")
+        critical = o.expectation.severity == "critical"
+        log.log(logging.ERROR if critical else logging.WARNING, "  %s", failure_line(o))
     critical = [o for o in failed if o.expectation.severity == "critical"]
     if critical:
         raise DataQualityError(
-            [f"{o.suite}.{o.expectation.name} (observed {o.observed_value})" for o in critical]
+            [f"{o.suite}.{o.expectation.name} (observed {o.observed_value}"
+             + (f", e.g. {o.examples[0]}" if o.examples else "") + ")" for o in critical]
         )
 
 

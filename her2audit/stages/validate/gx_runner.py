@@ -1,14 +1,17 @@
-"""Run expectation suites with Great Expectations Core on pandas batches.
+"""Run expectation suites with Great Expectations Core on pandas frames.
 
-GX's SQL datasource does not work with DuckDB, so each batch relation is read with
-DuckDB into Arrow and handed to GX as a pandas DataFrame. GX is imported here, inside
-functions, because importing it takes seconds; progress bars are switched off.
+GX's SQL datasource does not work with DuckDB (no DuckDB dialect in the lock; a second
+connection to the warehouse file is refused), so GX judges pandas frames: the small metric
+frames DuckDB computes for each suite (`metrics.py`), or a whole batch read through Arrow
+for an expectation type that has no metric. GX is imported here, inside functions,
+because importing it takes seconds; its progress bars and logging are switched off.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import math
 from typing import Any
 
@@ -38,6 +41,7 @@ class Outcome:
     observed_value: str | None
     unexpected_count: int | None
     unexpected_percent: float | None
+    examples: tuple[str, ...] = ()  # a few failing values, for logs (never stored)
 
     @property
     def success(self) -> bool | None:
@@ -52,39 +56,75 @@ def _format(value: Any) -> str | None:
     if hasattr(value, "item"):  # numpy scalar
         value = value.item()
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.6g}"
+        if math.isnan(value):
+            return "nan"
+        # a count aggregated as a double (a sum) reads as the whole number it is
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.6g}"
     if isinstance(value, list | tuple | set):
         return ", ".join(sorted(str(v) for v in value))
     return str(value)
+
+
+def _examples(values: list | None, limit: int = 3) -> tuple[str, ...]:
+    """Up to `limit` distinct failing values, in the order GX listed them."""
+    out: list[str] = []
+    for value in values or []:
+        text = _format(value)
+        if text is not None and text not in out:
+            out.append(text)
+        if len(out) == limit:
+            break
+    return tuple(out)
 
 
 def not_evaluated(suite: str, exp: Expectation, why: str) -> Outcome:
     return Outcome(suite, exp, NOT_EVALUATED, why, None, None)
 
 
+def _gx_loggers_follow_their_parent() -> None:
+    """GX pins some of its module loggers at INFO when imported; let every one follow the
+    `great_expectations` logger's level instead, which the caller sets (Airflow tasks keep
+    it at WARNING)."""
+    for name, logger in logging.root.manager.loggerDict.items():
+        if name.startswith("great_expectations.") and isinstance(logger, logging.Logger):
+            logger.setLevel(logging.NOTSET)
+
+
 class Validator:
     """One ephemeral GX context for a stage; `validate()` runs a suite on a DataFrame."""
 
     def __init__(self) -> None:
+        import logging
+
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
+        gx_logger = logging.getLogger("great_expectations")
+        if gx_logger.level == logging.NOTSET:  # the caller chose no level: errors only
+            gx_logger.setLevel(logging.ERROR)
+        _gx_loggers_follow_their_parent()
         self._gx = gx
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         self.datasource = self.context.data_sources.add_pandas("her2audit")
 
-    def validate(self, suite: Suite, expectations: list[Expectation], frame) -> list[Outcome]:
+    def validate(self, suite: Suite, expectations: list[Expectation], frame,
+                 configs: dict[str, dict[str, Any]] | None = None,
+                 name: str | None = None) -> list[Outcome]:
+        """Run `expectations` on `frame`; `configs` replaces an expectation's GX config
+        (by name), e.g. to judge its metric column instead of the batch column."""
         from great_expectations.core.expectation_suite import ExpectationSuite
 
         gx = self._gx
-        asset = self.datasource.add_dataframe_asset(suite.name)
-        batch = asset.add_batch_definition_whole_dataframe(f"{suite.name}_all")
-        gx_suite = self.context.suites.add(
-            ExpectationSuite(name=suite.name, expectations=[e.gx_config() for e in expectations])
-        )
+        name = name or suite.name
+        configs = configs or {}
+        asset = self.datasource.add_dataframe_asset(name)
+        batch = asset.add_batch_definition_whole_dataframe(f"{name}_all")
+        gx_suite = self.context.suites.add(ExpectationSuite(
+            name=name, expectations=[configs.get(e.name) or e.gx_config() for e in expectations]
+        ))
         definition = self.context.validation_definitions.add(
-            gx.ValidationDefinition(name=f"{suite.name}_validation", data=batch, suite=gx_suite)
+            gx.ValidationDefinition(name=f"{name}_validation", data=batch, suite=gx_suite)
         )
         result = definition.run(batch_parameters={"dataframe": frame}, result_format="BASIC")
         by_name = {e.name: e for e in expectations}
@@ -127,6 +167,7 @@ class Validator:
             suite, exp, PASSED if r.success else FAILED, observed_text,
             int(unexpected) if unexpected is not None else None,
             float(percent) if percent is not None else None,
+            _examples(res.get("partial_unexpected_list")),
         )
 
 

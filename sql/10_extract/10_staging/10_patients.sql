@@ -58,7 +58,8 @@ checked as (
 
 select
     'patients' as source_table,
-    record_key(_source_file, _row_number) as record_key,
+    _source_file as source_file,
+    _row_number as row_number,
     patient_id,
     site_id,
     birth_date,

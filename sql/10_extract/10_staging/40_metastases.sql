@@ -43,7 +43,8 @@ checked as (
 
 select
     'metastases' as source_table,
-    record_key(_source_file, _row_number) as record_key,
+    _source_file as source_file,
+    _row_number as row_number,
     patient_id,
     diagnosis_date,
     site,

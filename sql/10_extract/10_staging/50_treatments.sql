@@ -1,12 +1,15 @@
 -- stage: staging / step: treatments
 -- reads: raw.treatments, staging.patients, staging.allowed_values
 -- writes: staging.treatments_checked, staging.treatments (a view of its good rows)
--- `drug` keeps the source spelling (trimmed); `drug_key` is the lower-cased, space-
--- collapsed form the drug vocabulary matches on. Exact duplicate rows are kept here
--- (line inference counts them once).
+-- `drug` keeps the source spelling (trimmed), and may be empty when a drug_code is given;
+-- `drug_key` is the lower-cased, space-collapsed form the drug vocabulary matches on,
+-- worked out once per distinct spelling (a few thousand) rather than once per row. Exact
+-- duplicate rows are kept here (line inference counts them once).
 
 create or replace table staging.treatments_checked as
 with source as (
+    -- text is parsed and folded here, straight off the table scan, where DuckDB works once
+    -- per distinct value of a column rather than once per row
     select
         _source_file,
         _row_number,
@@ -15,30 +18,38 @@ with source as (
         drug,
         drug_code,
         code_system as code_system_text,
+        text_key(code_system) as code_system_key,
         start_date as start_date_text,
+        parse_iso_date(start_date) as start_date,
         end_date as end_date_text,
+        parse_iso_date(end_date) as end_date,
         setting as setting_text,
+        text_key(setting) as setting_key,
         route
     from raw.treatments
+),
+
+spellings as (
+    select drug, regexp_replace(text_key(drug), '\s+', ' ', 'g') as drug_key
+    from (select distinct drug from raw.treatments)
 ),
 
 typed as (
     select
         source.*,
-        regexp_replace(text_key(drug), '\s+', ' ', 'g') as drug_key,
+        spellings.drug_key,
         code_system.value as code_system,
-        parse_iso_date(start_date_text) as start_date,
-        parse_iso_date(end_date_text) as end_date,
         coalesce(setting.value, case when setting_text is null then 'unknown' end) as setting,
         patients.patient_id is not null as known_patient
     from source
+    left join spellings using (drug)
     left join staging.patients as patients using (patient_id)
     left join staging.allowed_values as code_system
         on code_system.source_table = 'treatments' and code_system.column_name = 'code_system'
-        and code_system.value_key = text_key(source.code_system_text)
+        and code_system.value_key = source.code_system_key
     left join staging.allowed_values as setting
         on setting.source_table = 'treatments' and setting.column_name = 'setting'
-        and setting.value_key = text_key(source.setting_text)
+        and setting.value_key = source.setting_key
 ),
 
 checked as (
@@ -50,7 +61,9 @@ checked as (
             case when patient_id is not null and not known_patient then
                 problem('unknown_patient', 'patient_id ' || patient_id
                     || ' is not in patients (or its patients row was quarantined)') end,
-            required_problem('drug', drug),
+            -- a row with only a code is kept: the drug vocabulary maps it by the code
+            case when drug is null and nullif(trim(drug_code), '') is null then
+                problem('missing_required_value', 'drug is empty and there is no drug_code') end,
             required_problem('start_date', start_date_text),
             date_problem('start_date', start_date_text, start_date),
             date_problem('end_date', end_date_text, end_date),
@@ -69,7 +82,8 @@ checked as (
 
 select
     'treatments' as source_table,
-    record_key(_source_file, _row_number) as record_key,
+    _source_file as source_file,
+    _row_number as row_number,
     record_id,
     patient_id,
     drug,
@@ -84,9 +98,10 @@ select
     all_details(problems) as detail
 from checked;
 
--- A view: the 10M-row scale of treatments makes a second copy the costliest step of extract.
+-- A view: the 10M-row scale of treatments makes a second copy the costliest step of extract
+-- (and the record key, a distinct text per row, is made when read rather than stored).
 create or replace view staging.treatments as
-select record_key, record_id, patient_id, drug, drug_key, drug_code, code_system,
-    start_date, end_date, setting, route
+select source_file || ':' || row_number::varchar as record_key, record_id, patient_id, drug,
+    drug_key, drug_code, code_system, start_date, end_date, setting, route
 from staging.treatments_checked
 where rule is null;

@@ -1,10 +1,11 @@
 -- stage: omop adapter / step: patients
--- reads: omop_src.person, omop_src.care_site, omop_src.death, omop_src.observation_period,
---        map_gender
+-- reads: omop_src.person, omop_src.population, omop_src.care_site, omop_src.death,
+--        omop_src.observation_period, map_gender
 -- writes: omop_src.person_ids (person_id -> canonical patient_id),
---         omop_src.out_patients (canonical patients rows, text)
+--         omop_src.out_patients (canonical patients rows, text: the population only)
 -- patient_id is person_source_value (the registry's own id) or else person_id. A birth
--- date given only as year (and month) is placed on 1 July (or the 15th).
+-- date given only as year (and month) is placed on 1 July (or the 15th). Persons
+-- without a breast cancer condition are counted out of scope (90_dispositions.sql).
 
 create or replace table omop_src.person_ids as
 select person_id, coalesce(nullif(trim(person_source_value), ''), person_id::varchar) as patient_id
@@ -49,6 +50,7 @@ select
     getvariable('omop_prefix') || 'person' as _src,
     person.person_id as _src_row
 from omop_src.person as person
+join omop_src.population using (person_id)
 join omop_src.person_ids as ids using (person_id)
 left join map_gender as gender on gender.concept_id = person.gender_concept_id
 left join sites on sites.care_site_id = person.care_site_id

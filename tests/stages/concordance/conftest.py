@@ -1,5 +1,7 @@
-"""A tiny warehouse for concordance tests: build.patients, build.lines_of_therapy and
-staging.metastases written by hand, then the concordance stage run on them."""
+"""A tiny warehouse for concordance tests: build.patients, build.lines_of_therapy,
+staging.metastases and staging.administrations (each line's ingredients on its first day,
+plus any (neo)adjuvant drugs given) written by hand, then the concordance stage run on
+them."""
 
 from __future__ import annotations
 
@@ -17,14 +19,17 @@ from her2audit.stages import concordance
 
 D = dt.date.fromisoformat
 
-# The catalog's name for each regimen group (SPEC §5), as the lines stage writes it.
+# The catalog's name for each regimen group (rules/regimens.yaml), as the lines stage writes it, and
+# typical ingredients of such a line (what the lines stage writes as `ingredients`).
 REGIMEN_NAMES = {
     "taxane_trastuzumab_pertuzumab": "THP",
     "trastuzumab_pertuzumab": "HP",
     "trastuzumab_chemotherapy": "Trastuzumab + other chemotherapy",
     "trastuzumab_deruxtecan": "T-DXd",
+    "trastuzumab_deruxtecan_pertuzumab": "T-DXd + pertuzumab",
     "trastuzumab_emtansine": "T-DM1",
     "tucatinib_trastuzumab_capecitabine": "Tucatinib + trastuzumab + capecitabine",
+    "tucatinib_trastuzumab_emtansine": "Tucatinib + T-DM1",
     "neratinib_capecitabine": "Neratinib + capecitabine",
     "lapatinib_capecitabine": "Lapatinib + capecitabine",
     "lapatinib_trastuzumab": "Lapatinib + trastuzumab",
@@ -35,6 +40,25 @@ REGIMEN_NAMES = {
     "investigational": "Investigational",
     "other": "Other",
 }
+INGREDIENTS = {
+    "taxane_trastuzumab_pertuzumab": "docetaxel + pertuzumab + trastuzumab",
+    "trastuzumab_pertuzumab": "pertuzumab + trastuzumab",
+    "trastuzumab_chemotherapy": "trastuzumab + vinorelbine",
+    "trastuzumab_deruxtecan": "trastuzumab deruxtecan",
+    "trastuzumab_deruxtecan_pertuzumab": "pertuzumab + trastuzumab deruxtecan",
+    "trastuzumab_emtansine": "trastuzumab emtansine",
+    "tucatinib_trastuzumab_capecitabine": "capecitabine + trastuzumab + tucatinib",
+    "tucatinib_trastuzumab_emtansine": "trastuzumab emtansine + tucatinib",
+    "neratinib_capecitabine": "capecitabine + neratinib",
+    "lapatinib_capecitabine": "capecitabine + lapatinib",
+    "lapatinib_trastuzumab": "lapatinib + trastuzumab",
+    "margetuximab_chemotherapy": "eribulin + margetuximab",
+    "her2_endocrine": "letrozole + trastuzumab",
+    "endocrine_only": "letrozole",
+    "chemotherapy_only": "capecitabine",
+    "investigational": "zanidatamab",
+    "other": "everolimus + exemestane",
+}
 NOT_HER2 = {"endocrine_only", "chemotherapy_only", "other"}
 
 # Short names for writing cases
@@ -43,6 +67,8 @@ G = {
     "HP": "trastuzumab_pertuzumab",
     "TCHEMO": "trastuzumab_chemotherapy",
     "TDXD": "trastuzumab_deruxtecan",
+    "TDXDP": "trastuzumab_deruxtecan_pertuzumab",
+    "TUCTDM1": "tucatinib_trastuzumab_emtansine",
     "TDM1": "trastuzumab_emtansine",
     "TUC": "tucatinib_trastuzumab_capecitabine",
     "NER": "neratinib_capecitabine",
@@ -60,7 +86,8 @@ G = {
 @dataclasses.dataclass
 class Patient:
     patient_id: str
-    lines: list[tuple[str, str]]  # (start date, regimen group short name or full)
+    # (start date, regimen group short name or full[, ingredients when not the usual ones])
+    lines: list[tuple[str, ...]]
     site_id: str = "S1"
     hr_positive: bool = False
     early_relapse: bool = False
@@ -68,6 +95,8 @@ class Patient:
     metastatic_date: str | None = None  # default: 20 days before line 1
     death_date: str | None = None
     brain_met: str | None = None  # date a brain metastasis was documented
+    # drugs given before the metastatic setting: (date, ingredient), e.g. adjuvant pertuzumab
+    early_drugs: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
 
 def _group(name: str | None) -> str | None:
@@ -99,7 +128,11 @@ def build_world(con, patients: Iterable[Patient]) -> None:
         "create or replace table staging.metastases "
         "(patient_id varchar, diagnosis_date date, site varchar)"
     )
-    p_rows, l_rows, m_rows = [], [], []
+    con.execute(
+        "create or replace table staging.administrations "
+        "(patient_id varchar, ingredient varchar, start_date date, setting varchar)"
+    )
+    p_rows, l_rows, m_rows, a_rows = [], [], [], []
     for p in patients:
         first = D(p.lines[0][0]) if p.lines else D("2023-01-01")
         met = D(p.metastatic_date) if p.metastatic_date else first - dt.timedelta(days=20)
@@ -109,19 +142,23 @@ def build_world(con, patients: Iterable[Patient]) -> None:
             "positive" if p.hr_positive else "negative", p.hr_positive, p.early_relapse,
             death, None,
         ))
-        for n, (start, name) in enumerate(p.lines, start=1):
+        for n, (start, name, *given) in enumerate(p.lines, start=1):
             group = _group(name)
             regimen = REGIMEN_NAMES.get(group) if group else None
+            ingredients = given[0] if given else INGREDIENTS.get(group, "an unknown drug")
             l_rows.append((
                 p.patient_id, n, D(start), D(start) + dt.timedelta(days=100), "next_line",
-                f"ingredients of {regimen or 'an unknown regimen'}", regimen, group,
+                ingredients, regimen, group,
                 group not in NOT_HER2 if group else False, False, 6,
             ))
+            a_rows += [(p.patient_id, i, D(start), "metastatic") for i in ingredients.split(" + ")]
+        a_rows += [(p.patient_id, i, D(day), "adjuvant") for day, i in p.early_drugs]
         if p.brain_met:
             m_rows.append((p.patient_id, D(p.brain_met), "brain"))
     _insert(con, "build.patients", p_rows)
     _insert(con, "build.lines_of_therapy", l_rows)
     _insert(con, "staging.metastases", m_rows)
+    _insert(con, "staging.administrations", a_rows)
 
 
 def _insert(con, table: str, rows: list[tuple]) -> None:

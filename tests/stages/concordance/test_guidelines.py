@@ -67,12 +67,17 @@ def refused(tmp_path: Path, text: str) -> str:
 
 def test_shipped_rulebooks_load_with_their_eras():
     books = {b.id: b for b in guidelines.load_rulebooks()}
-    assert set(books) == {"her2-mbc-2013", "her2-mbc-2020", "her2-mbc-2023"}
+    assert set(books) == {"her2-mbc-2013", "her2-mbc-2020", "her2-mbc-2023", "her2-mbc-2025"}
     periods = guidelines.effective_periods(list(books.values()))
     D = dt.date.fromisoformat
     assert periods["her2-mbc-2013"] == (D("2013-02-22"), D("2020-04-16"))
     assert periods["her2-mbc-2020"] == (D("2020-04-17"), D("2022-05-03"))
-    assert periods["her2-mbc-2023"] == (D("2022-05-04"), None)
+    assert periods["her2-mbc-2023"] == (D("2022-05-04"), D("2025-12-14"))
+    assert periods["her2-mbc-2025"] == (D("2025-12-15"), None)
+    # the approvals inside a rulebook's period are where its rules change
+    assert books["her2-mbc-2013"].change_dates() == (
+        D("2013-02-22"), D("2019-12-20"), D("2020-02-25"))
+    assert books["her2-mbc-2020"].change_dates() == (D("2020-04-17"), D("2020-12-16"))
     for book in books.values():
         assert book.source and book.references
         for rule in book.rules:
@@ -112,12 +117,40 @@ def test_a_minimal_user_rulebook_loads(tmp_path):
         (edited(effective_to="2023-01-01"), "effective_to 2023-01-01 is before effective_from"),
         (edited(rule0={"colour": "red"}), "rule P1: Additional properties are not allowed"),
         (edited(effective_from="2024-13-01"), "effective_from: '2024-13-01' is not a 'date'"),
+        (edited(rule1={"effective_from": "2024-06-01", "effective_to": "2024-05-01"}),
+         "rule P2: effective_to 2024-05-01 is before effective_from 2024-06-01"),
+        (edited(rule1={"alternative": [{"group": "trastuzumab_emtansine",
+                                        "effective_from": "2024-06-01",
+                                        "effective_to": "2024-05-31"}]}),
+         "rule P2: alternative trastuzumab_emtansine: effective_to 2024-05-31 is before"),
+        (edited(rule1={"alternative": [{"group": "taxane_trastuzumab_pertuzumab",
+                                        "if_never_given": ["pertuzumabb"]}]}),
+         "rule P2: alternative taxane_trastuzumab_pertuzumab: if_never_given names "
+         "'pertuzumabb', not an ingredient of the drug vocabulary"),
+        (edited(rule1={"alternative": [{"group": "thp", "effective_from": "2024-06-01"}]}),
+         "rule P2: alternative.0.group: 'thp' is not a regimen group"),
+        (edited(rule1={"alternative": [{"group": "trastuzumab_emtansine"}]}),
+         "rule P2: alternative.0:"),
+        (edited(rule1={"alternative": [
+            {"group": "trastuzumab_emtansine", "effective_from": "2024-06-01"},
+            {"group": "trastuzumab_emtansine", "effective_from": "2024-09-01"}]}),
+         "rule P2: alternative lists trastuzumab_emtansine twice for the same dates"),
+        (edited(rule1={"alternative": [
+            {"group": "trastuzumab_deruxtecan", "effective_to": "2024-06-01"}]}),
+         "rule P2: contradiction: trastuzumab_deruxtecan is both preferred and alternative"),
+        (edited(counts_as_received={"trastuzumab_deruxtecan": ["trastuzumab_deruxtecan"]}),
+         "counts_as_received: trastuzumab_deruxtecan counts as itself"),
+        (edited(rule1={"effective_from": "2024-06-01"}),
+         "no rule covers line 2 on 2024-01-01"),
     ],
     ids=["yaml syntax", "not a mapping", "missing version", "unknown group", "bad line",
          "unknown citation", "preferred and alternative", "investigational listed",
          "impossible condition", "sequence missing", "names nothing", "duplicate rule id",
          "line 3 uncovered", "line 1 uncovered", "ends before it starts", "unknown field",
-         "bad date"],
+         "bad date", "rule ends before it starts", "group ends before it starts",
+         "unknown ingredient", "unknown group in an entry", "entry without a condition",
+         "group listed twice", "group preferred and alternative on the same dates",
+         "counts as itself", "rule leaves a gap before its date"],
 )
 def test_malformed_rulebooks_are_refused_naming_file_rule_and_problem(tmp_path, text, expected):
     assert expected in refused(tmp_path, text)
@@ -158,11 +191,11 @@ def test_user_folder_adds_rulebooks_and_conflicts_are_refused(tmp_path):
     folder = tmp_path / "pathways"
     write(folder, MINIMAL)
     books = guidelines.load_rulebooks(folder)
-    assert [b.id for b in books][-1] == "clinic-pathway"
+    assert "clinic-pathway" in [b.id for b in books]
     periods = guidelines.effective_periods(books)
     # the newest rulebook takes over from its effective date; the 2023 one ends the day before
     assert periods["her2-mbc-2023"][1] == dt.date(2023, 12, 31)
-    assert periods["clinic-pathway"] == (dt.date(2024, 1, 1), None)
+    assert periods["clinic-pathway"] == (dt.date(2024, 1, 1), dt.date(2025, 12, 14))
 
     write(folder, edited(id="her2-mbc-2023"), "dup.yaml")
     with pytest.raises(RuleFileError, match="id her2-mbc-2023 is already used by"):
@@ -192,7 +225,7 @@ def test_unknown_pinned_guideline_lists_the_known_ids():
         guidelines.check_pinned(books, "her2-mbc-2099")
     assert str(info.value) == (
         "--guideline her2-mbc-2099: no such rulebook; known rulebooks: "
-        "her2-mbc-2013, her2-mbc-2020, her2-mbc-2023"
+        "her2-mbc-2013, her2-mbc-2020, her2-mbc-2023, her2-mbc-2025"
     )
 
 
@@ -233,3 +266,72 @@ def test_too_many_history_conditions_are_refused_not_left_to_run_forever(tmp_pat
     doc["rules"].append({"id": "P3", "line": 3, "when": {"not_received": list(groups)},
                          "preferred": ["trastuzumab_emtansine"], "citation": ["DB03"]})
     assert "the rules test 11 different regimen groups" in refused(tmp_path, yaml.safe_dump(doc))
+
+
+def test_approvals_inside_a_rulebook_period(tmp_path):
+    """A group or a rule with its own window counts only for lines started inside it; a
+    group may be alternative until a date and preferred from the next day."""
+    doc = yaml.safe_load(MINIMAL)
+    doc["rules"][1]["preferred"] = [
+        {"group": "trastuzumab_deruxtecan", "effective_from": "2024-07-01"}]
+    doc["rules"][1]["alternative"] = [
+        {"group": "trastuzumab_deruxtecan", "effective_to": "2024-06-30"},
+        {"group": "taxane_trastuzumab_pertuzumab", "if_never_given": ["pertuzumab"]}]
+    doc["rules"].append({"id": "P3-late", "line": 3, "effective_from": "2024-10-01",
+                         "preferred": ["tucatinib_trastuzumab_capecitabine"],
+                         "citation": ["DB03"]})
+    doc["counts_as_received"] = {
+        "trastuzumab_deruxtecan_pertuzumab": ["trastuzumab_deruxtecan"]}
+    book = guidelines.load_rulebook(write(tmp_path, yaml.safe_dump(doc)))
+    D = dt.date.fromisoformat
+    assert book.change_dates() == (D("2024-01-01"), D("2024-07-01"), D("2024-10-01"))
+    ctx = {"cns": False, "hr_positive": False, "early_relapse": False, "de_novo": False}
+
+    def category(line, group, on, received=(), given=()):
+        return book.judge(line, ctx, received, given, group, D(on))[:2]
+
+    assert category(2, "trastuzumab_deruxtecan", "2024-06-30") == ("alternative", "P2")
+    assert category(2, "trastuzumab_deruxtecan", "2024-07-01") == ("preferred", "P2")
+    assert category(3, "trastuzumab_deruxtecan", "2024-09-30") == ("preferred", "P2")
+    assert category(3, "tucatinib_trastuzumab_capecitabine", "2024-10-01") == (
+        "preferred", "P3-late")
+    assert category(2, "taxane_trastuzumab_pertuzumab", "2024-08-01") == ("alternative", "P2")
+    assert category(2, "taxane_trastuzumab_pertuzumab", "2024-08-01",
+                    given=["pertuzumab"]) == ("not_recommended", "P2")
+    assert book.received(["trastuzumab_deruxtecan_pertuzumab"]) == {
+        "trastuzumab_deruxtecan_pertuzumab", "trastuzumab_deruxtecan"}
+
+
+def test_the_stage_reads_rules_and_groups_as_of_each_line_date(tmp_path, judge):
+    """The concordance SQL honours a rule's own window and a group's own window, like
+    Rulebook.judge: the same regimen in line 2 and 3 is judged differently either side of
+    the dates."""
+    from .conftest import Patient, fetch
+
+    doc = yaml.safe_load(MINIMAL)
+    doc["id"], doc["in_force_by_date"] = "dated", False
+    doc["rules"][1]["preferred"] = [
+        {"group": "trastuzumab_deruxtecan", "effective_from": "2024-07-01"}]
+    doc["rules"][1]["alternative"] = [
+        {"group": "trastuzumab_deruxtecan", "effective_to": "2024-06-30"}]
+    doc["rules"].append({"id": "P3-late", "line": 3, "effective_from": "2024-10-01",
+                         "preferred": ["tucatinib_trastuzumab_capecitabine"],
+                         "citation": ["DB03"]})
+    folder = tmp_path / "pathways"
+    write(folder, yaml.safe_dump(doc), "dated.yaml")
+    patients = [
+        Patient("A", [("2024-02-01", "THP"), ("2024-06-30", "TDXD")]),
+        Patient("B", [("2024-02-01", "THP"), ("2024-07-01", "TDXD")]),
+        Patient("C", [("2024-02-01", "THP"), ("2024-05-01", "TDXD"), ("2024-09-30", "TUC")]),
+        Patient("D", [("2024-02-01", "THP"), ("2024-05-01", "TDXD"), ("2024-10-01", "TUC")]),
+    ]
+    verdicts = judge(patients, pinned="dated", rulebooks=folder)
+    got = {k: (v["category"], v["rule_id"]) for k, v in verdicts.items()}
+    assert got[("A", 2)] == ("alternative", "P2")
+    assert got[("B", 2)] == ("preferred", "P2")
+    assert got[("C", 3)] == ("not_recommended", "P2")
+    assert got[("D", 3)] == ("preferred", "P3-late")
+    as_of = {(r["patient_id"], r["line_number"]): str(r["rules_as_of"]) for r in fetch(
+        judge.con, "select patient_id, line_number, rules_as_of from build.line_context")}
+    assert (as_of[("A", 2)], as_of[("B", 2)], as_of[("D", 3)]) == (
+        "2024-01-01", "2024-07-01", "2024-10-01")

@@ -2,10 +2,15 @@
 
 Each case is one patient; the verdict of their last line is checked. The lines before it
 set the sequence context (regimen groups already received). Dates choose the rulebook:
-2016 -> her2-mbc-2013, 2021 -> her2-mbc-2020, 2023 -> her2-mbc-2023.
+2016 -> her2-mbc-2013, 2021 -> her2-mbc-2020, 2023 -> her2-mbc-2023, 2026 ->
+her2-mbc-2025; cases on other dates test the boundaries (a rulebook's first day, an
+approval inside a rulebook's period).
 """
 
 from __future__ import annotations
+
+import datetime as dt
+import itertools
 
 import pytest
 
@@ -14,10 +19,11 @@ from her2audit.context import RunContext, start_run
 from her2audit.parameters import RunParameters
 from her2audit.stages import concordance
 
-from .conftest import Patient, build_world, fetch
+from .conftest import INGREDIENTS, Patient, build_world, fetch
 
 # (case id, patient, expected category, expected rule_id) -- the patient's last line is judged
-E13, E20, E23 = "2016", "2021", "2023"
+E13, E20, E23, E25 = "2016", "2021", "2023", "2026"
+THP_AFTER_HP_ENDO = "letrozole + pertuzumab + trastuzumab"  # an anti-HER2 + endocrine line
 
 
 def seq(year: str, *groups: str) -> list[tuple[str, str]]:
@@ -108,7 +114,10 @@ CASES: list[tuple[str, Patient, str, str]] = [
     ("20 L2 T-DM1", Patient("g1", seq(E20, "THP", "TDM1")), "preferred", "2020-L2"),
     ("20 L2 T-DXd", Patient("g2", seq(E20, "THP", "TDXD")), "not_recommended", "2020-L2"),
     ("20 L2 lapatinib", Patient("g3", seq(E20, "THP", "LAPCAP")), "alternative", "2020-L2"),
-    ("20 L2 tucatinib no CNS", Patient("g4", seq(E20, "THP", "TUC")), "not_recommended",
+    # the US tucatinib label of 2020-04-17 is one or more prior anti-HER2 regimens
+    ("20 L2 tucatinib no CNS", Patient("g4", seq(E20, "THP", "TUC")), "alternative",
+     "2020-L2"),
+    ("20 L2 tucatinib again", Patient("g9", seq(E20, "TUC", "TUC")), "not_recommended",
      "2020-L2"),
     ("20 L2 CNS tucatinib", Patient("g5", seq(E20, "THP", "TUC"), brain_met="2020-12-01"),
      "preferred", "2020-L2-CNS"),
@@ -154,7 +163,113 @@ CASES: list[tuple[str, Patient, str, str]] = [
      "not_recommended", "2013-L3plus"),
     ("13 L4 T-DM1 again", Patient("k4", seq(E13, "THP", "TDM1", "LAPCAP", "TDM1")),
      "not_recommended", "2013-L3plus"),
+    # --- approvals inside a rulebook's period ----------------------------------------------
+    ("13 L3 T-DXd the day before its approval",
+     Patient("n1", [("2019-03-01", "THP"), ("2019-08-01", "TDM1"), ("2019-12-19", "TDXD")]),
+     "not_recommended", "2013-L3plus"),
+    ("13 L3 T-DXd on its approval day 2019-12-20",
+     Patient("n2", [("2019-03-01", "THP"), ("2019-08-01", "TDM1"), ("2019-12-20", "TDXD")]),
+     "alternative", "2013-L3plus"),
+    ("13 L2 T-DXd after its approval (line 3+ only)",
+     Patient("n3", [("2019-08-01", "THP"), ("2020-01-10", "TDXD")]),
+     "not_recommended", "2013-L2"),
+    ("13 L3 neratinib the day before its approval",
+     Patient("n4", [("2019-03-01", "THP"), ("2019-08-01", "TDM1"), ("2020-02-24", "NER")]),
+     "not_recommended", "2013-L3plus"),
+    ("13 L3 neratinib on its approval day 2020-02-25",
+     Patient("n5", [("2019-03-01", "THP"), ("2019-08-01", "TDM1"), ("2020-02-25", "NER")]),
+     "alternative", "2013-L3plus"),
+    ("20 L3 margetuximab on 2020-12-15",
+     Patient("n6", [("2020-05-01", "THP"), ("2020-08-01", "TDM1"), ("2020-12-15", "MARG")]),
+     "not_recommended", "2020-L3plus"),
+    ("20 L3 margetuximab on its approval day 2020-12-16",
+     Patient("n7", [("2020-05-01", "THP"), ("2020-08-01", "TDM1"), ("2020-12-16", "MARG")]),
+     "alternative", "2020-L3plus"),
+    # --- THP from line 2 when pertuzumab was never given (ASCO), every rulebook -----------
+    ("13 L2 THP without prior pertuzumab", Patient("o1", seq(E13, "TCHEMO", "THP")),
+     "alternative", "2013-L2"),
+    ("13 L3 THP without prior pertuzumab", Patient("o2", seq(E13, "TCHEMO", "TDM1", "THP")),
+     "alternative", "2013-L3plus"),
+    ("20 L2 THP without prior pertuzumab", Patient("o3", seq(E20, "TCHEMO", "THP")),
+     "alternative", "2020-L2"),
+    ("20 L2 CNS THP without prior pertuzumab",
+     Patient("o4", seq(E20, "TCHEMO", "THP"), brain_met="2020-12-01"),
+     "alternative", "2020-L2-CNS"),
+    ("23 L2 THP without prior pertuzumab", Patient("o5", seq(E23, "TCHEMO", "THP")),
+     "alternative", "2023-L2"),
+    ("23 L2 THP again", Patient("o6", seq(E23, "THP", "THP")), "not_recommended", "2023-L2"),
+    ("23 L2 THP after pertuzumab with endocrine therapy",
+     Patient("o7", [("2023-01-10", "HER2ENDO", THP_AFTER_HP_ENDO), ("2023-05-10", "THP")],
+             hr_positive=True),
+     "not_recommended", "2023-L2"),
+    ("23 L4 THP without prior pertuzumab",
+     Patient("o8", seq(E23, "TCHEMO", "TDXD", "TUC", "THP")), "alternative", "2023-L4plus"),
+    ("25 L2 THP without prior pertuzumab", Patient("o9", seq(E25, "TCHEMO", "THP")),
+     "alternative", "2025-L2"),
+    ("25 L2 THP after T-DXd + pertuzumab", Patient("oa", seq(E25, "TDXDP", "THP")),
+     "not_recommended", "2025-L2"),
+    # --- trial participation: anti-HER2 + immune checkpoint inhibitor ---------------------
+    ("23 L2 trastuzumab + pembrolizumab",
+     Patient("p1", [("2023-01-10", "THP"), ("2023-05-10", "TRIAL", "pembrolizumab + trastuzumab")]),
+     "trial", "investigational_agent"),
+    ("25 L1 T-DM1 + atezolizumab",
+     Patient("p2", [("2026-01-10", "TRIAL", "atezolizumab + trastuzumab emtansine")]),
+     "trial", "investigational_agent"),
+    # --- her2-mbc-2025 --------------------------------------------------------------------
+    ("25 L1 T-DXd + pertuzumab on 2025-12-15", Patient("q1", [("2025-12-15", "TDXDP")]),
+     "preferred", "2025-L1"),
+    ("23 L1 T-DXd + pertuzumab on 2025-12-14", Patient("q2", [("2025-12-14", "TDXDP")]),
+     "not_recommended", "2023-L1"),
+    ("25 L1 THP", Patient("q3", seq(E25, "THP")), "preferred", "2025-L1"),
+    ("25 L1 TH", Patient("q4", seq(E25, "TCHEMO")), "alternative", "2025-L1"),
+    ("25 L1 HR+ T-DXd + pertuzumab", Patient("q5", seq(E25, "TDXDP"), hr_positive=True),
+     "preferred", "2025-L1-HR"),
+    ("25 L1 HR+ HER2+endo", Patient("q6", seq(E25, "HER2ENDO"), hr_positive=True),
+     "alternative", "2025-L1-HR"),
+    ("25 L2 tucatinib after T-DXd + pertuzumab", Patient("r1", seq(E25, "TDXDP", "TUC")),
+     "preferred", "2025-L2"),
+    ("25 L2 T-DXd after T-DXd + pertuzumab", Patient("r2", seq(E25, "TDXDP", "TDXD")),
+     "not_recommended", "2025-L2"),
+    ("25 L2 T-DXd after THP", Patient("r3", seq(E25, "THP", "TDXD")), "preferred", "2025-L2"),
+    ("25 L2 T-DXd + pertuzumab after THP", Patient("r4", seq(E25, "THP", "TDXDP")),
+     "preferred", "2025-L2"),
+    ("25 L2 tucatinib after THP", Patient("r5", seq(E25, "THP", "TUC")),
+     "alternative", "2025-L2"),
+    ("25 L2 tucatinib + T-DM1", Patient("r6", seq(E25, "THP", "TUCTDM1")),
+     "alternative", "2025-L2"),
+    ("25 L2 T-DM1 after tucatinib + T-DM1", Patient("r7", seq(E25, "TUCTDM1", "TDM1")),
+     "not_recommended", "2025-L2"),
+    ("25 L2 CNS T-DXd", Patient("s1", seq(E25, "THP", "TDXD"), brain_met="2025-12-01"),
+     "preferred", "2025-L2-CNS"),
+    ("25 L2 CNS tucatinib", Patient("s2", seq(E25, "THP", "TUC"), brain_met="2025-12-01"),
+     "preferred", "2025-L2-CNS"),
+    ("25 L2 CNS T-DXd after T-DXd + pertuzumab",
+     Patient("s3", seq(E25, "TDXDP", "TDXD"), brain_met="2025-12-01"),
+     "not_recommended", "2025-L2-CNS"),
+    ("25 L2 CNS T-DM1", Patient("s4", seq(E25, "THP", "TDM1"), brain_met="2025-12-01"),
+     "alternative", "2025-L2-CNS"),
+    ("25 L3 tucatinib after T-DXd", Patient("t1", seq(E25, "THP", "TDXD", "TUC")),
+     "preferred", "2025-L3"),
+    ("25 L3 T-DXd + pertuzumab after T-DXd",
+     Patient("t2", seq(E25, "THP", "TDXD", "TDXDP")), "not_recommended", "2025-L3"),
+    ("25 L3 neratinib", Patient("t3", seq(E25, "THP", "TDXD", "NER")), "alternative", "2025-L3"),
+    ("25 L3 CNS T-DXd after tucatinib",
+     Patient("t4", seq(E25, "THP", "TUC", "TDXD"), brain_met="2025-12-01"),
+     "preferred", "2025-L3-CNS"),
+    ("25 L4 margetuximab", Patient("u1", seq(E25, "THP", "TDXD", "TUC", "MARG")),
+     "alternative", "2025-L4plus"),
+    ("25 L4 CNS T-DXd never given",
+     Patient("u2", seq(E25, "THP", "TDM1", "LAPCAP", "TDXD"), brain_met="2025-12-01"),
+     "preferred", "2025-L4plus-CNS"),
 ]
+
+PERIODS = [("her2-mbc-2013", "2013-02-22"), ("her2-mbc-2020", "2020-04-17"),
+           ("her2-mbc-2023", "2022-05-04"), ("her2-mbc-2025", "2025-12-15")]
+
+
+def rulebook_on(date: str) -> str:
+    return [g for g, start in PERIODS if start <= date][-1]
+
 
 
 @pytest.fixture(scope="module")
@@ -185,8 +300,7 @@ def test_rule_case(verdicts, patient, category, rule_id):
     got = by_line[key]
     assert (got["category"], got["rule_id"]) == (category, rule_id), got["reason"]
     assert got["concordant"] == (category in ("preferred", "alternative"))
-    assert got["guideline_id"] == {"2016": "her2-mbc-2013", "2021": "her2-mbc-2020",
-                                   "2023": "her2-mbc-2023"}[patient.lines[-1][0][:4]]
+    assert got["guideline_id"] == rulebook_on(patient.lines[-1][0])
     # the reason names the line, its date and the rulebook
     assert got["reason"].startswith(f"Line {key[1]} ({patient.lines[-1][0]}): ")
     assert got["guideline_id"] in got["reason"]
@@ -199,43 +313,51 @@ def test_every_rule_of_every_rulebook_has_a_case():
     assert shipped - covered == set(), "rules without a hand case"
 
 
-def test_sql_matches_the_python_reference_for_every_context(tmp_path):
-    """The SQL join picks the same rule as Rulebook.rule_for, for every line 1-6, every
-    combination of cns / hr_positive / early_relapse and several treatment histories."""
-    histories = [[], ["TDXD"], ["TUC"], ["TDM1"], ["TDXD", "TUC"], ["TDM1", "TUC"],
-                 ["TDM1", "TDXD", "TUC"], ["LAPCAP"]]
-    con = warehouse.connect(tmp_path / "ref.duckdb")
-    books = guidelines.load_rulebooks()
+def _reference_cases(book: guidelines.Rulebook):
+    """Patients whose last line is judged, and what Rulebook.judge says of it."""
     from .conftest import G
 
-    for book in books:
-        patients, expected = [], {}
-        year = {"her2-mbc-2013": "2016", "her2-mbc-2020": "2021"}.get(book.id, "2023")
-        for cns in (False, True):
-            for hr in (False, True):
-                for er in (False, True):
-                    for h, history in enumerate(histories):
-                        for n_before in range(len(history), 6):
-                            filler = ["CHEMO"] * (n_before - len(history))
-                            groups = [*filler, *history, "NER"]
-                            pid = f"{int(cns)}{int(hr)}{int(er)}-{h}-{n_before}"
-                            lines = [(f"{year}-{1 + i:02d}-05", g) for i, g in enumerate(groups)]
-                            patients.append(Patient(pid, lines, hr_positive=hr, early_relapse=er,
-                                                    brain_met=f"{year}-01-01" if cns else None))
-                            line = 2 if er and len(groups) == 1 else len(groups)
-                            ctx = {"cns": cns, "hr_positive": hr, "early_relapse": er,
-                                   "de_novo": False}
-                            received = {G[g] for g in groups[:-1]}
-                            expected[(pid, len(groups))] = book.rule_for(line, ctx, received)
+    histories = [[], ["TDXD"], ["TUC"], ["TDM1"], ["TDXD", "TUC"], ["TDM1", "TUC"],
+                 ["TDM1", "TDXD", "TUC"], ["LAPCAP"], ["THP"], ["TDXDP"], ["TUCTDM1"]]
+    judged = ["NER", "THP", "TDXD", "TUC", "MARG", "TDXDP", "TDM1"]
+    dates = set(book.change_dates())
+    dates |= {d - dt.timedelta(days=1) for d in book.change_dates()[1:]}
+    patients, expected = [], {}
+    for on, cns, hr, er, (h, history), last in itertools.product(
+            sorted(dates), (False, True), (False, True), (False, True),
+            enumerate(histories), judged):
+        for n_before in range(len(history), 5):
+            groups = ["CHEMO"] * (n_before - len(history)) + history + [last]
+            pid = f"{on}-{int(cns)}{int(hr)}{int(er)}-{h}-{n_before}-{last}"
+            lines = [(str(on - dt.timedelta(days=30 * (len(groups) - i))), g)
+                     for i, g in enumerate(groups, start=1)]
+            patients.append(Patient(pid, lines, hr_positive=hr, early_relapse=er,
+                                    brain_met="2000-01-01" if cns else None))
+            line = 2 if er and len(groups) == 1 else len(groups)
+            ctx = {"cns": cns, "hr_positive": hr, "early_relapse": er, "de_novo": False}
+            received = {G[g] for g in groups[:-1]}
+            given = {i for g in groups[:-1] for i in INGREDIENTS[G[g]].split(" + ")}
+            expected[(pid, len(groups))] = book.judge(line, ctx, received, given, G[last],
+                                                      on)[:2]
+    return patients, expected
+
+
+def test_sql_matches_the_python_reference_for_every_context(tmp_path):
+    """The SQL join picks the same rule and category as Rulebook.judge, for every line 1-5,
+    every combination of cns / hr_positive / early_relapse, several treatment histories and
+    regimens, and every date on which a rulebook's rules change (and the day before)."""
+    con = warehouse.connect(tmp_path / "ref.duckdb")
+    for book in guidelines.load_rulebooks():
+        patients, expected = _reference_cases(book)
         start_run(con, "ref", str(tmp_path), RunParameters(), "test")
         warehouse.set_variables(con, {"pinned_guideline": book.id, "data_cutoff": None})
         build_world(con, patients)
         concordance.judge(con, None, book.id)
         got = {
-            (r["patient_id"], r["line_number"]): r["rule_id"]
-            for r in fetch(con, "select patient_id, line_number, rule_id "
+            (r["patient_id"], r["line_number"]): (r["category"], r["rule_id"])
+            for r in fetch(con, "select patient_id, line_number, category, rule_id "
                                 "from build.line_concordance")
         }
-        mismatches = {k: (got[k], v.rule_id) for k, v in expected.items() if got[k] != v.rule_id}
-        assert mismatches == {}, book.id
+        mismatches = {k: (got[k], v) for k, v in expected.items() if got[k] != v}
+        assert mismatches == {}, (book.id, list(mismatches.items())[:5])
     con.close()

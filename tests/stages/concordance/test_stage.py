@@ -68,7 +68,10 @@ def test_reason_reads_as_a_sentence(judge):
 def test_early_relapse_first_line_is_evaluated_as_line_2(judge):
     verdicts = judge([
         Patient("ER1", [("2023-02-01", "TDXD"), ("2023-10-01", "TUC")], early_relapse=True),
-        Patient("ER2", [("2023-02-01", "THP")], early_relapse=True),
+        Patient("ER2", [("2023-02-01", "THP")], early_relapse=True,
+                early_drugs=[("2022-01-10", "pertuzumab"), ("2022-01-10", "trastuzumab")]),
+        Patient("ER3", [("2023-02-01", "THP")], early_relapse=True,
+                early_drugs=[("2022-01-10", "trastuzumab")]),
         Patient("NER", [("2023-02-01", "TDXD")]),
     ])
     first = verdicts[("ER1", 1)]
@@ -80,7 +83,9 @@ def test_early_relapse_first_line_is_evaluated_as_line_2(judge):
     second = verdicts[("ER1", 2)]
     assert (second["evaluated_as_line"], second["category"]) == (2, "preferred")
     assert "after T-DXd" in second["reason"]
-    assert verdicts[("ER2", 1)]["category"] == "not_recommended"  # THP again after relapse
+    # THP again after (neo)adjuvant pertuzumab; an alternative when pertuzumab was never given
+    assert verdicts[("ER2", 1)]["category"] == "not_recommended"
+    assert verdicts[("ER3", 1)]["category"] == "alternative"
     assert (verdicts[("NER", 1)]["evaluated_as_line"], verdicts[("NER", 1)]["category"]) == (
         1, "not_recommended")
 
@@ -120,7 +125,7 @@ def test_trial_and_unknown_regimens(judge):
     trial = verdicts[("T", 2)]
     assert (trial["category"], trial["concordant"], trial["rule_id"]) == (
         "trial", False, "investigational_agent")
-    assert "trial participation with an investigational agent" in trial["reason"]
+    assert "trial participation with an investigational agent or combination" in trial["reason"]
     for pid in ("O", "N", "X"):
         v = verdicts[(pid, 2)]
         assert (v["category"], v["concordant"], v["rule_id"]) == (
@@ -142,14 +147,21 @@ def test_pinning_judges_every_line_by_one_rulebook(judge):
                               ("2023-01-01", "TDXD")])]
     verdicts = judge(patients, pinned="her2-mbc-2013")
     assert {v["guideline_id"] for v in verdicts.values()} == {"her2-mbc-2013"}
+    # a pinned rulebook reads each line's rules as of its date: T-DXd counts from line 3 in
+    # her2-mbc-2013 since 2019-12-20, and a line before the rulebook's first day is judged
+    # by the rules of that first day
     assert [verdicts[("P", n)]["category"] for n in (1, 2, 3)] == [
-        "preferred", "preferred", "not_recommended"]
+        "preferred", "preferred", "alternative"]
+    context = fetch(judge.con, "select line_number, rules_as_of from build.line_context "
+                               "order by line_number")
+    assert [str(c["rules_as_of"]) for c in context] == ["2013-02-22", "2013-02-22", "2020-02-25"]
     versions = fetch(judge.con, "select guideline_id, pinned, n_lines from build.guideline_versions"
                                 " order by guideline_id")
     assert versions == [
         {"guideline_id": "her2-mbc-2013", "pinned": True, "n_lines": 3},
         {"guideline_id": "her2-mbc-2020", "pinned": False, "n_lines": 0},
         {"guideline_id": "her2-mbc-2023", "pinned": False, "n_lines": 0},
+        {"guideline_id": "her2-mbc-2025", "pinned": False, "n_lines": 0},
     ]
     verdicts = judge(patients, pinned="her2-mbc-2023")
     assert [verdicts[("P", n)]["category"] for n in (1, 2, 3)] == [
@@ -164,11 +176,18 @@ def test_guideline_versions_record_lines_judged_by_date(judge):
             for r in rows] == [
         ("her2-mbc-2013", 1, "2013-02-22", "2020-04-16"),
         ("her2-mbc-2020", 1, "2020-04-17", "2022-05-03"),
-        ("her2-mbc-2023", 1, "2022-05-04", "None"),
+        ("her2-mbc-2023", 1, "2022-05-04", "2025-12-14"),
+        ("her2-mbc-2025", 0, "2025-12-15", "None"),
     ]
     assert all(r["sha256"] and r["file"].endswith(f"{r['guideline_id']}.yaml") for r in rows)
     rules = fetch(judge.con, "select guideline_id, rule_id, line from build.guideline_rules")
     assert {"guideline_id": "her2-mbc-2023", "rule_id": "2023-L4plus", "line": "4+"} in rules
+    # groups with their own dates or conditions are spelled out for readers
+    late = fetch(judge.con, "select alternative_if_not_received, conditional_groups "
+                            "from build.guideline_rules where rule_id = '2013-L3plus'")[0]
+    assert late["alternative_if_not_received"] == ["trastuzumab_deruxtecan"]
+    assert "T-DXd from 2019-12-20 (alternative if not received)" in late["conditional_groups"]
+    assert "THP if pertuzumab was never given (alternative)" in late["conditional_groups"]
 
 
 def test_patient_sequences(judge):
@@ -216,6 +235,8 @@ def test_quality_indicators(judge):
     assert qi[("first_line_thp", "all", "all")] == (2, 3, pytest.approx(2 / 3))
     assert qi[("first_line_thp", "2023", "S1")] == (0, 1, 0.0)
     assert qi[("first_line_thp", "all", "S2")] == (1, 1, 1.0)
+    # A (THP 2021) and D (THP 2023) preferred, B (TH) an alternative
+    assert qi[("first_line_preferred", "all", "all")] == (2, 3, pytest.approx(2 / 3))
     # second lines: A2 (preferred), B2 (not recommended), C1 (evaluated as 2, preferred),
     # C2 (line 2, tucatinib after T-DXd: preferred)
     assert qi[("second_line_preferred", "all", "all")] == (3, 4, 0.75)
@@ -231,9 +252,27 @@ def test_quality_indicators(judge):
                               "where period = 'all' and site_id = 'all'")
     definitions = fetch(judge.con, "select * from build.quality_indicator_definitions")
     assert [t["indicator"] for t in totals] == [d["indicator"] for d in definitions] == [
-        "first_line_thp", "second_line_preferred", "third_line_preferred", "her2_blockade",
-        "treated_within_90_days", "line_concordance"]
+        "first_line_thp", "first_line_preferred", "second_line_preferred",
+        "third_line_preferred", "her2_blockade", "treated_within_90_days", "line_concordance"]
     assert all(d["definition"] and d["numerator"] and d["denominator"] for d in definitions)
+
+
+def test_first_line_preferred_follows_the_rulebook_in_force(judge):
+    """T-DXd + pertuzumab is a preferred first line from 2025-12-15 (her2-mbc-2025), not the
+    day before (her2-mbc-2023); first_line_thp counts THP only, as it always did."""
+    patients = [
+        Patient("A", [("2025-12-14", "TDXDP")]),
+        Patient("B", [("2025-12-15", "TDXDP")]),
+        Patient("C", [("2025-12-16", "THP")]),
+        Patient("D", [("2025-12-20", "TCHEMO")]),
+    ]
+    judge(patients, cutoff="2026-06-30")
+    qi = {(r["indicator"], r["period"]): (r["numerator"], r["denominator"])
+          for r in fetch(judge.con, "select * from build.quality_indicators "
+                                    "where site_id = 'all'")}
+    assert qi[("first_line_preferred", "all")] == (2, 4)  # B and C
+    assert qi[("first_line_preferred", "2025")] == (2, 4)
+    assert qi[("first_line_thp", "all")] == (1, 4)  # C
 
 
 def test_same_input_gives_identical_tables(judge):
@@ -262,4 +301,4 @@ def test_a_cohort_without_lines_still_gets_every_table(judge):
     assert [r["n_lines"] for r in fetch(con, "select n_lines from build.patient_sequences")] == [
         0, 0]
     totals = fetch(con, "select denominator, rate from build.quality_indicators")
-    assert len(totals) == 6 and all(t["denominator"] == 0 and t["rate"] is None for t in totals)
+    assert len(totals) == 7 and all(t["denominator"] == 0 and t["rate"] is None for t in totals)

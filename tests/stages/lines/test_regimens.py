@@ -39,9 +39,19 @@ CASES = [  # drugs started together -> (regimen, regimen_group)
     (["Herceptin", "Perjeta", "ZW25"], "Any line with an investigational agent", "investigational"),
     (["study drug"], "Any line with an investigational agent", "investigational"),
     (["Enhertu", "blinded"], "Any line with an investigational agent", "investigational"),
+    (["Herceptin", "Keytruda"], "Anti-HER2 + immune checkpoint inhibitor", "investigational"),
+    (["Kadcyla", "Tecentriq"], "Anti-HER2 + immune checkpoint inhibitor", "investigational"),
+    (["Herceptin", "Perjeta", "docetaxel", "Keytruda"], "Anti-HER2 + immune checkpoint inhibitor",
+     "investigational"),
+    (["docetaxel", "carboplatin", "Herceptin", "Perjeta"], "TCHP",
+     "taxane_trastuzumab_pertuzumab"),
+    (["docetaxel", "carboplatin", "Herceptin"], "Trastuzumab + other chemotherapy",
+     "trastuzumab_chemotherapy"),
+    (["Enhertu", "Perjeta"], "T-DXd + pertuzumab", "trastuzumab_deruxtecan_pertuzumab"),
+    (["Tukysa", "Kadcyla"], "Tucatinib + T-DM1", "tucatinib_trastuzumab_emtansine"),
     (["Herceptin"], "Anything else", "other"),
-    (["Herceptin", "Keytruda"], "Anything else", "other"),
-    (["Enhertu", "Perjeta"], "Anything else", "other"),
+    (["Enhertu", "Perjeta", "Herceptin"], "Anything else", "other"),
+    (["Keytruda", "paclitaxel"], "Anything else", "other"),
     (["everolimus", "exemestane"], "Anything else", "other"),
 ]
 
@@ -80,8 +90,9 @@ def test_every_regimen_group_of_the_spec_is_in_the_catalog():
         "taxane_trastuzumab_pertuzumab", "trastuzumab_pertuzumab", "trastuzumab_chemotherapy",
         "trastuzumab_deruxtecan", "trastuzumab_emtansine", "tucatinib_trastuzumab_capecitabine",
         "neratinib_capecitabine", "lapatinib_capecitabine", "lapatinib_trastuzumab",
-        "margetuximab_chemotherapy", "her2_endocrine", "endocrine_only", "chemotherapy_only",
-        "investigational", "other"}
+        "margetuximab_chemotherapy", "trastuzumab_deruxtecan_pertuzumab",
+        "tucatinib_trastuzumab_emtansine", "her2_endocrine", "endocrine_only",
+        "chemotherapy_only", "investigational", "other"}
 
 
 def test_unknown_ingredient_in_the_catalog_is_rejected(tmp_path: Path):

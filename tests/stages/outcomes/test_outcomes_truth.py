@@ -66,7 +66,7 @@ SYNTH_SEED = 20260101
 # the generator's extract date (her2audit.synth.model.DATA_CUTOFF); pinned because the
 # default cut-off, the latest date anywhere in the registry, is pushed past it by a few
 # stray later dates in the synthetic data (see the final report of the outcomes branch)
-SYNTH_CUTOFF = dt.date(2025, 12, 31)
+SYNTH_CUTOFF = dt.date(2026, 6, 30)
 MIN_EVENTS = 150
 MAIN_OS = ["taxane_trastuzumab_pertuzumab", "trastuzumab_emtansine", "chemotherapy_only",
            "lapatinib_capecitabine"]

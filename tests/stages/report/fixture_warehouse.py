@@ -191,7 +191,7 @@ KM_SQL = """
 create or replace table build.survival_curves as
 with durations as (select * from _durations),
 per_time as (
-    select endpoint, grouping, group_label, time_days,
+    select endpoint, grouping, group_label, line_number, group_value, time_days,
            count(*) filter (where event) as n_events,
            count(*) filter (where not event) as n_censored,
            count(*) as n_leaving
@@ -211,7 +211,7 @@ steps as (
     from risk
     window w as (partition by endpoint, grouping, group_label order by time_days)
 )
-select endpoint, grouping, group_label, time_days, survival,
+select endpoint, grouping, group_label, line_number, group_value, time_days, survival,
     case when survival > 0 and survival < 1 and greenwood > 0 then
         exp(-exp(ln(-ln(survival)) + 1.959964 * sqrt(greenwood) / abs(ln(survival)))) end
         as ci_lower,
@@ -224,7 +224,7 @@ from steps
 order by endpoint, grouping, group_label, time_days;
 
 create or replace table build.survival_summary as
-select endpoint, grouping, group_label,
+select endpoint, grouping, group_label, line_number, group_value,
     max(n_at_risk) as n, sum(n_events)::bigint as events,
     min(time_days) filter (where survival <= 0.5) as median_days,
     min(time_days) filter (where ci_lower <= 0.5) as median_ci_lower_days,
@@ -268,6 +268,24 @@ order by all;
 """
 
 
+LINE_CONTEXT_SQL = """
+create or replace table build.line_context as
+select c.patient_id, c.line_number, l.start_date, year(l.start_date) as start_year, p.site_id,
+       l.regimen, l.regimen_group, l.ingredients, l.her2_directed, c.evaluated_as_line,
+       c.cns, c.hr_positive, c.early_relapse, c.guideline_id, c.guideline_version, c.rule_id,
+       c.category, c.concordant,
+       case least(c.evaluated_as_line, 4)
+            when 1 then ['taxane_trastuzumab_pertuzumab']
+            when 2 then case when c.guideline_id = 'her2-mbc-2023'
+                             then ['trastuzumab_deruxtecan'] else ['trastuzumab_emtansine'] end
+            when 3 then ['tucatinib_trastuzumab_capecitabine']
+            else []::varchar[] end as preferred_groups
+from build.line_concordance as c
+join build.lines_of_therapy as l using (patient_id, line_number)
+join build.patients as p using (patient_id)
+"""
+
+
 def write_build_tables(con, n_patients: int = 800, seed: int = 7) -> None:
     """Create the upstream `build` tables for `n_patients` (+3 at site S-TINY)."""
     rng = np.random.default_rng(seed)
@@ -292,6 +310,8 @@ def write_build_tables(con, n_patients: int = 800, seed: int = 7) -> None:
         "death_date": pa.array(np.where(dead, death, 0).astype("int32")).cast(pa.date32())
         .to_pylist(),
         "os_days": np.minimum(death, cutoff) - pt["metastatic"],
+        "last_known_alive_date": _dates(np.maximum(
+            pt["metastatic"], np.minimum(death, cutoff) - (np.arange(m) % 9) * 60)),
         "os_event": dead,
     })
     # death_date null for the living
@@ -334,6 +354,9 @@ def write_build_tables(con, n_patients: int = 800, seed: int = 7) -> None:
         con.execute(f"create or replace table build.{name} as select * from _t")
         con.unregister("_t")
     con.execute(QI_SQL)
+    con.execute(LINE_CONTEXT_SQL)
+    con.execute("create or replace table staging.data_cutoff as "
+                "select date '2025-12-31' as data_cutoff, false as given")
     con.execute("""
         create or replace table build.quality_indicator_definitions as
         select * from (values
@@ -362,9 +385,16 @@ def write_build_tables(con, n_patients: int = 800, seed: int = 7) -> None:
                                   ("ttnt", ttnt_days, ttnt_event), ("ttd", ttd_days, ttd_event)):
         for grouping, labels in (("line", line_label), ("line_concordance", conc_label),
                                  ("line_regimen_group", reg_label)):
+            values = {"line": [None] * len(p),
+                      "line_concordance": np.where(concordant, "concordant",
+                                                   "not_concordant").tolist(),
+                      "line_regimen_group": [REGIMENS[n][0] for n in names]}[grouping]
             frames.append(pa.table({
                 "endpoint": [endpoint] * len(p), "grouping": [grouping] * len(p),
-                "group_label": labels.tolist(), "time_days": np.maximum(days, 0).astype(float),
+                "group_label": labels.tolist(),
+                "line_number": np.minimum(ln["line"], 4).astype("int32"),
+                "group_value": pa.array(values, type=pa.string()),
+                "time_days": np.maximum(days, 0).astype(float),
                 "event": np.asarray(event, dtype=bool)}))
     con.register("_durations", pa.concat_tables(frames))
     con.execute(KM_SQL)
@@ -381,7 +411,7 @@ def write_build_tables(con, n_patients: int = 800, seed: int = 7) -> None:
                 continue
             hr = (ea / days[a].sum()) / (eb / days[b].sum())
             se = np.sqrt(1 / ea + 1 / eb)
-            for model, adj in (("unadjusted", 1.0), ("adjusted", 0.97)):
+            for model, adj in (("cox_unadjusted", 1.0), ("cox_adjusted", 0.97)):
                 rows.append({
                     "endpoint": endpoint, "line_number": k,
                     "comparison": "concordant vs not concordant", "model": model,
@@ -459,6 +489,23 @@ def write_build_tables(con, n_patients: int = 800, seed: int = 7) -> None:
           ('her2-mbc-2020', '2020.1', date '2020-04-17', date '2022-05-03'),
           ('her2-mbc-2023', '2023.1', date '2022-05-04', null::date)
         ) as t(guideline_id, version, effective_from, effective_to)
+    """)
+    con.execute("""
+        create or replace table build.sensitivity as  -- the layout of her2audit sensitivity
+        select * from (values
+          ('max_gap_days=90, regimen_window_days=21', 30, 21, 90, false, 'indicator',
+           'line_concordance', 1500, 2000, 0.75, 0.76, -0.01, null, null, null),
+          ('max_gap_days=120, regimen_window_days=28', 30, 28, 120, true, 'indicator',
+           'line_concordance', 1520, 2000, 0.76, 0.76, 0.0, null, null, null),
+          ('max_gap_days=90, regimen_window_days=21', 30, 21, 90, false, 'line', '1',
+           400, 500, 0.80, 0.79, 0.01, 505, 500, 31),
+          ('max_gap_days=120, regimen_window_days=28', 30, 28, 120, true, 'line', '1',
+           395, 500, 0.79, 0.79, 0.0, 500, 500, 0),
+          ('max_gap_days=90, regimen_window_days=21', 30, 21, 90, false, 'line', '3',
+           95, 100, 0.95, 0.94, 0.01, 101, 100, 4)
+        ) as t(parameter_set, pre_index_days, regimen_window_days, max_gap_days,
+               is_run_parameters, measure_type, measure, numerator, denominator, rate,
+               run_rate, rate_change, n_lines, run_lines, lines_changed)
     """)
     con.execute("update build.run_info set source_fingerprint = ?",
                 ["sha256:" + "ab" * 32])

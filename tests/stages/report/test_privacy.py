@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from her2audit.stages.report import privacy
-from her2audit.stages.report.sections import fraction, merge_small_steps, suppress_categories
+from her2audit.stages.report.suppression import fraction, merge_small_steps, suppress_categories
 
 
 def test_counts_from_1_to_10_are_shown_as_less_than_11():
@@ -139,7 +139,7 @@ def test_no_row_or_column_ever_holds_exactly_one_hidden_cell(grid):
 
 
 def test_category_tables_are_protected_down_the_columns_too():
-    from her2audit.stages.report.sections import suppress_category_rows
+    from her2audit.stages.report.suppression import suppress_category_rows
 
     def row(line, pref, alt, notrec, trial, ne):
         n = pref + alt + notrec + trial + ne

@@ -18,11 +18,12 @@ from her2audit.stages.report.privacy import KEY_ENV
 from .conftest import TEST_KEY, build_fixture_run
 
 PATIENT_ID = re.compile(r"\b(?:PT\d{6}|TINY-\d{4})\b")
-SECTIONS = ("overview", "indicators", "concordance", "sites", "sequences", "outcomes", "cohort",
-            "data-quality", "provenance")
+SECTIONS = ("overview", "indicators", "concordance", "deviations", "sequences", "sites",
+            "context", "outcomes", "sensitivity", "cohort", "data-quality", "provenance")
 FIGURES = ("fig-indicator-trend", "fig-concordance-line", "fig-concordance-context",
-           "fig-concordance-era", "fig-concordance-year", "fig-funnel", "fig-sankey",
-           "fig-km-os", "fig-km-ttnt", "fig-km-ttd", "fig-forest", "fig-attrition")
+           "fig-concordance-era", "fig-concordance-year", "fig-funnel-all", "fig-funnel-1",
+           "fig-funnel-2", "fig-funnel-3", "fig-funnel-4plus", "fig-sankey", "fig-km-os-1",
+           "fig-km-ttnt-1", "fig-km-ttd-1", "fig-km-os-4", "fig-forest", "fig-attrition")
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def test_every_section_and_figure_is_there(html):
     assert "not available in this warehouse" not in html
     assert "could not be rendered" not in html
     glance = html[html.index("<h3>At a glance</h3>"):html.index('<div class="privacy">')]
-    assert glance.count("<li>") == 3
+    assert glance.count("<li>") == 4
     assert "S03" in glance  # the fixture's poorly concordant site is named up front
 
 
@@ -60,11 +61,16 @@ def test_rare_free_text_drug_names_are_not_listed(html):
     assert "herceptn" not in html and "xyz-123" not in html  # 4 and 2 records
 
 
-def test_patient_ids_that_appear_are_keyed_pseudonyms(html):
+def test_quarantined_rows_are_examples_in_the_case_review_only(built_report, html):
+    review = built_report.case_review.read_text(encoding="utf-8")
     digest = hmac.new(TEST_KEY.encode(), b"TINY-0002", hashlib.sha256).hexdigest()[:12]
-    assert f"PX-{digest}" in html  # the quarantined record that named TINY-0002
+    # the quarantined record that named TINY-0002: its detail and keyed pseudonym are in the
+    # internal file, and nothing of it (not even the pseudonym) in the shareable one
+    assert "start_date 2031-02-03 for patient TINY-0002 is in the future" in review
+    assert f"<td>TINY-0002</td><td>PX-{digest}</td>" in review
+    assert "2031-02-03" not in html and f"PX-{digest}" not in html
     assert "key from HER2AUDIT_PSEUDONYM_KEY" in html
-    assert TEST_KEY not in html
+    assert TEST_KEY not in html and TEST_KEY not in review
 
 
 def test_no_count_below_11_is_shown(html):
@@ -78,13 +84,16 @@ def test_no_count_below_11_is_shown(html):
     assert "&lt;11" in html
 
 
-def test_the_three_patient_site_is_suppressed_and_not_plotted(html):
+def test_the_three_patient_site_is_shown_by_position_only(html):
     row = re.search(r"<tr><td>S-TINY</td>(.*?)</tr>", html).group(1)
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
     assert cells[:4] == ["&lt;11"] * 4  # patients, lines, evaluable, concordant
     assert cells[4] == "–"  # no rate
-    funnel = html[html.index('data-figure="fig-funnel"'):html.index('id="sequences"')]
-    assert "S-TINY" not in funnel.split("</script>")[0]
+    assert "Within the limits" in row  # its position, always
+    for trace in _figure_traces(html, "fig-funnel-all"):
+        if "S-TINY" in (trace.get("text") or []):
+            assert trace["xaxis"] == "x2"  # the position-only strip: no volume, no rate
+            assert all(isinstance(x, str) for x in trace["x"])
 
 
 def test_aggregates_for_figures_hold_no_small_cell(built_report):
@@ -110,7 +119,8 @@ def test_case_review_lists_every_non_concordant_line_with_real_ids(built_report)
             "select patient_id from audit.line_concordance where not concordant").fetchall()
     finally:
         con.close()
-    rows = review.count("<tr><td>")
+    listing = review[review.index('<section id="case-review">'):review.index("</section>")]
+    rows = listing.count("<tr><td>")
     assert rows == len(expected)
     for (pid,) in expected[:50]:
         assert f"<td>{pid}</td>" in review
@@ -126,6 +136,104 @@ def test_missing_tables_render_as_a_note(tmp_path, monkeypatch):
     for table in missing:
         assert f"audit.{table} is not available in this warehouse" in html, table
     assert 'data-figure="fig-sankey"' in html
+
+
+def test_the_funnels_show_every_site_with_an_evaluable_line(built_report, html):
+    """Position always, rate when the disclosure rule allows: no site is dropped."""
+    con = duckdb.connect(str(built_report.db), read_only=True)
+    try:
+        expected = {line: {s for (s,) in con.execute(
+            "select site_id from audit.concordance_by_site where line = ? and n_evaluable > 0",
+            [line]).fetchall()} for line in ("all", "1", "2", "3", "4+")}
+    finally:
+        con.close()
+    for line, sites in expected.items():
+        div = f"fig-funnel-{line.replace('+', 'plus')}"
+        drawn = [t for t in _figure_traces(html, div) if t.get("mode") == "markers+text"]
+        named = {text for t in drawn for text in t["text"] if text}
+        hovered = {c[0] for t in drawn for c in t["customdata"]}
+        assert hovered == sites, line
+        if line == "all":
+            with_rate = {c[0] for t in drawn if t.get("xaxis") != "x2" for c in t["customdata"]}
+            assert "S03" in with_rate and "S03" in named  # below the limits: rate and name
+            assert "S-TINY" not in with_rate and "S-TINY" in named  # position only
+
+
+def test_first_screen_states_cut_off_and_follow_up(html):
+    overview = html[html.index('<section id="overview">'):html.index("</section>")]
+    assert "Data cut-off" in overview and "31 Dec 2025" in overview
+    assert re.search(r"Median follow-up</div>\s*<div class=\"value\"[^>]*>\d+\.\d months", overview)
+    assert "reverse Kaplan–Meier" in overview
+    params = html[html.index('<section id="provenance">'):]
+    assert "<td>data_cutoff</td><td>2025-12-31 (derived" in params
+
+
+def test_readable_labels_and_numbers(html):
+    body = html[html.index("<body>"):]
+    text = re.sub(r"<script.*?</script>", "", body, flags=re.S)
+    for internal in ("first line thp", "cox_unadjusted", "first_line_thp",
+                     "no_her2_test_by_metastatic_date_plus_60_days", "not_recommended"):
+        assert internal not in text, internal
+    assert "First line: THP" in text and "Cox, unadjusted" in text
+    assert "e-" not in re.sub(r"[a-z]e-[a-z]", "", text.lower().replace("one-", ""))
+
+
+def test_where_we_deviate_lists_what_was_given_instead(html):
+    section = html[html.index('<section id="deviations">'):]
+    section = section[:section.index("</section>")]
+    assert "Chemotherapy without anti-HER2" in section
+    assert "Not recommended" in section and "her2-mbc-2023" in section
+    for text in re.findall(r'<td class="num count[^"]*">([^<]*)</td>', section):
+        assert text in ("&lt;11", "*", "0") or int(text.replace(",", "")) >= 11, text
+
+
+def test_sankey_is_coloured_by_verdict_and_splits_what_followed(html):
+    from her2audit.stages.report import labels
+
+    (sankey,) = _figure_traces(html, "fig-sankey")
+    nodes = sankey["node"]["label"]
+    assert any(n.startswith("First line: not recommended") for n in nodes)
+    assert "Died" in nodes and "Lost to follow-up or censored" in nodes
+    colour = dict(zip(nodes, sankey["node"]["color"], strict=True))
+    assert colour["First line: preferred"] == labels.category_colour("preferred")
+    assert colour["First line: not recommended"] == labels.category_colour("not_recommended")
+
+
+def test_sensitivity_section_reads_the_table_it_finds(html):
+    section = html[html.index('<section id="sensitivity">'):]
+    section = section[:section.index("</section>")]
+    assert "max gap days" in section and "(this run)" in section
+    assert "Concordant lines" in section and "First line" in section  # titles, not ids
+    assert "95.0%" not in section  # line 3 at 90 days: 5 lines not concordant, rate hidden
+    assert "<td class=\"num count\">31</td>" in section and "&lt;11" in section
+
+
+def test_a_site_report_shows_the_site_against_anonymous_others(built_report, tmp_path,
+                                                               monkeypatch, capsys):
+    monkeypatch.setenv(KEY_ENV, TEST_KEY)
+    out = tmp_path / "site"
+    assert cli.main(["report", "--db", str(built_report.db), "--reports", str(out),
+                     "--site", "S03"]) == 0
+    page = (out / "site-S03.html").read_text(encoding="utf-8")
+    assert str(out / "site-S03.html") in capsys.readouterr().out
+    body = re.sub(r"<script.*?</script>", "", page[page.index("<body>"):], flags=re.S)
+    others = {f"S{i:02d}" for i in range(1, 15)} - {"S03"} | {"S-TINY"}
+    assert [s for s in others if re.search(rf"\b{s}\b", body)] == []
+    for div in ("fig-funnel-all", "fig-funnel-1"):
+        traces = _figure_traces(page, div)
+        names = {c[0] for t in traces if t.get("customdata") for c in t["customdata"]}
+        assert "S03 (this site)" in names and names <= {"S03 (this site)", "another site"}
+    assert "Below the 99.8% limit" in body  # the fixture's poorly concordant site
+    assert PATIENT_ID.findall(page) == []
+    for text in re.findall(r'<td class="num count">([^<]*)</td>', page):
+        for part in text.split(" / "):
+            assert part in ("&lt;11", "–", "0", "*") or int(part.replace(",", "")) >= 11
+
+
+def test_an_unknown_site_exits_2(built_report, tmp_path, capsys):
+    assert cli.main(["report", "--db", str(built_report.db), "--reports", str(tmp_path),
+                     "--site", "S99"]) == 2
+    assert "no such site" in capsys.readouterr().err
 
 
 def test_her2audit_report_rebuilds_from_the_published_warehouse(built_report, tmp_path,
@@ -171,7 +279,7 @@ def test_a_table_with_unexpected_columns_becomes_a_note_not_a_crash(tmp_path, mo
 
 
 def test_observed_values_of_expectations_hide_small_counts_not_shares():
-    from her2audit.stages.report.sections import _observed
+    from her2audit.stages.report.suppression import observed as _observed
 
     assert _observed("1 of 1998 values unexpected", "x_age") == "<11 of 1,998 values unexpected"
     assert _observed("1", "patients_with_diagnosis_at_least_80pct") == "1"
@@ -181,7 +289,7 @@ def test_observed_values_of_expectations_hide_small_counts_not_shares():
 
 
 def test_a_registry_uri_is_shown_without_its_password():
-    from her2audit.stages.report.sections import redact_credentials
+    from her2audit.stages.report.suppression import redact_credentials
 
     assert (redact_credentials("postgresql://alice:s3cret@db:5432/x?schema=cdm")
             == "postgresql://alice:***@db:5432/x?schema=cdm")
@@ -199,8 +307,8 @@ def _figure_traces(html: str, div_id: str) -> list[dict]:
 
 
 def test_the_data_inside_the_figures_holds_no_small_count(html):
-    for trace in _figure_traces(html, "fig-funnel"):
-        if trace.get("name") == "sites":
+    for trace in _figure_traces(html, "fig-funnel-all"):
+        if trace.get("mode") == "markers+text" and trace.get("xaxis") != "x2":
             assert min(trace["x"]) >= 11  # evaluable lines of every plotted site
             assert "S-TINY" not in trace["text"]
     (sankey,) = _figure_traces(html, "fig-sankey")
@@ -212,9 +320,25 @@ def test_the_data_inside_the_figures_holds_no_small_count(html):
                 assert count in ("<11", "*") or int(count) == 0 or int(count) >= 11
     for div in ("fig-concordance-year", "fig-concordance-context", "fig-indicator-trend"):
         for trace in _figure_traces(html, div):
-            for y, (num, den) in zip(trace["y"], trace["customdata"], strict=True):
+            if not trace.get("customdata"):
+                continue
+            for y, (num, den, *_) in zip(trace["y"], trace["customdata"], strict=True):
                 if y is None:
                     continue
                 num, den = int(num.replace(",", "")), int(den.replace(",", ""))
                 assert (num == 0 or num >= 11) and den >= 11 and (den - num == 0 or
                                                                    den - num >= 11)
+
+
+def test_templates_escape_hostile_text_and_scripts_cannot_be_closed_early():
+    from her2audit.stages.report import render
+
+    hostile = '<script>alert("x")</script>'
+    page = render.environment().from_string(
+        '{% from "macros.html.j2" import table %}{{ table(["h"], [[text]]) }}').render(
+        text=hostile)
+    assert hostile not in page and "&lt;script&gt;" in page
+    fig = render.figure_html({"data": [{"type": "bar", "x": [hostile], "y": [1]}],
+                              "layout": {}}, "fig-x")
+    assert "</script>" not in str(fig).replace("</script></div>", "")
+    assert '"x":["\\u003cscript\\u003e' in str(fig)

@@ -1,0 +1,136 @@
+"""What happened to the patients: treatment sequences by verdict (Sankey), Kaplan–Meier
+small multiples per line with numbers at risk, medians, and hazard ratios."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from her2audit.stages.report import data, figures, labels
+from her2audit.stages.report.data import Source
+from her2audit.stages.report.privacy import THRESHOLD, fmt_count, is_small
+from her2audit.stages.report.render import figure_html, months
+from her2audit.stages.report.suppression import suppress_summary
+
+PANEL_LINES = (1, 2, 3, 4)
+AT_RISK_MONTHS = tuple(range(0, 241, 12))  # under each panel's yearly ticks
+MAIN_GROUPINGS = ("overall", "line", "line_concordance")
+GROUP_COLOURS = {"concordant": labels.category_colour("preferred"),
+                 "not_concordant": labels.category_colour("not_recommended")}
+
+
+def prepare_sequences(src: Source, cutoff: Any, site: str | None = None) -> dict[str, Any]:
+    if not src.has("lines_of_therapy"):
+        return {"available": False}
+    days = int(labels.wording()["follow_up"]["lost_after_days"])
+    links = data.verdict_flows(src, cutoff, days, site=site)
+    return {"available": True, "lost_after_days": days, "threshold": THRESHOLD,
+            "figure": figure_html(figures.sankey_verdicts(links), "fig-sankey")}
+
+
+def _km_panels(src: Source, endpoint: str) -> list[dict[str, Any]]:
+    curves = data.survival_line_curves(src, endpoint)
+    risk = data.survival_line_at_risk(src, endpoint, AT_RISK_MONTHS)
+    panels = []
+    for line in PANEL_LINES:
+        mine = [p for p in curves if p["line_number"] == line]
+        groups = sorted({p["group_value"] for p in mine}, key=lambda g: g != "concordant")
+        spec = [{"group": g, "label": labels.group_value(g),
+                 "colour": GROUP_COLOURS.get(g, labels.spare_colour(i)),
+                 "points": [p for p in mine if p["group_value"] == g]}
+                for i, g in enumerate(groups)]
+        at_risk = []
+        for i, g in enumerate(sorted({r["group_value"] for r in risk if r["line_number"] == line},
+                                     key=lambda g: g != "concordant")):
+            counts = {r["month"]: r["n"] for r in risk
+                      if r["line_number"] == line and r["group_value"] == g}
+            if not counts.get(0) or is_small(counts.get(0)):
+                continue
+            at_risk.append({"label": labels.group_value(g), "short": labels.group_value(g),
+                            "colour": GROUP_COLOURS.get(g, labels.spare_colour(i)),
+                            "counts": {m: fmt_count(counts.get(m, 0)) for m in AT_RISK_MONTHS}})
+        title = f"{labels.endpoint(endpoint)}: {labels.line_number(line).lower()}"
+        fig = figures.km_panel(spec, at_risk, title)
+        panels.append({"line": line, "title": title,
+                       "figure": figure_html(fig, f"fig-km-{endpoint}-{line}")})
+    return [p for p in panels if p["figure"] is not None]
+
+
+def _summary_rows(summary: list[dict[str, Any]]) -> tuple[list[list[Any]], list[list[Any]]]:
+    """Median rows (main groupings, the rest): a median is shown for every group of 11 or
+    more patients (it is not a count); patients and events follow the small-cell rules."""
+    hidden_n, hidden_events = suppress_summary(summary)
+    main, rest = [], []
+    for i, r in enumerate(summary):
+        large = (r["n"] or 0) >= THRESHOLD
+        median = r["median_days"]
+        ci = ("–" if not large or r["median_ci_lower_days"] is None else
+              f"{months(r['median_ci_lower_days'])}–"
+              + (months(r["median_ci_upper_days"]) if r["median_ci_upper_days"] is not None
+                 else "not reached"))
+        group = r["group_label"]
+        if r.get("line_number") is not None and r["grouping"] != "overall":
+            value = r.get("group_value")
+            group = labels.line_number(r["line_number"])
+            if value:
+                group += f" · {labels.group_value(value)}"
+        elif r["grouping"] == "overall":
+            group = labels.grouping("overall")
+        elif r.get("group_value"):
+            group = labels.group_value(r["group_value"])
+        row = [labels.endpoint(r["endpoint"]), labels.grouping(r["grouping"]), group,
+               fmt_count(r["n"], i in hidden_n), fmt_count(r["events"], i in hidden_events),
+               ("fewer than 11 patients" if not large else
+                months(median) if median is not None else "not reached"), ci]
+        (main if r["grouping"] in MAIN_GROUPINGS else rest).append(row)
+    return main, rest
+
+
+def _pick(cols: list[str], *names: str) -> str | None:
+    return next((n for n in names if n in cols), None)
+
+
+def _comparisons(cols: list[str], comps: list[dict[str, Any]]) -> dict[str, Any]:
+    hr_col = _pick(cols, "hazard_ratio", "hr", "estimate")
+    lo_col = _pick(cols, "hr_ci_lower", "ci_lower", "hr_lower", "lower_95")
+    hi_col = _pick(cols, "hr_ci_upper", "ci_upper", "hr_upper", "upper_95")
+    p_col = _pick(cols, "p_value", "p", "logrank_p_value", "pvalue")
+    count_cols = [c for c in cols if c in ("n", "events") or c.startswith(("n_", "events_"))]
+    forest, rows = [], []
+    for r in comps:
+        parts = [labels.endpoint(str(r.get("endpoint", ""))),
+                 labels.line_number(r["line_number"]) if r.get("line_number") is not None
+                 else "", labels.model(r["model"]) if r.get("model") else ""]
+        label = " · ".join(p for p in parts if p)
+        small = any(is_small(r.get(c)) for c in count_cols)
+        hr = None if small or hr_col is None else r.get(hr_col)
+        lo = None if small or lo_col is None else r.get(lo_col)
+        hi = None if small or hi_col is None else r.get(hi_col)
+        if hr is not None:
+            forest.append({"label": label, "hr": hr, "lower": lo, "upper": hi})
+        rows.append(parts + [fmt_count(r.get(c), True if small else None) for c in count_cols]
+                    + ["hidden (small counts)" if small else
+                       ("–" if hr is None else f"{hr:.2f}"),
+                       "–" if lo is None or hi is None else f"{lo:.2f}–{hi:.2f}",
+                       "–" if small or p_col is None else labels.p_value(r.get(p_col))])
+    headers = (["endpoint", "line", "model"] + [labels.humanise(c).lower() for c in count_cols]
+               + ["hazard ratio", "95% CI", "p"])
+    kinds = ["", "", ""] + ["count"] * len(count_cols) + ["num"] * 3
+    caveats = sorted({str(r["caveat"]) for r in comps if r.get("caveat")})
+    comparison = sorted({str(r["comparison"]) for r in comps if r.get("comparison")})
+    return {"available": True, "headers": headers, "kinds": kinds, "rows": rows,
+            "figure": figure_html(figures.forest_plot(forest), "fig-forest"),
+            "caveat": " ".join(caveats), "comparison": ", ".join(comparison)}
+
+
+def prepare(src: Source) -> dict[str, Any]:
+    endpoints = [{"name": labels.endpoint(e), "key": e, "panels": _km_panels(src, e)}
+                 for e in data.survival_endpoints(src)]
+    summary = data.survival_summary(src)
+    main, rest = _summary_rows(summary) if summary else ([], [])
+    cols, comps = data.survival_comparisons(src)
+    return {
+        "curves_available": src.has("survival_curves"),
+        "endpoints": [e for e in endpoints if e["panels"]],
+        "summary_available": bool(summary), "summary_main": main, "summary_rest": rest,
+        "comparisons": _comparisons(cols, comps) if comps else {"available": False},
+    }
