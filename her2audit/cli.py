@@ -127,9 +127,9 @@ def _days_list(text: str) -> list[int]:
 
 
 def _add_sensitivity_options(p: argparse.ArgumentParser) -> None:
-    from her2audit.sensitivity import default_grid
+    from her2audit.parameters import sensitivity_grid
 
-    grid = default_grid()
+    grid = sensitivity_grid()
 
     def listed(name: str) -> str:
         return ",".join(map(str, grid[name]))

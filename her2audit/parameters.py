@@ -102,3 +102,39 @@ def load_parameters(
         if value is not None:
             values[name] = _coerce(name, value, "command line")
     return RunParameters(**values)
+
+
+# The `sensitivity:` grid of rules/parameters.yaml (read by `her2audit sensitivity`; here,
+# with no heavy import, so the command line's help can show it).
+GRID_KEYS = ("max_gap_days", "regimen_window_days", "pre_index_days")
+
+
+def grid_days(name: str, value: Any, source: str) -> list[int]:
+    values = value if isinstance(value, list) else [value]
+    if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 0
+                         for v in values):
+        raise RuleFileError(
+            f"{source}: sensitivity {name} must be a list of non-negative whole numbers of "
+            f"days, got {value!r}")
+    return sorted(set(values))
+
+
+def grid_section(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise RuleFileError(f"{path}: cannot read ({exc})") from None
+    section = loaded.get("sensitivity", {}) if isinstance(loaded, dict) else None
+    if not isinstance(section, dict):
+        raise RuleFileError(f"{path}: `sensitivity` must be a mapping of parameter: [days, ...]")
+    unknown = sorted(set(section) - set(GRID_KEYS))
+    if unknown:
+        raise RuleFileError(f"{path}: sensitivity: unknown parameter {unknown[0]!r}; known: "
+                            f"{', '.join(GRID_KEYS)}")
+    return section
+
+
+def sensitivity_grid() -> dict[str, list[int]]:
+    """The grid of rules/parameters.yaml (`sensitivity:`), for help texts."""
+    return {name: grid_days(name, value, str(DEFAULTS_FILE))
+            for name, value in grid_section(DEFAULTS_FILE).items()}

@@ -28,19 +28,18 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
-import yaml
 
 from her2audit import guidelines, warehouse
 from her2audit.errors import RuleFileError, UsageError
-from her2audit.parameters import DEFAULTS_FILE, RunParameters, load_parameters
+from her2audit.parameters import DEFAULTS_FILE, GRID_KEYS, RunParameters, load_parameters
+from her2audit.parameters import grid_days as _days_list
+from her2audit.parameters import grid_section as _grid_section
 from her2audit.stages import concordance, lines
 
 SQL_STAGE = "sensitivity"
-GRID_KEYS = ("max_gap_days", "regimen_window_days", "pre_index_days")
 # What the re-run reads from the published warehouse: staging tables the extract and
 # cohort stages leave behind, and the published run to compare against.
 PUBLISHED_INPUTS = ("staging.administrations", "staging.metastases", "audit.patients",
@@ -70,37 +69,6 @@ class PublishedRun:
     def parameter_set(self) -> ParameterSet:
         return ParameterSet(self.params.max_gap_days, self.params.regimen_window_days,
                             self.params.pre_index_days)
-
-
-def _days_list(name: str, value: Any, source: str) -> list[int]:
-    values = value if isinstance(value, list) else [value]
-    if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 0
-                         for v in values):
-        raise RuleFileError(
-            f"{source}: sensitivity {name} must be a list of non-negative whole numbers of "
-            f"days, got {value!r}")
-    return sorted(set(values))
-
-
-def _grid_section(path: Path) -> dict[str, Any]:
-    try:
-        loaded = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise RuleFileError(f"{path}: cannot read ({exc})") from None
-    section = loaded.get("sensitivity", {}) if isinstance(loaded, dict) else None
-    if not isinstance(section, dict):
-        raise RuleFileError(f"{path}: `sensitivity` must be a mapping of parameter: [days, ...]")
-    unknown = sorted(set(section) - set(GRID_KEYS))
-    if unknown:
-        raise RuleFileError(f"{path}: sensitivity: unknown parameter {unknown[0]!r}; known: "
-                            f"{', '.join(GRID_KEYS)}")
-    return section
-
-
-def default_grid() -> dict[str, list[int]]:
-    """The grid of rules/parameters.yaml (`sensitivity:`), for help texts."""
-    return {name: _days_list(name, value, str(DEFAULTS_FILE))
-            for name, value in _grid_section(DEFAULTS_FILE).items()}
 
 
 def load_grid(run: ParameterSet, config: Path | None = None,
