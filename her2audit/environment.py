@@ -97,7 +97,10 @@ def check_data_cutoff_in_registry(ctx: RunContext) -> None:
     params = ctx.params
     if params.data_cutoff is None:
         return
-    first = ctx.con.execute("select min(diagnosis_date) from staging.diagnoses").fetchone()[0]
+    # from the raw rows: a cut-off before every diagnosis quarantines them all as future dates
+    first = ctx.con.execute(
+        "select min(try_strptime(trim(diagnosis_date), '%Y-%m-%d'))::date from raw.diagnoses"
+    ).fetchone()[0]
     if first is not None and params.data_cutoff < first:
         raise UsageError(f"--data-cutoff {params.data_cutoff} is before the registry's first "
                          f"diagnosis ({first}): nothing would be followed up")
