@@ -54,7 +54,7 @@ bench-large: venv
 
 # Re-resolve the lock file after changing dependencies in pyproject.toml.
 lock: venv
-	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+	$(UV) pip compile pyproject.toml --all-extras --python-version 3.11 --generate-hashes -o requirements.lock
 
 clean:
 	rm -rf $(VENV) build site .pytest_cache demo_output

@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from her2audit import context, pipeline, warehouse
+from her2audit import context, pipeline, warehouse, work_file
 from her2audit.parameters import load_parameters
 
 # What each stage's "rows" are, for rows/s: the table it mainly works through.
@@ -45,6 +45,8 @@ STAGE_ROWS = {
     "outcomes": "select count(*) from build.lines_of_therapy",
     "marts": "select count(*) from build.lines_of_therapy",
     "report": "select count(*) from build.lines_of_therapy",
+    "account": "select sum(rows_in) from build.row_accounting",
+    "share": "select count(*) from build.lines_of_therapy",
     "publish": "select count(*) from audit.lines_of_therapy",
 }
 
@@ -70,7 +72,13 @@ def _count_csv_rows(path: Path) -> int:
 
 
 def _rows(db: Path, stage: str) -> int | None:
-    con = warehouse.connect(db, read_only=True)
+    """Rows the stage worked through: from the run's work file while the run is in
+    progress, from the published warehouse once `publish` has renamed it."""
+    if stage not in STAGE_ROWS:
+        return None
+    in_progress = work_file.work_path(db).is_file()
+    con = work_file.open_work(db, read_only=True) if in_progress else warehouse.connect(
+        db, read_only=True)
     try:
         return con.execute(STAGE_ROWS[stage]).fetchone()[0] if stage in STAGE_ROWS else None
     except Exception:
@@ -80,8 +88,8 @@ def _rows(db: Path, stage: str) -> int | None:
 
 
 def run_one_stage(db: Path, stage: str, reports: Path | None) -> None:
-    """Child process: run one stage of the run in progress in `db`."""
-    con = warehouse.connect(db)
+    """Child process: run one stage of the run in progress on `db` (in its work file)."""
+    con = context.open_run(db)
     try:
         ctx = context.context_from_warehouse(con, reports, progress=lambda m: None)
         pipeline.run_stage(ctx, stage)
@@ -89,14 +97,12 @@ def run_one_stage(db: Path, stage: str, reports: Path | None) -> None:
         con.close()
 
 
-def start(db: Path, registry: Path) -> None:
-    con = warehouse.connect(db)
-    try:
-        params = load_parameters()
-        context.start_run(con, context.new_run_id(str(registry), params), str(registry),
-                          params, "bench")
-    finally:
-        con.close()
+def start(db: Path, registry: Path, reports: Path) -> None:
+    """Start a run on `db` as `her2audit run` does: in its own work file."""
+    params = load_parameters()
+    con = context.open_new_run(db, context.new_run_id(str(registry), params), str(registry),
+                               params, "bench", reports)
+    con.close()
 
 
 def _machine() -> str:
@@ -195,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(b)
         print(f"  {b['step']}: {b['status']}, wall {b.get('wall_s', 0):.1f} s, "
               f"CPU {b.get('cpu_s', 0):.1f} s", flush=True)
-    start(db, registry)
+    start(db, registry, reports)
     failed = None
     for stage in [s.name for s in pipeline.STAGES]:
         if failed:

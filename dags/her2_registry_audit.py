@@ -6,40 +6,72 @@ stages as `her2audit run`; tasks pass the run id and paths, never data, and hand
 through the DuckDB warehouse. A failed data-quality gate (`validate`, or the output
 checks in `publish`) fails the run before anything is published.
 
-Params (trigger with a config to override): `registry` (folder or source URI), `db`
-(DuckDB warehouse file), `reports` (report folder), `guideline` (pin one rulebook id),
-and the line-of-therapy parameters. Defaults of `registry`, `db` and `reports` come from
-the scheduler's environment (`HER2AUDIT_REGISTRY`, `HER2AUDIT_DB`, `HER2AUDIT_REPORTS`);
-the schedule from `HER2AUDIT_SCHEDULE` (default `@monthly`). Every task uses the
-`her2audit_duckdb` pool (one slot: one DuckDB writer at a time). The warehouse and the
-report are Assets, so a dashboard refresh DAG can be scheduled on them.
+**Params** (trigger with a config to override): `registry` (folder or source URI), `db`
+(DuckDB warehouse file), `reports` (report folder), `guideline` (pin one rulebook),
+`rulebooks` (folder of extra rulebooks) and the line-of-therapy parameters. Defaults of
+`registry`, `db`, `reports` and `rulebooks` come from the environment of the scheduler
+and DAG processor (`HER2AUDIT_REGISTRY`, `HER2AUDIT_DB`, …); the schedule from
+`HER2AUDIT_SCHEDULE` (default `@monthly`); `HER2AUDIT_QUEUE` names an executor queue for
+every task. See docs/deployment.md.
+
+**No pool to create.** DuckDB allows one writing process per warehouse file, so the DAG
+keeps its own writers apart: one active run (`max_active_runs=1`) and one active task per
+run (`max_active_tasks=1`).
+
+**Failures.** A permanent error — an unusable param, an unreadable registry, a bad rule
+file, a failed data-quality gate — fails its task at once, without retries. Only a
+transient one (the warehouse locked by another process, a dropped connection) is retried,
+with exponential back-off.
+
+**Assets.** `publish` emits an event for the warehouse file it published and one for the
+run's report, as `file://` assets named after the run's own paths, through the asset
+aliases `her2audit_warehouse` and `her2audit_report`: schedule a dashboard DAG on an alias
+(any warehouse) or on one file's asset.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Asset, AssetAlias, Param, dag, task
+from airflow.sdk.exceptions import AirflowFailException
 
 from her2audit import orchestration as orch
 from her2audit.parameters import load_parameters
 
-WAREHOUSE = Asset(name="her2audit_warehouse", uri="x-her2audit://warehouse/audit")
-REPORT = Asset(name="her2audit_report", uri="x-her2audit://reports/index.html")
-OUTLETS = {"report": [REPORT], "publish": [WAREHOUSE]}
+ALIASES = {name: AssetAlias(name) for name in (orch.WAREHOUSE_ALIAS, orch.REPORT_ALIAS)}
+OUTLETS = {orch.PUBLISHING_TASK: list(ALIASES.values())}
 
 _rules = load_parameters()  # defaults from her2audit/rules/parameters.yaml
+_guidelines = orch.guideline_choices(orch.default_param("rulebooks"))
+
+
+@contextlib.contextmanager
+def _retry_only_transient():
+    """Let a transient error through (Airflow retries it); fail for good on any other."""
+    try:
+        yield
+    except Exception as exc:
+        if orch.is_transient(exc):
+            raise
+        raise AirflowFailException(orch.failure_message(exc)) from exc
 
 
 def _stage_task(name: str):
     @task(task_id=name, outlets=OUTLETS.get(name, []))
     def run_stage(audit_run: str, params=None, outlet_events=None) -> str:
-        orch.run_task(name, audit_run, params["db"], params.get("reports"))
-        for asset in OUTLETS.get(name, []):
-            outlet_events[asset].extra = orch.asset_extra(name, audit_run, params)
+        with _retry_only_transient():
+            orch.run_task(name, audit_run, params["db"], params.get("reports"))
+            for alias, uri, extra in orch.asset_events(name, audit_run, params):
+                outlet_events[ALIASES[alias]].add(Asset(uri), extra=extra)
         return audit_run
 
     return run_stage
+
+
+def _days(default: int, what: str) -> Param:
+    return Param(default, type="integer", minimum=0, description=what)
 
 
 @dag(
@@ -47,38 +79,51 @@ def _stage_task(name: str):
     schedule=orch.schedule(),
     start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
     catchup=False,
-    max_active_runs=orch.max_active_runs(),  # 1: runs on one warehouse must not interleave
-    default_args={"owner": "her2audit", "pool": orch.POOL, "pool_slots": 1, "retries": 0},
+    max_active_runs=orch.max_active_runs(),  # runs on one warehouse must not interleave
+    max_active_tasks=1,  # one DuckDB writer per run
+    default_args=orch.default_args(),  # retries (transient errors only), HER2AUDIT_QUEUE
     params={
         "registry": Param(orch.default_param("registry"), type=["null", "string"],
-                          description="registry folder or source URI"),
+                          description="Registry to audit: a folder of registry files or of "
+                                      "OMOP CDM tables, postgresql://user@host:port/db?schema="
+                                      "cdm (OMOP on PostgreSQL) or fhir:FOLDER (FHIR R4 bulk "
+                                      "export). Default HER2AUDIT_REGISTRY."),
         "db": Param(orch.default_param("db"), type=["null", "string"],
-                    description="DuckDB warehouse file"),
+                    description="DuckDB warehouse file the run builds and publishes "
+                                "(e.g. /srv/her2audit/her2audit.duckdb). Default HER2AUDIT_DB."),
         "reports": Param(orch.default_param("reports"), type=["null", "string"],
-                         description="folder for the HTML report"),
-        "guideline": Param(_rules.guideline, type=["null", "string"],
-                           description="pin one rulebook id (e.g. her2-mbc-2023); empty: "
-                                       "the version in force at each line's start"),
-        "pre_index_days": Param(_rules.pre_index_days, type="integer", minimum=0),
-        "regimen_window_days": Param(_rules.regimen_window_days, type="integer", minimum=0),
-        "max_gap_days": Param(_rules.max_gap_days, type="integer", minimum=0),
+                         description="Folder for the HTML report; empty: no report. "
+                                     "Default HER2AUDIT_REPORTS."),
+        "guideline": Param(_rules.guideline or orch.BY_DATE, type="string",
+                           enum=list(_guidelines), values_display=_guidelines,
+                           description="Rulebook that judges every line, or none pinned: "
+                                       "each line judged by the rulebook in force at its "
+                                       "start."),
+        "rulebooks": Param(orch.default_param("rulebooks"), type=["null", "string"],
+                           description="Folder of extra guideline rulebooks (YAML), e.g. a "
+                                       "local pathway, used beside the built-in ones. "
+                                       "Default HER2AUDIT_RULEBOOKS (its rulebooks are then "
+                                       "choices of `guideline`)."),
+        "pre_index_days": _days(_rules.pre_index_days,
+                                "Administrations from this many days before the metastatic "
+                                "diagnosis belong to the metastatic setting."),
+        "regimen_window_days": _days(_rules.regimen_window_days,
+                                     "Drugs first given within this many days of a line's "
+                                     "start form its regimen."),
+        "max_gap_days": _days(_rules.max_gap_days,
+                              "A longer gap between administrations ends the line."),
         "data_cutoff": Param(None, type=["null", "string"], format="date",
-                             description="censoring date YYYY-MM-DD (default: latest date "
-                                         "in the data)"),
+                             description="Censoring date YYYY-MM-DD; empty: the latest date "
+                                         "in the data."),
     },
     tags=["her2audit", "audit"],
     doc_md=__doc__,
 )
 def her2_registry_audit():
-    @task(
-        task_id="extract",
-        retries=3,
-        retry_delay=dt.timedelta(minutes=2),
-        retry_exponential_backoff=2.0,
-        max_retry_delay=dt.timedelta(minutes=30),
-    )
+    @task(task_id="extract")
     def extract(params=None) -> str:
-        return orch.start_and_extract(params)
+        with _retry_only_transient():
+            return orch.start_and_extract(params)
 
     audit_run = extract()
     for name in list(orch.TASK_STAGES)[1:]:

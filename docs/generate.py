@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from her2audit import dictionary
 from her2audit.sources.schema import SCHEMA_FILE, registry_format_markdown
 
 DOCS = Path(__file__).resolve().parent
@@ -56,6 +57,7 @@ def pages() -> dict[Path, str]:
         DOCS / "your-data" / "registry-format.md": REGISTRY_FORMAT_INTRO
         + registry_format_markdown()
         + f"\nSource of this page: `{SCHEMA_FILE.relative_to(DOCS.parent)}`.\n",
+        DOCS / "data-dictionary.md": dictionary.markdown(),
     }
 
 

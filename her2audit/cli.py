@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -228,6 +229,41 @@ def build_parser() -> argparse.ArgumentParser:
              "      --regimen-window-days 28")
     _add_sensitivity_options(p)
 
+    p = _sub(sub, "sql", "read-only SQL on the published warehouse (no DuckDB CLI needed)",
+             "  her2audit sql --db her2audit.duckdb\n"
+             "  her2audit sql --db her2audit.duckdb \"select * from share.quality_indicators\"\n"
+             "  her2audit sql --db her2audit.duckdb \"select * from audit.runs\" "
+             "--format csv --out runs.csv\n\n"
+             "Without QUERY: an interactive prompt (statements end with ';'; .tables, .schema\n"
+             "TABLE, .quit), with a history file under $XDG_STATE_HOME/her2audit/ (default\n"
+             "~/.local/state/her2audit/). It never blocks a run, nor waits for one.")
+    p.add_argument("query", nargs="?", default=None, metavar="QUERY",
+                   help="SQL to run; when not given: the interactive prompt")
+    p.add_argument("--db", type=Path, required=True, metavar="FILE",
+                   help="published DuckDB warehouse, opened read-only (required)")
+    p.add_argument("--format", choices=["table", "csv", "json", "parquet"], default="table",
+                   help="how to give QUERY's result: a table on the terminal, or a file format "
+                        "(json: an array of objects)")
+    p.add_argument("--out", type=Path, default=None, metavar="FILE",
+                   help="file to write the result to (needed for parquet); when not given: "
+                        "the terminal")
+    p.add_argument("--max-rows", type=int, default=100, metavar="N",
+                   help="rows shown by --format table")
+
+    p = _sub(sub, "share", "write the share layer as a package for a network of centres",
+             "  her2audit share --db her2audit.duckdb --out share_package/\n"
+             "  her2audit share --db her2audit.duckdb --out share_package/ --centre centre-a\n\n"
+             "One Parquet file per table of schema share (aggregates, counts from 1 to 10\n"
+             "suppressed) and manifest.json (run id, source fingerprint, software and\n"
+             "rulebook versions, suppression threshold, a sha256 per file).")
+    p.add_argument("--db", type=Path, required=True, metavar="FILE",
+                   help="published DuckDB warehouse (required)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="folder for the package; files of the same names are replaced "
+                        "(required)")
+    p.add_argument("--centre", default=None, metavar="NAME",
+                   help="the centre's name, recorded in the manifest; when not given: none")
+
     p = _sub(sub, "report", "rebuild the HTML report from a published warehouse",
              "  her2audit report --db her2audit.duckdb --reports reports/\n"
              "  her2audit report --db her2audit.duckdb --reports reports/ --site S01")
@@ -238,10 +274,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site", metavar="SITE",
                    help="write that site's report against the others (site-SITE.html) "
                         "instead of the whole report")
+
+    p = _sub(sub, "network", "merge centres' share packages into a network warehouse and report",
+             "  her2audit network --packages packages/ --db network_audit.duckdb "
+             "--reports reports/network/\n"
+             "  (packages/ holds one folder per centre, each written by her2audit share)")
+    p.add_argument("--packages", type=Path, required=True, metavar="DIR",
+                   help="folder of centre packages, one sub-folder each (required)")
+    p.add_argument("--db", type=Path, required=True, metavar="FILE",
+                   help="network DuckDB warehouse to write, e.g. network_audit.duckdb; "
+                        "replaced when complete (required)")
+    p.add_argument("--reports", type=Path, required=True, metavar="DIR",
+                   help="folder for network.html (required)")
     return parser
 
 
+class _StderrLines(logging.Handler):
+    """The library's warnings (e.g. failed expectations) as plain lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr, flush=True)
+
+
+def _show_library_warnings() -> None:
+    logger = logging.getLogger("her2audit")
+    if not any(isinstance(h, _StderrLines) for h in logger.handlers):
+        logger.addHandler(_StderrLines(logging.WARNING))
+
+
 def main(argv: list[str] | None = None) -> int:
+    _show_library_warnings()
     try:
         args = build_parser().parse_args(argv)
         from her2audit import commands
@@ -250,6 +312,14 @@ def main(argv: list[str] | None = None) -> int:
     except Her2AuditError as exc:
         print(f"her2audit: error: {exc}", file=sys.stderr)
         return exc.exit_status
+    except (OSError, RuntimeError) as exc:  # a full or read-only disk, a lock: one line
+        from her2audit.environment import fault_from
+
+        fault = fault_from(exc)
+        if fault is None:
+            raise
+        print(f"her2audit: error: {fault}", file=sys.stderr)
+        return fault.exit_status
     except KeyboardInterrupt:
         print("her2audit: interrupted", file=sys.stderr)
         return 130

@@ -105,7 +105,8 @@ def validate(args: argparse.Namespace) -> int:
 
     def check(db: Path) -> None:
         try:
-            pipeline.run_pipeline(db, args.registry, load_parameters(), None, "validate", stages)
+            pipeline.run_pipeline(db, args.registry, load_parameters(), None, "validate", stages,
+                                  work=True)
         except DataQualityError:
             summary.print_validation_summary(db, _say)
             raise
@@ -120,8 +121,11 @@ def validate(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
+    from her2audit import environment, work_file
     from her2audit.stages import report as report_module
 
+    environment.check_reports_dir(args.reports)
+    work_file.recover(args.db)  # a publication a killed run left half done
     path = report_module.build_from_warehouse(args.db, args.reports, site=args.site)
     _say(f"report: {path}")
     return 0
@@ -143,4 +147,41 @@ def sensitivity(args: argparse.Namespace) -> int:
     )
     for line in sensitivity_module.summary_lines(result):
         _say(line)
+    return 0
+
+
+def sql(args: argparse.Namespace) -> int:
+    from her2audit import sql_shell
+
+    if args.max_rows < 1:
+        from her2audit.errors import UsageError
+
+        raise UsageError("--max-rows must be at least 1")
+    if args.query is None:
+        if args.format != "table" or args.out is not None:
+            from her2audit.errors import UsageError
+
+            raise UsageError("--format and --out need a QUERY")
+        sql_shell.interactive(args.db, args.max_rows)
+    else:
+        sql_shell.run_query(args.db, args.query, args.format, args.out, args.max_rows)
+    return 0
+
+
+def share(args: argparse.Namespace) -> int:
+    from her2audit import share_package
+
+    manifest = share_package.write(args.db, args.out, args.centre)
+    _say(f"share package: {manifest.parent} ({manifest.name} and "
+         f"{len(share_package.read_manifest(manifest.parent)['tables'])} Parquet files)")
+    return 0
+
+
+def network(args: argparse.Namespace) -> int:
+    from her2audit.network.build import build_network
+
+    result = build_network(args.packages, args.db, args.reports, _say)
+    steps = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in result.seconds.items())
+    _say(f"merged {len(result.packages)} centre packages in "
+         f"{sum(result.seconds.values()):.1f} s ({steps})")
     return 0

@@ -2,7 +2,7 @@
 
 The run's identity (run id, start time, registry, parameters, source fingerprint) is kept
 in `build.run_info`, so a stage running in another process (an Airflow task, a benchmark
-step) can rebuild its context from the warehouse alone.
+step) can rebuild its context from the run's work file alone (`open_run`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from her2audit import warehouse
+from her2audit import warehouse, work_file
 from her2audit.parameters import RunParameters, load_parameters
 from her2audit.sources.dispatch import display_source
 
@@ -70,6 +70,26 @@ def start_run(
             command,
         ],
     )
+
+
+def open_new_run(
+    db: Path, run_id: str, registry: str, params: RunParameters, command: str,
+    reports_dir: Path | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Make the work file of a new run on the warehouse `db` (its report goes to
+    `reports_dir`) and record the run's identity; returns a connection open on it."""
+    con = work_file.create(Path(db), reports_dir)
+    try:
+        start_run(con, run_id, registry, params, command)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def open_run(db: Path) -> duckdb.DuckDBPyConnection:
+    """Reopen the work file of the run in progress on `db` (a stage in its own process)."""
+    return work_file.open_work(Path(db))
 
 
 def run_info(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:

@@ -45,3 +45,11 @@ class RuleFileError(Her2AuditError):
     """A rule file (vocabulary, regimen catalog, rulebook, parameters) is malformed (exit 2)."""
 
     exit_status = 2
+
+
+class EnvironmentFault(Her2AuditError):
+    """The run cannot work in its environment (exit 2): a warehouse locked by another
+    writer, a read-only, missing or full folder, a path of the wrong kind. The message
+    names the path and the real cause."""
+
+    exit_status = 2

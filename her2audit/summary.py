@@ -82,7 +82,10 @@ def print_run_summary(
 
 
 def print_validation_summary(db: Path, say: Callable[[str], None]) -> None:
-    con = warehouse.connect(db, read_only=True)
+    """From the work file of a `validate` run on `db` (nothing of it is published)."""
+    from her2audit import work_file
+
+    con = work_file.open_work(db, read_only=True)
     try:
         for line in _accounting_lines(con, warehouse.BUILD):
             say(line)

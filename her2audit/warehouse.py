@@ -1,4 +1,4 @@
-"""The DuckDB warehouse: schemas, SQL stages, atomic publishing.
+"""The DuckDB warehouse: schemas, connections, SQL stages.
 
 Schemas
 - `raw`: registry tables as extracted (all text) plus load metadata columns
@@ -6,8 +6,14 @@ Schemas
 - `staging`: typed, normalised tables that later stages read.
 - `build`: the tables a run is producing, under their published names. Nothing reads
   `build` except the run itself.
-- `audit`: the published tables. `publish()` replaces them from `build` in one
-  transaction, so a failed run leaves the previous audit tables untouched.
+- `audit`: the published patient-level tables; `share`: the published aggregates that may
+  leave the registry (suppressed small counts, nothing identifying).
+
+A run builds in its own work file (`her2audit.work_file`), where `build` is the work file's
+own `audit` schema: publishing is then a rename of the whole file, and readers of the
+published file are never blocked. A connection opened on a plain file (`connect`) keeps
+`build` as a schema of its own and publishes in place (`publish`): tests and partial
+pipelines use it.
 """
 
 from __future__ import annotations
@@ -22,12 +28,35 @@ import duckdb
 
 from her2audit.paths import SQL_DIR
 
-SCHEMAS = ("raw", "staging", "build", "audit")
+SCHEMAS = ("raw", "staging", "build", "audit", "share")
 BUILD = "build"
 AUDIT = "audit"
+SHARE = "share"
+
+# DuckDB names a database after its file (up to the first dot, any case). A warehouse whose
+# name is one of its own schemas would make every reader's `audit.runs` ambiguous.
+RESERVED_NAMES = ("audit", "raw", "staging", "build", "share")
 
 # Tables that accumulate across runs instead of being replaced at publish time.
 APPEND_ONLY = {"runs", "data_quality_results_history"}
+
+
+def catalog_name(db_path: str | Path) -> str:
+    """The name DuckDB gives the database in `db_path` (the file name up to its first dot)."""
+    return Path(db_path).name.split(".")[0].lower()
+
+
+def check_name(db_path: str | Path) -> None:
+    """Refuse a warehouse file named like one of its schemas (exit 2)."""
+    from her2audit.errors import UsageError
+
+    name = catalog_name(db_path)
+    if name in RESERVED_NAMES:
+        suggestion = Path(db_path).with_name("her2audit.duckdb")
+        raise UsageError(
+            f"{db_path}: a warehouse cannot be called {name!r}: DuckDB names the database after "
+            f"its file, so readers' `{AUDIT}.runs` would be ambiguous; use another name, "
+            f"e.g. {suggestion}")
 
 
 def connect(db_path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -95,11 +124,48 @@ def run_sql_stage(con: duckdb.DuckDBPyConnection, stage: str) -> list[str]:
     return ran
 
 
+def is_work(con: duckdb.DuckDBPyConnection) -> bool:
+    """True on a run's work file, where `build` is the catalog of the file itself and this
+    run's tables live in its `audit` schema (see `her2audit.work_file`)."""
+    return con.execute(
+        "select current_database() = 'build' and not exists (select 1 from "
+        "information_schema.schemata where catalog_name = 'build' and schema_name = 'build')"
+    ).fetchone()[0]
+
+
+def physical_schema(con: duckdb.DuckDBPyConnection, schema: str) -> str:
+    """Where `schema`'s tables are stored: `build` is `audit` on a work file."""
+    return AUDIT if schema == BUILD and is_work(con) else schema
+
+
 def table_names(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
+    """Tables (and views) of `schema`; `build` lists this run's tables on a work file too
+    (its `audit` tables less those carried over from earlier runs)."""
+    stored = physical_schema(con, schema)
     rows = con.execute(
         "select table_name from information_schema.tables "
         "where table_schema = ? and table_catalog = current_database() order by table_name",
-        [schema],
+        [stored],
+    ).fetchall()
+    names = [r[0] for r in rows]
+    if schema == BUILD and stored != BUILD:
+        names = [n for n in names if n not in APPEND_ONLY]
+    return names
+
+
+def has_table(con: duckdb.DuckDBPyConnection, qualified_table: str) -> bool:
+    """Whether `schema.table` (a table or a view) exists; `build.x` on a work file too."""
+    schema, _, table = qualified_table.partition(".")
+    return table in table_names(con, schema)
+
+
+def column_names(con: duckdb.DuckDBPyConnection, qualified_table: str) -> list[str]:
+    """Columns of `schema.table` in order ([] when there is no such table)."""
+    schema, _, table = qualified_table.partition(".")
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_schema = ? "
+        "and table_name = ? and table_catalog = current_database() order by ordinal_position",
+        [physical_schema(con, schema), table],
     ).fetchall()
     return [r[0] for r in rows]
 
@@ -109,9 +175,18 @@ def row_count(con: duckdb.DuckDBPyConnection, qualified_table: str) -> int:
 
 
 def reset_build(con: duckdb.DuckDBPyConnection) -> None:
-    """Start a run with an empty `build` schema."""
-    con.execute(f"drop schema if exists {BUILD} cascade")
-    con.execute(f"create schema {BUILD}")
+    """Start a run with an empty `build` schema (on a work file: its `audit` tables less
+    the append-only ones carried over)."""
+    if not is_work(con):
+        con.execute(f"drop schema if exists {BUILD} cascade")
+        con.execute(f"create schema {BUILD}")
+        return
+    for name, kind in con.execute(
+        "select table_name, table_type from information_schema.tables "
+        "where table_catalog = 'build' and table_schema = ?", [AUDIT]
+    ).fetchall():
+        if name not in APPEND_ONLY:
+            con.execute(f"drop {'view' if kind == 'VIEW' else 'table'} {AUDIT}.{name}")
 
 
 def publish(
@@ -119,10 +194,12 @@ def publish(
     run_row: Mapping[str, Any] | None = None,
     tables: Iterable[str] | None = None,
 ) -> list[str]:
-    """Replace `audit.<t>` with `build.<t>` for every built table, in one transaction.
+    """Publish in place (a plain file): replace `audit.<t>` with `build.<t>` for every
+    built table, in one transaction.
 
     `audit.runs` is appended to (with `run_row`) in the same transaction. If anything
-    fails, the transaction rolls back and the previously published tables stay.
+    fails, the transaction rolls back and the previously published tables stay. A run's
+    work file publishes by renaming the file instead (`her2audit.work_file.publish`).
     """
     names = list(tables) if tables is not None else table_names(con, BUILD)
     con.execute("begin transaction")
@@ -135,7 +212,8 @@ def publish(
             append_run(con, run_row)
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        with contextlib.suppress(duckdb.Error):  # the first error is the one to report
+            con.execute("rollback")
         raise
     con.execute(f"drop schema if exists {BUILD} cascade")
     con.execute(f"create schema {BUILD}")

@@ -73,3 +73,32 @@ def run_context(tmp_path: Path):
     ctx.set_sql_variables()
     yield ctx
     con.close()
+
+
+SMALL_REGISTRY = Path(__file__).resolve().parent / "dags" / "data" / "registry"
+
+
+@pytest.fixture(scope="session")
+def published_run(tmp_path_factory):
+    """One whole `her2audit run` of the 60-patient test registry: (warehouse, reports).
+    Tests that change them work on copies (`copy_published`)."""
+    from her2audit import cli
+
+    root = tmp_path_factory.mktemp("published")
+    db, reports = root / "her2audit.duckdb", root / "reports"
+    assert cli.main(["run", "--registry", str(SMALL_REGISTRY), "--db", str(db),
+                     "--reports", str(reports)]) == 0
+    return db, reports
+
+
+@pytest.fixture
+def copy_published(published_run, tmp_path):
+    """A private copy of the published warehouse and its report: (warehouse, reports)."""
+    import shutil
+
+    db, reports = published_run
+    mine = tmp_path / "published"
+    mine.mkdir()
+    shutil.copy(db, mine / db.name)
+    shutil.copytree(reports, mine / "reports")
+    return mine / db.name, mine / "reports"

@@ -51,6 +51,25 @@ def land_registry(
 
         folder = Path(source[len(FHIR_PREFIX):])
         return fhir.read_folder(con, folder, progress)
+    check_source(source)
+    path = Path(source)
+    from her2audit.sources import omop
+
+    if omop.is_omop_folder(path) and canonical.find_table_file(path, _patients_table()) is None:
+        return omop.read_folder(con, path, progress)
+    return canonical.read_folder(con, path)
+
+
+def check_source(source: str) -> None:
+    """Refuse a SOURCE that cannot be a registry before anything is written (exit 2): a
+    missing folder, a file, an unknown URI scheme. A database URI is checked on reading."""
+    if source.lower().startswith(POSTGRES_SCHEMES):
+        return
+    if source.lower().startswith(FHIR_PREFIX):
+        if not Path(source[len(FHIR_PREFIX):]).is_dir():
+            raise RegistryError(source, "is not a folder; give fhir:FOLDER holding the NDJSON "
+                                        "files")
+        return
     if "://" in source:
         raise RegistryError(
             display_source(source),
@@ -59,13 +78,7 @@ def land_registry(
         )
     path = Path(source)
     if path.is_dir():
-        from her2audit.sources import omop
-
-        if omop.is_omop_folder(path) and canonical.find_table_file(
-            path, _patients_table()
-        ) is None:
-            return omop.read_folder(con, path, progress)
-        return canonical.read_folder(con, path)
+        return
     if not path.exists():
         raise RegistryError(source, "no such folder; give a registry folder or a source URI")
     raise RegistryError(source, "is a file, not a registry folder; give the folder that holds it")

@@ -750,11 +750,11 @@ def _content_fingerprint(con: duckdb.DuckDBPyConnection, source: PostgresSource)
     """A hash of what was read (row count and an order-free hash of every row per table,
     and the counts of the rows left on the server), identical for identical content."""
     digest = hashlib.sha256(f"{source.display}\n".encode())
-    for table in [*OMOP_TABLES, OmopTable("server_counts", {}, False)]:
+    for name in [*TABLES, "server_counts"]:
         n, h = con.execute(
-            f"select count(*), coalesce(bit_xor(hash(t)), 0) from {SRC}.{table.name} as t"
+            f"select count(*), coalesce(bit_xor(hash(t)), 0) from {SRC}.{name} as t"
         ).fetchall()[0]
-        digest.update(f"{table.name}:{n}:{h}\n".encode())
+        digest.update(f"{name}:{n}:{h}\n".encode())
     return digest.hexdigest()
 
 

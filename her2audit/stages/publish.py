@@ -1,60 +1,52 @@
-"""Stage `publish`: account for every input row, check the outputs, and publish `build` to
-`audit` atomically, recording the run in `audit.runs`. SQL in `sql/90_publish/`."""
+"""Stage `publish`: make this run the published one, with its report, in one step.
+
+On a run's work file (`her2audit run`, the DAG) publishing is a rename: the run's row is
+appended to `audit.runs`, the work file is checkpointed, closed, fsynced and renamed over the
+published warehouse, and the report rendered into `<reports>/.her2audit-pending/` is moved
+into place right after (`her2audit.work_file`). Its cost does not grow with the registry.
+On a plain file (tests, partial pipelines) `build` is copied to `audit` in one transaction.
+
+The row accounting, output checks and share layer are stages of their own (`account`,
+`share`); a pipeline that left them out gets them here, so a published warehouse always has
+them.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from typing import Any
 
 import duckdb
 
-from her2audit import __version__, warehouse
+from her2audit import __version__, dictionary, warehouse, work_file
 from her2audit.context import RunContext, run_info
 from her2audit.sources.dispatch import display_source
-from her2audit.stages.validate import check_outputs
-
-SQL_STAGE = "90_publish"
-
-# DuckDB's memory for the row-disposition joins over every treatment row (spills beyond it).
-MEMORY_LIMIT = "1500MB"
-
-# What the row-disposition step needs; a partial run (extract only) publishes without it.
-DISPOSITION_INPUTS = {("build", "patients"), ("staging", "line_administrations")}
-
-
-def record_row_dispositions(con: duckdb.DuckDBPyConnection) -> None:
-    """`build.row_dispositions`: every input row used, quarantined or out of scope, with
-    the reason; fails the run if any table's rows do not add up."""
-    present = {(s, t) for s in ("build", "staging") for t in warehouse.table_names(con, s)}
-    if not DISPOSITION_INPUTS.issubset(present):
-        return
-    warehouse.run_sql_stage(con, SQL_STAGE)
-    unbalanced = con.execute(
-        """
-        select accounting.source_table, accounting.rows_in, sum(d.n_rows)::bigint
-        from build.row_accounting as accounting
-        left join build.row_dispositions as d using (source_table)
-        group by all
-        having accounting.rows_in <> coalesce(sum(d.n_rows), 0)
-        """
-    ).fetchall()
-    if unbalanced:
-        raise RuntimeError(f"row dispositions do not add up to the rows read: {unbalanced}")
+from her2audit.stages import account, share
 
 
 def run(ctx: RunContext) -> None:
-    """Publish `build` to `audit` atomically and record the run in `audit.runs`."""
-    with warehouse.settings(ctx.con, memory_limit=MEMORY_LIMIT):
-        record_row_dispositions(ctx.con)
-    check_outputs(ctx)  # output invariants on build.*; a critical failure publishes nothing
+    account.ensure(ctx)
+    share.ensure(ctx)
+    tables = [t for t in warehouse.table_names(ctx.con, warehouse.BUILD) if t != "run_info"]
+    run_row = _run_row(ctx, tables)
+    if warehouse.is_work(ctx.con):
+        _finish_work_file(ctx.con, run_row)
+        db = work_file.publish(ctx.con, ctx.run_id, ctx.reports_dir)
+        ctx.progress(f"published run {ctx.run_id}: {len(tables)} tables in {db}")
+        return
+    warehouse.publish(ctx.con, run_row, tables)
+    dictionary.describe(ctx.con)
+    work_file.move_reports(ctx.reports_dir, ctx.run_id)
+    ctx.progress(f"published {len(tables)} tables to audit (run {ctx.run_id})")
+
+
+def _run_row(ctx: RunContext, tables: list[str]) -> dict[str, Any]:
     info = run_info(ctx.con)
-    row_counts = {
-        name: warehouse.row_count(ctx.con, f"{warehouse.BUILD}.{name}")
-        for name in warehouse.table_names(ctx.con, warehouse.BUILD)
-        if name != "run_info"
-    }
-    run_row = {
+    row_counts = {name: warehouse.row_count(ctx.con, f"{warehouse.BUILD}.{name}")
+                  for name in tables}
+    return {
         "run_id": ctx.run_id,
         "started_at": info.get("started_at"),
         "finished_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
@@ -69,9 +61,26 @@ def run(ctx: RunContext) -> None:
         "row_counts": json.dumps(row_counts, sort_keys=True),
         "software_version": __version__,
     }
-    tables = [t for t in warehouse.table_names(ctx.con, warehouse.BUILD) if t != "run_info"]
-    warehouse.publish(ctx.con, run_row, tables)
-    ctx.progress(f"published {len(tables)} tables to audit (run {ctx.run_id})")
+
+
+def _finish_work_file(con: duckdb.DuckDBPyConnection, run_row: dict[str, Any]) -> None:
+    """The work file as it is published: the run appended to `audit.runs`; gone what only
+    the run needed (`build.run_info`, the data-quality batch views over `build` tables, which
+    would point nowhere in the published file)."""
+    dangling = con.execute(
+        "select schema_name, view_name from duckdb_views() where database_name = 'build' "
+        "and not internal and regexp_matches(sql, '\\bbuild\\.')").fetchall()
+    con.execute("begin transaction")
+    try:
+        for schema, view in dangling:
+            con.execute(f"drop view {schema}.{view}")
+        con.execute(f"drop table if exists {warehouse.BUILD}.run_info")
+        warehouse.append_run(con, run_row)
+        con.execute("commit")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):  # the first error is the one to report
+            con.execute("rollback")
+        raise
 
 
 def _cutoff(ctx: RunContext) -> str | None:

@@ -38,7 +38,8 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory):
         for name, value in env.items():
             mp.setenv(name, value)
         for name in ("HER2AUDIT_REGISTRY", "HER2AUDIT_DB", "HER2AUDIT_REPORTS",
-                     "HER2AUDIT_MAX_ACTIVE_RUNS", "AIRFLOW_VAR_HER2AUDIT_SCHEDULE"):
+                     "HER2AUDIT_MAX_ACTIVE_RUNS", "HER2AUDIT_RULEBOOKS", "HER2AUDIT_QUEUE",
+                     "AIRFLOW_VAR_HER2AUDIT_SCHEDULE"):
             mp.delenv(name, raising=False)
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
                        env=os.environ.copy(), stdout=subprocess.DEVNULL)

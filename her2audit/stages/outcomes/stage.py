@@ -211,14 +211,7 @@ UPSTREAM = ("build.lines_of_therapy", "build.line_concordance", "build.patients"
 
 def missing_upstream(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Upstream tables (lines, concordance, cohort stages) that this run has not built."""
-    present = {
-        f"{schema}.{name}"
-        for schema, name in con.sql(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_catalog = current_database()"
-        ).fetchall()
-    }
-    return [name for name in UPSTREAM if name not in present]
+    return [name for name in UPSTREAM if not warehouse.has_table(con, name)]
 
 
 def run(ctx: RunContext) -> None:

@@ -2,7 +2,8 @@
 internal file for clinical case review (`case_review.html`).
 
 - `run(ctx)`: pipeline stage `report`, renders from the `build` schema of the running
-  pipeline into `ctx.reports_dir`.
+  pipeline into a pending folder that `publish` moves into `ctx.reports_dir` together with
+  the run's tables (`her2audit.work_file`).
 - `build_from_warehouse(db, reports_dir, site=None)`: `her2audit report`, renders from the
   published `audit` schema; with a site, that site's report against the others
   (`site-<SITE>.html`).
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from her2audit import warehouse
+from her2audit import warehouse, work_file
 from her2audit.stages.report import case_review, data, pages
 from her2audit.stages.report.data import Source
 from her2audit.stages.report.privacy import Pseudonymiser
@@ -62,10 +63,17 @@ def build_report(
 
 
 def _write(path: Path, text: str) -> None:
-    """Write atomically: a reader never sees half a report."""
+    """Write atomically: a reader never sees half a report, and a failed write (a full
+    disk) leaves no temporary file behind."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = str(path)  # a full disk names the file it could not write
+        raise
 
 
 def site_file(site: str) -> str:
@@ -123,7 +131,10 @@ def run(ctx: RunContext) -> None:
         ctx.progress("  no reports folder given; report skipped")
         return
     started = time.perf_counter()
-    path = build_report(ctx.con, warehouse.BUILD, ctx.reports_dir)
+    # rendered aside and moved into ctx.reports_dir by `publish`, with the run's tables
+    pending = work_file.pending_reports(ctx.reports_dir, ctx.run_id)
+    path = build_report(ctx.con, warehouse.BUILD, pending)
     size_mb = path.stat().st_size / 1e6
-    ctx.progress(f"  {path} ({size_mb:.1f} MB) and {path.parent / CASE_REVIEW} "
-                 f"in {time.perf_counter() - started:.1f} s")
+    ctx.progress(f"  {ctx.reports_dir / INDEX} ({size_mb:.1f} MB) and "
+                 f"{ctx.reports_dir / CASE_REVIEW} in {time.perf_counter() - started:.1f} s, "
+                 "published with the run")

@@ -39,12 +39,7 @@ class Source:
         return all(t in self.tables for t in tables)
 
     def columns(self, table: str) -> list[str]:
-        rows = self.con.execute(
-            "select column_name from information_schema.columns where table_schema = ? "
-            "and table_name = ? and table_catalog = current_database() order by ordinal_position",
-            [self.schema, table],
-        ).fetchall()
-        return [r[0] for r in rows]
+        return warehouse.column_names(self.con, self.t(table))
 
     def t(self, table: str) -> str:
         return f"{self.schema}.{table}"

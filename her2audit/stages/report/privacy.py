@@ -5,7 +5,8 @@
   environment variable `HER2AUDIT_PSEUDONYM_KEY` and is never written to the warehouse or
   the report. Without it a random key is drawn for the run (and the report says so):
   its pseudonyms then cannot be linked to any other report.
-- **Small cells**: every count from 1 to 10 is shown as "<11" (zero is shown: it
+- **Small cells** (threshold and complementary suppression in `her2audit.disclosure`, shared
+  with the `share` layer): every count from 1 to 10 is shown as "<11" (zero is shown: it
   discloses no one). Where a total is shown beside its parts, a second part is suppressed
   too when only one would be (complementary suppression, shown as "*"), so no suppressed
   count can be recovered by subtraction. A rate whose numerator or denominator is
@@ -19,11 +20,15 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-THRESHOLD = 11
-SUPPRESSED = "<11"
+from her2audit.disclosure import THRESHOLD, is_small, suppress_relations
+
+__all__ = ["THRESHOLD", "SUPPRESSED", "COMPLEMENT", "Pseudonymiser", "is_small", "fmt_count",
+           "fmt_rate", "safe_rate", "suppress_parts", "suppress_rate_grid", "suppress_relations"]
+
+SUPPRESSED = f"<{THRESHOLD}"
 KEY_ENV = "HER2AUDIT_PSEUDONYM_KEY"
 
 
@@ -58,10 +63,6 @@ class Pseudonymiser:
         if text is None or not patient_id:
             return text
         return text.replace(str(patient_id), self(patient_id) or "")
-
-
-def is_small(count: int | float | None) -> bool:
-    return count is not None and count == count and 0 < count < THRESHOLD
 
 
 def suppress_parts(parts: Sequence[int | None], total_shown: bool = True) -> list[bool]:
@@ -105,38 +106,6 @@ def fmt_rate(rate: float | None, digits: int = 1) -> str:
     if rate is None or rate != rate:
         return "–"
     return f"{rate:.{digits}%}"
-
-
-def suppress_relations(
-    values: dict[Any, int | None],
-    relations: Iterable[Iterable[Any]],
-    hidden: set[Any] | None = None,
-    prefer: Callable[[Any], Any] | None = None,
-) -> set[Any]:
-    """Complementary suppression over a whole table (e.g. sites × line groups with margins).
-
-    `values` maps each cell to its count; every relation is a set of cells tied by one
-    linear equation whose other terms are shown (the cells of a row and the row total, or
-    the cells of a column whose total is shown elsewhere). A relation with exactly one
-    hidden cell would give it away, so the smallest other non-zero cell of that relation is
-    hidden too, until no relation has exactly one. Starts from the small cells (1–10) and
-    from `hidden`; `prefer` orders the candidates (smallest first) instead of the count.
-    Returns every cell to hide.
-    """
-    out = {c for c, v in values.items() if is_small(v)} | set(hidden or ())
-    rels = [[c for c in rel if c in values] for rel in relations]
-    key = prefer or (lambda c: (values[c] or 0, str(c)))
-    changed = True
-    while changed:
-        changed = False
-        for rel in rels:
-            if sum(1 for c in rel if c in out and (values[c] or 0) > 0) != 1:
-                continue
-            candidates = [c for c in rel if c not in out and (values[c] or 0) > 0]
-            if candidates:
-                out.add(min(candidates, key=key))
-                changed = True
-    return out
 
 
 def suppress_rate_grid(

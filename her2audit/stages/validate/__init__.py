@@ -1,21 +1,26 @@
-"""The data-quality gate (stage `validate`, and the output checks inside `publish`).
+"""The data-quality gate (stage `validate`, and the output checks before publishing, in
+stage `account`).
 
 Registry suites (`expectations/<table>.json`, `meta.stage = validate`) run right after
 extraction on table-level batches built by `sql/20_validate/`; the output suites
 (`expectations/audit_*.json`, `meta.stage = publish`) run on the `build` tables just
-before they are published (batches from `sql/90_publish/output_checks/`).
+before they are published (batches from `sql/80_account/output_checks/`).
 
 Every result is written to `build.data_quality_results` (published with the run as
 `audit.data_quality_results`) and appended to `audit.data_quality_results_history`, an
 append-only log that also keeps the results of runs the gate stopped. A failed
 `critical` expectation raises `DataQualityError` naming the failed expectations
-(CLI exit 3, failed Airflow task); `warning` failures are recorded and shown.
+(CLI exit 3, failed Airflow task); `warning` failures are recorded and shown. Each failed
+expectation is logged (logger `her2audit.stages.validate`: ERROR for critical, WARNING
+for warning) with its observed value and a few failing values; the CLI prints these
+lines on stderr, an Airflow task log shows them at their level.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -38,6 +43,8 @@ from her2audit.stages.validate.suites import Expectation, Suite, load_suites
 
 if TYPE_CHECKING:
     from her2audit.context import RunContext
+
+log = logging.getLogger(__name__)
 
 RESULTS = "data_quality_results"
 HISTORY = "data_quality_results_history"
@@ -63,7 +70,7 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     return name in warehouse.table_names(con, schema) or bool(con.execute(
         "select 1 from information_schema.views "
         "where table_schema = ? and table_name = ? and table_catalog = current_database()",
-        [schema, name]).fetchall())
+        [warehouse.physical_schema(con, schema), name]).fetchall())
 
 
 def _prepare_validate_inputs(con: duckdb.DuckDBPyConnection) -> None:
@@ -87,13 +94,13 @@ def _skip(con: duckdb.DuckDBPyConnection, exp: Expectation, non_null: int | None
     return None
 
 
-def _counted(outcome: Outcome, metric: metrics.Metric) -> Outcome:
+def _counted(outcome: Outcome, metric: metrics.Metric, examples: tuple[str, ...]) -> Outcome:
     """A per-row expectation judged on its share: report DuckDB's counts, as GX would have
-    over the whole batch."""
+    over the whole batch, and a few of the failing values (`examples`)."""
     percent = 100 * metric.unexpected / metric.counted if metric.counted else None
     return dataclasses.replace(
         outcome, observed_value=f"{metric.unexpected} of {metric.counted} values unexpected",
-        unexpected_count=metric.unexpected, unexpected_percent=percent,
+        unexpected_count=metric.unexpected, unexpected_percent=percent, examples=examples,
     )
 
 
@@ -124,7 +131,11 @@ def _evaluate_suite(
         }
         for o in validator.validate(suite, on_metrics, metrics.frame(chosen), configs):
             m = chosen[o.expectation.name]
-            results[o.expectation.name] = _counted(o, m) if m.unexpected is not None else o
+            if m.unexpected is not None:  # judged on a share: the failing values from DuckDB
+                examples = (metrics.unexpected_examples(con, suite.batch, o.expectation)
+                            if m.unexpected else ())
+                o = _counted(o, m, examples)
+            results[o.expectation.name] = o
     if on_batch:
         for o in validator.validate(suite, on_batch, batch, name=f"{suite.name}_batch"):
             results[o.expectation.name] = o
@@ -209,19 +220,26 @@ def record(con: duckdb.DuckDBPyConnection, run_id: str, stage: str,
         con.unregister("dq_outcomes")
 
 
+def failure_line(o: Outcome) -> str:
+    """One failed expectation: severity, name, observed value, a few failing values."""
+    line = f"[{o.expectation.severity}] {o.suite}.{o.expectation.name}: observed {o.observed_value}"
+    return line + (f"; failing values e.g. {', '.join(o.examples)}" if o.examples else "")
+
+
 def gate(outcomes: Sequence[Outcome], progress: Callable[[str], None]) -> None:
-    """Show failures; raise DataQualityError if a critical expectation failed."""
+    """Log failures; raise DataQualityError if a critical expectation failed."""
     failed = [o for o in outcomes if o.status == FAILED]
     n_skipped = sum(o.success is None for o in outcomes)
     progress(f"  {len(outcomes)} expectations: {len(outcomes) - len(failed) - n_skipped} passed, "
              f"{len(failed)} failed, {n_skipped} not evaluated")
     for o in failed:
-        progress(f"  [{o.expectation.severity}] {o.suite}.{o.expectation.name}: "
-                 f"observed {o.observed_value}")
+        critical = o.expectation.severity == "critical"
+        log.log(logging.ERROR if critical else logging.WARNING, "  %s", failure_line(o))
     critical = [o for o in failed if o.expectation.severity == "critical"]
     if critical:
         raise DataQualityError(
-            [f"{o.suite}.{o.expectation.name} (observed {o.observed_value})" for o in critical]
+            [f"{o.suite}.{o.expectation.name} (observed {o.observed_value}"
+             + (f", e.g. {o.examples[0]}" if o.examples else "") + ")" for o in critical]
         )
 
 
@@ -237,5 +255,6 @@ def run(ctx: RunContext) -> None:
 
 
 def check_outputs(ctx: RunContext) -> None:
-    """Inside `publish`: the output invariants on the `build` tables about to be published."""
+    """Before publishing (stage `account`): the output invariants on the `build` tables about
+    to be published."""
     _check(ctx, "publish")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import math
 from typing import Any
 
@@ -40,6 +41,7 @@ class Outcome:
     observed_value: str | None
     unexpected_count: int | None
     unexpected_percent: float | None
+    examples: tuple[str, ...] = ()  # a few failing values, for logs (never stored)
 
     @property
     def success(self) -> bool | None:
@@ -63,8 +65,29 @@ def _format(value: Any) -> str | None:
     return str(value)
 
 
+def _examples(values: list | None, limit: int = 3) -> tuple[str, ...]:
+    """Up to `limit` distinct failing values, in the order GX listed them."""
+    out: list[str] = []
+    for value in values or []:
+        text = _format(value)
+        if text is not None and text not in out:
+            out.append(text)
+        if len(out) == limit:
+            break
+    return tuple(out)
+
+
 def not_evaluated(suite: str, exp: Expectation, why: str) -> Outcome:
     return Outcome(suite, exp, NOT_EVALUATED, why, None, None)
+
+
+def _gx_loggers_follow_their_parent() -> None:
+    """GX pins some of its module loggers at INFO when imported; let every one follow the
+    `great_expectations` logger's level instead, which the caller sets (Airflow tasks keep
+    it at WARNING)."""
+    for name, logger in logging.root.manager.loggerDict.items():
+        if name.startswith("great_expectations.") and isinstance(logger, logging.Logger):
+            logger.setLevel(logging.NOTSET)
 
 
 class Validator:
@@ -76,8 +99,10 @@ class Validator:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        logging.getLogger("great_expectations").setLevel(logging.ERROR)
-
+        gx_logger = logging.getLogger("great_expectations")
+        if gx_logger.level == logging.NOTSET:  # the caller chose no level: errors only
+            gx_logger.setLevel(logging.ERROR)
+        _gx_loggers_follow_their_parent()
         self._gx = gx
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -142,6 +167,7 @@ class Validator:
             suite, exp, PASSED if r.success else FAILED, observed_text,
             int(unexpected) if unexpected is not None else None,
             float(percent) if percent is not None else None,
+            _examples(res.get("partial_unexpected_list")),
         )
 
 

@@ -159,6 +159,20 @@ def measure(
     return row[0], metrics
 
 
+def unexpected_examples(
+    con: duckdb.DuckDBPyConnection, relation: str, exp: Expectation, limit: int = 3
+) -> tuple[str, ...]:
+    """A few distinct values failing a per-row expectation, smallest first, for the logs
+    (a pair expectation shows `A / B`). Run only for an expectation that failed."""
+    counted, bad = _map_sql(exp)
+    kw = exp.kwargs
+    columns = ", ".join(_ident(c) for c in ([kw["column"]] if "column" in kw
+                                            else [kw["column_A"], kw["column_B"]]))
+    rows = con.execute(f"select distinct {columns} from {relation} "
+                       f"where ({counted}) and ({bad}) order by all limit {int(limit)}").fetchall()
+    return tuple(" / ".join(str(v) for v in row) for row in rows)
+
+
 def frame(metrics: dict[str, Metric]):
     """The metric frame: one column per metric, padded with nulls to the longest."""
     import pandas as pd

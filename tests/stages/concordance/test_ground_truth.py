@@ -24,7 +24,7 @@ def warehouse_and_truth(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ground_truth")
     registry = tmp / "registry"
     synth.write_registry(registry, patients=PATIENTS, seed=SEED, fmt="csv")
-    db = tmp / "audit.duckdb"
+    db = tmp / "her2audit.duckdb"
     pipeline.run_pipeline(db, str(registry), load_parameters(), None, "test",
                           stages=["extract", "cohort", "lines", "concordance"],
                           progress=lambda m: None)

@@ -64,7 +64,8 @@ def test_no_raw_value_of_a_quarantined_row_reaches_the_shareable_report(tmp_path
         f.write(malformed_line + "\r\n")  # csv.writer ends lines with CRLF
     reports = root / "reports"
     pipeline.run_pipeline(root / "w.duckdb", str(registry), load_parameters(), reports,
-                          command="test", stages=["extract", "report"], progress=lambda m: None)
+                          command="test", stages=["extract", "report", "publish"],
+                          progress=lambda m: None)
     index = (reports / "index.html").read_text(encoding="utf-8")
     review = (reports / "case_review.html").read_text(encoding="utf-8")
     for value in raw:

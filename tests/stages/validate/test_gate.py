@@ -89,6 +89,28 @@ def test_warnings_are_recorded_but_do_not_stop_the_run(small_registry, rewrite, 
     assert got["treatments_setting_unknown_at_most_50pct"] == ("warning", "failed", False, "1")
 
 
+def test_failed_expectations_are_logged_at_their_severity_with_failing_values(
+        small_registry, rewrite, tmp_path, caplog):
+    rewrite(small_registry / "biomarkers.csv",
+            lambda i, r: {**r, "test_date": "1985-05-05"} if i < 3 else r)
+    with caplog.at_level("INFO", logger="her2audit"):
+        validate(small_registry, tmp_path / "w.duckdb")
+    failed = {r.getMessage().split(":")[0].strip(): r for r in caplog.records
+              if r.name == "her2audit.stages.validate"}
+    old_test = failed["[warning] biomarkers.biomarkers_test_date_from_1990"]
+    assert old_test.levelname == "WARNING"
+    assert "failing values e.g. 1985" in old_test.getMessage()  # the year checked
+    assert failed["[warning] patients.patients_at_least_100"].levelname == "WARNING"
+
+    rewrite(small_registry / "biomarkers.csv", lambda i, r: None if r["marker"] == "HER2" else r)
+    with caplog.at_level("INFO", logger="her2audit"), pytest.raises(DataQualityError):
+        validate(small_registry, tmp_path / "w2.duckdb")
+    errors = [r.getMessage() for r in caplog.records
+              if r.name == "her2audit.stages.validate" and r.levelname == "ERROR"]
+    assert any("biomarkers.biomarkers_has_her2_results: observed missing: HER2" in m
+               for m in errors), errors
+
+
 def test_validate_command_prints_the_results_and_exits_3(small_registry, rewrite, tmp_path, capsys):
     rewrite(small_registry / "treatments.csv",
             lambda i, r: {**r, "patient_id": "nobody"} if i % 2 == 0 else r)

@@ -1,4 +1,4 @@
--- stage: publish (output checks) / step: lines of therapy batch
+-- stage: account (output checks) / step: lines of therapy batch
 -- reads: build.lines_of_therapy
 -- writes: staging.dq_audit_lines (view; one row per row of build.lines_of_therapy)
 -- For expectations/audit_lines_of_therapy.json: one row per line, line numbers

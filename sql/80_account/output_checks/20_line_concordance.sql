@@ -1,4 +1,4 @@
--- stage: publish (output checks) / step: line concordance batch
+-- stage: account (output checks) / step: line concordance batch
 -- reads: build.lines_of_therapy, build.line_concordance
 -- writes: staging.dq_audit_concordance (view; one row per line key in either table)
 -- For expectations/audit_line_concordance.json: exactly one concordance row per line,

@@ -1,4 +1,4 @@
--- stage: publish / step: row dispositions
+-- stage: account / step: row dispositions
 -- reads: build.row_accounting, build.quarantine, build.patients, build.patient_exclusions,
 --        staging.treatments, staging.administrations, staging.line_administrations,
 --        staging.diagnoses, staging.biomarkers, staging.metastases, staging.progressions,

@@ -1,0 +1,97 @@
+"""### her2_network_audit — the audit across a network of centres
+
+For each centre in the `centres` param (a list of `{centre, registry, db}`), one mapped task
+group runs the audit on that centre's registry into its own warehouse (the tasks of
+`her2_registry_audit`), then writes its share package (aggregates only, counts 1-10
+suppressed) to `<packages>/<centre>/`. When every centre is done, `merge` checks the
+packages and merges them into the network warehouse and report (`her2audit network`).
+
+Centres run in parallel as far as the executor allows (each writes its own DuckDB file);
+on Celery workers this is how the work spreads across machines. Params `packages`,
+`network_db` and `reports` default to `HER2AUDIT_PACKAGES`, `HER2AUDIT_NETWORK_DB` and
+`HER2AUDIT_NETWORK_REPORTS`; the line-of-therapy parameters apply to every centre.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import Param, dag, task, task_group
+
+from her2audit import orchestration as orch
+from her2audit.network import orchestration as net
+from her2audit.parameters import load_parameters
+
+_rules = load_parameters()
+
+
+def _centre_task(name: str):
+    @task(task_id=name)
+    def run_stage(source: dict, audit_run: str) -> str:
+        return net.run_centre_task(name, source, audit_run)
+
+    return run_stage
+
+
+@dag(
+    dag_id=net.DAG_ID,
+    schedule=None,
+    start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"owner": "her2audit", "retries": 0},
+    params={
+        "centres": Param([], type="array", items={"type": "object"},
+                         description="one {centre, registry, db} per centre: its name (names "
+                                     "its package folder), registry folder or source URI, "
+                                     "and its own DuckDB warehouse file"),
+        "packages": Param(orch.default_param("packages"), type=["null", "string"],
+                          description="folder for the centres' share packages"),
+        "network_db": Param(orch.default_param("network_db"), type=["null", "string"],
+                            description="network DuckDB warehouse file to write"),
+        "reports": Param(orch.default_param("network_reports"), type=["null", "string"],
+                         description="folder for the network report"),
+        "guideline": Param(_rules.guideline, type=["null", "string"],
+                           description="pin one rulebook id for every centre; empty: the "
+                                       "version in force at each line's start"),
+        "pre_index_days": Param(_rules.pre_index_days, type="integer", minimum=0,
+                                description="days before metastatic diagnosis that count"),
+        "regimen_window_days": Param(_rules.regimen_window_days, type="integer", minimum=0,
+                                     description="days from a line's start forming its regimen"),
+        "max_gap_days": Param(_rules.max_gap_days, type="integer", minimum=0,
+                              description="a longer gap between administrations ends a line"),
+        "data_cutoff": Param(None, type=["null", "string"], format="date",
+                             description="one censoring date YYYY-MM-DD for every centre"),
+    },
+    tags=["her2audit", "network"],
+    doc_md=__doc__,
+)
+def her2_network_audit():
+    @task
+    def centre_sources(params=None) -> list[dict]:
+        return net.centre_sources(params)
+
+    @task_group(group_id="centre")
+    def centre_audit(source: dict):
+        @task(task_id="extract")
+        def extract(source: dict, params=None) -> str:
+            return net.start_centre(source, params)
+
+        audit_run = extract(source)
+        for name in net.CENTRE_TASKS:
+            audit_run = _centre_task(name)(source, audit_run)
+
+        @task(task_id="share")
+        def share(source: dict, audit_run: str, params=None) -> str:
+            return net.share_centre(source, params["packages"])
+
+        return share(source, audit_run)
+
+    @task
+    def merge(packages: list[str], params=None) -> dict:
+        return net.merge(params["packages"], params["network_db"], params["reports"])
+
+    merge(centre_audit.expand(source=centre_sources()))
+
+
+her2_network_audit()
