@@ -9,7 +9,13 @@ import duckdb
 import pytest
 
 from her2audit import guidelines, orchestration, work_file
-from her2audit.errors import DataQualityError, RegistryError, RuleFileError, UsageError
+from her2audit.errors import (
+    DataQualityError,
+    Her2AuditError,
+    RegistryError,
+    RuleFileError,
+    UsageError,
+)
 from her2audit.parameters import RunParameters
 
 
@@ -64,32 +70,30 @@ def test_only_publish_emits_assets_and_they_say_where_the_outputs_are(small_regi
 
 # ---- what is retried, what fails at once -------------------------------------------
 
-def lock_error(db) -> duckdb.IOException:
-    """The error DuckDB raises when another process holds `db` open for writing."""
+def lock_error(small_registry, db) -> Exception:
+    """What a task raises when another process holds the run's work file open for
+    writing: the one-line environment fault, raised from DuckDB's lock error."""
+    run_id = orchestration.start_and_extract({"registry": str(small_registry), "db": str(db)})
+    work = work_file.work_path(db)
     holder = subprocess.Popen(
         [sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
-         "print('locked', flush=True); sys.stdin.read()", str(db)],
+         "print('locked', flush=True); sys.stdin.read()", str(work)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(duckdb.IOException) as caught:
-            orchestration.run_task("validate", "some-run", db)
+        with pytest.raises(Exception) as caught:
+            orchestration.run_task("validate", run_id, db)
         return caught.value
     finally:
         holder.communicate("")
 
 
-def test_a_locked_warehouse_is_transient_even_when_reported_as_a_usage_error(tmp_path):
-    locked = lock_error(tmp_path / "w.duckdb")
-    assert "lock" in str(locked).lower()
-    assert orchestration.is_transient(locked)
-    try:  # how a friendly one-line message for the CLI would wrap it
-        try:
-            raise locked
-        except duckdb.IOException:
-            raise UsageError("w.duckdb: the warehouse is locked by another process") from None
-    except UsageError as wrapped:
-        assert orchestration.is_transient(wrapped)
+def test_a_locked_work_file_is_transient_though_reported_as_a_one_line_fault(small_registry,
+                                                                            tmp_path):
+    fault = lock_error(small_registry, tmp_path / "w.duckdb")
+    assert isinstance(fault, Her2AuditError) and "lock" in str(fault).lower()
+    assert any(isinstance(e, duckdb.IOException) for e in orchestration._chain(fault))
+    assert orchestration.is_transient(fault)
 
 
 def test_her2audit_errors_and_bugs_are_permanent_and_dropped_connections_transient(tmp_path):
