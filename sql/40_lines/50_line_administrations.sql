@@ -1,10 +1,12 @@
 -- stage: lines / step: line administrations
--- reads: temp lot_lines, lot_patients, staging.line_ingredient_rules,
---   variable regimen_window_days
+-- reads: temp lot_lines, lot_patients, staging.line_ingredient_rules, lot_np_duplicates (the
+--   exact-duplicate groups the lines core found, integer keys), variable regimen_window_days
 -- writes: staging.line_starts (per line: start, end of its regimen window, where the
 --   patient's metastatic setting begins, the regimen's ingredient ids),
---   staging.line_regimen_sets (each distinct regimen's ingredients), and the view
---   staging.line_administrations
+--   staging.line_regimen_sets (each distinct regimen's ingredients),
+--   staging.line_duplicate_groups (patient, ingredient, start and last date of every group
+--   of exact-duplicate administrations, once; the account stage counts duplicate rows
+--   from it), and the view staging.line_administrations
 -- staging.line_administrations: every line-forming administration row (record_key) of a
 -- patient with lines, in the metastatic setting, with its line_number and role:
 -- `regimen` (given within the regimen window), `continuation` (a regimen ingredient given
@@ -40,6 +42,16 @@ members as (
 
 select members.ingredient_ids, rules.ingredient, rules.substitution_key
 from members
+join staging.line_ingredient_rules as rules using (ingredient_id);
+
+create or replace table staging.line_duplicate_groups as
+select
+    patients.patient_id,
+    rules.ingredient,
+    date '1970-01-01' + duplicates.start_day::integer as start_date,
+    date '1970-01-01' + duplicates.last_day::integer as last_date
+from lot_np_duplicates as duplicates
+join lot_patients as patients using (pid)
 join staging.line_ingredient_rules as rules using (ingredient_id);
 
 create or replace view staging.line_administrations as

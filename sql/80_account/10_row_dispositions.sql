@@ -1,54 +1,91 @@
 -- stage: account / step: row dispositions
 -- reads: build.row_accounting, build.quarantine, build.patients, build.patient_exclusions,
---        staging.treatments, staging.administrations, staging.line_administrations,
+--        staging.patients, staging.treatments, staging.drug_mapping,
+--        staging.line_ingredient_rules, staging.line_starts, staging.line_duplicate_groups,
 --        staging.diagnoses, staging.biomarkers, staging.metastases, staging.progressions,
---        staging.patients, raw.source_dispositions, variable pre_index_days
+--        raw.source_dispositions, variable pre_index_days
 -- writes: build.row_dispositions (source_table, disposition, reason, n_rows): what became
 --         of every input row — `used`, `quarantined` (reason = rule) or `out_of_scope`
 --         (with the reason). Per table the rows add up to rows_in of build.row_accounting.
 --         Source rows an adapter counted without landing them come from
 --         raw.source_dispositions: `out_of_scope` as counted, `combined` rows (folded into
 --         a patient's staged row) `used` for a cohort patient, else out of scope.
+--
+-- Bounded memory at any size: every treatment row is classified in one streaming pass
+-- against small tables (one row per patient, one per distinct drug spelling) and counted
+-- at once; no join or sort keyed by row. A treatment row is in a line of therapy when one
+-- of its drug's line-forming ingredients is given in the metastatic setting of a patient
+-- with lines, on or after the first line's start (what staging.line_administrations
+-- assigns). The rows that only repeat an earlier identical administration
+-- (staging.line_administrations' `duplicate`) are found among the few groups the lines
+-- stage saw repeated, and moved from `line_of_therapy` to `exact_duplicate_counted_once`.
 
 create or replace table build.row_dispositions as
-with cohort as (
-    select patient_id, metastatic_date from build.patients
+with line_patients as (
+    select
+        patient_id,
+        min(start_date) as first_line_start,
+        any_value(metastatic_setting_from) as metastatic_setting_from
+    from staging.line_starts
+    group by patient_id
 ),
 
-exclusions as (
-    select patient_id, reason from build.patient_exclusions
+patient_flags as (
+    -- one row per staged patient: cohort, exclusion, where the lines begin
+    select
+        patients.patient_id,
+        cohort.patient_id is not null as in_cohort,
+        cohort.metastatic_date,
+        exclusions.reason as exclusion_reason,
+        line_patients.first_line_start,
+        line_patients.metastatic_setting_from
+    from staging.patients as patients
+    left join build.patients as cohort using (patient_id)
+    left join build.patient_exclusions as exclusions using (patient_id)
+    left join line_patients using (patient_id)
+),
+
+spellings as (
+    -- one row per distinct drug spelling: what its ingredients are
+    select
+        mapping.drug,
+        mapping.code_system,
+        mapping.drug_code,
+        bool_or(mapping.line_forming) as line_forming,
+        bool_or(mapping.her2_directed) as her2_directed,
+        bool_or(mapping.line_forming and rules.ingredient is not null) as forms_lines
+    from staging.drug_mapping as mapping
+    left join staging.line_ingredient_rules as rules using (ingredient)
+    group by all
 ),
 
 treatment_rows as (
     -- one row per staged treatment row, with what the pipeline did with it
     select
-        treatments.record_key,
         treatments.patient_id,
-        cohort.patient_id is not null as in_cohort,
-        exclusions.reason as exclusion_reason,
-        mapped.record_key is not null as mapped,
-        coalesce(mapped.any_line_forming, false) as line_forming,
-        coalesce(mapped.any_her2_directed, false) as her2_directed,
+        treatments.start_date,
+        coalesce(patients.in_cohort, false) as in_cohort,
+        patients.exclusion_reason,
+        spellings.line_forming is not null as mapped,
+        coalesce(spellings.line_forming, false) as line_forming,
+        coalesce(spellings.her2_directed, false) as her2_directed,
         treatments.setting in ('neoadjuvant', 'adjuvant')
             or treatments.start_date
-                < cohort.metastatic_date - to_days(getvariable('pre_index_days')::integer)
+                < patients.metastatic_date - to_days(getvariable('pre_index_days')::integer)
             as before_metastatic,
-        in_line.record_key is not null as in_line,
-        coalesce(in_line.all_duplicates, false) as duplicate
+        coalesce(
+            spellings.forms_lines
+            and treatments.start_date >= patients.metastatic_setting_from
+            and treatments.start_date >= patients.first_line_start
+            and coalesce(treatments.setting, 'unknown') not in ('neoadjuvant', 'adjuvant'),
+            false
+        ) as in_line
     from staging.treatments as treatments
-    left join cohort using (patient_id)
-    left join exclusions using (patient_id)
-    left join (
-        select record_key, bool_or(line_forming) as any_line_forming,
-            bool_or(her2_directed) as any_her2_directed
-        from staging.administrations
-        group by record_key
-    ) as mapped using (record_key)
-    left join (
-        select record_key, bool_and(duplicate) as all_duplicates
-        from staging.line_administrations
-        group by record_key
-    ) as in_line using (record_key)
+    left join patient_flags as patients using (patient_id)
+    left join spellings
+        on spellings.drug is not distinct from treatments.drug
+        and spellings.code_system is not distinct from treatments.code_system
+        and spellings.drug_code is not distinct from treatments.drug_code
 ),
 
 treatment_reasons as (
@@ -56,7 +93,6 @@ treatment_reasons as (
         case
             when not in_cohort then 'patient_not_in_cohort: ' || coalesce(exclusion_reason, '?')
             when not mapped then 'unmapped_drug'
-            when in_line and duplicate then 'exact_duplicate_counted_once'
             when in_line then 'line_of_therapy'
             when not line_forming then 'supportive_drug'
             when before_metastatic and her2_directed then 'prior_her2_treatment_early_relapse'
@@ -70,24 +106,71 @@ treatment_dispositions as (
     select
         'treatments' as source_table,
         case
-            when reason in ('line_of_therapy', 'exact_duplicate_counted_once',
-                'prior_her2_treatment_early_relapse') then 'used'
+            when reason in ('line_of_therapy', 'prior_her2_treatment_early_relapse') then 'used'
             else 'out_of_scope'
         end as disposition,
-        reason
+        reason,
+        count(*) as n_rows
     from treatment_reasons
+    group by all
+),
+
+repeat_candidates as (
+    -- the in-line administrations of the (patient, start date)s where the lines stage saw
+    -- an identical administration repeated: a small set, keyed by row only here
+    select
+        treatments.record_key,
+        treatments.patient_id,
+        mapping.ingredient,
+        treatments.start_date,
+        coalesce(treatments.end_date, treatments.start_date) as end_key
+    from staging.treatments as treatments
+    semi join (select distinct patient_id, start_date from staging.line_duplicate_groups)
+        as repeated using (patient_id, start_date)
+    join patient_flags as patients using (patient_id)
+    join staging.drug_mapping as mapping
+        on mapping.drug is not distinct from treatments.drug
+        and mapping.code_system is not distinct from treatments.code_system
+        and mapping.drug_code is not distinct from treatments.drug_code
+    semi join staging.line_ingredient_rules as rules using (ingredient)
+    where mapping.line_forming
+        and treatments.start_date >= patients.metastatic_setting_from
+        and treatments.start_date >= patients.first_line_start
+        and coalesce(treatments.setting, 'unknown') not in ('neoadjuvant', 'adjuvant')
+),
+
+repeated_records as (
+    -- a row counts once already when every one of its in-line administrations repeats an
+    -- earlier row's (first by record key, as staging.line_administrations orders them)
+    select record_key
+    from (
+        select
+            record_key,
+            row_number() over (
+                partition by patient_id, ingredient, start_date, end_key order by record_key
+            ) > 1 as duplicate
+        from repeat_candidates
+    )
+    group by record_key
+    having bool_and(duplicate)
+),
+
+duplicate_dispositions as (
+    select
+        'treatments' as source_table,
+        'used' as disposition,
+        unnest(['exact_duplicate_counted_once', 'line_of_therapy']) as reason,
+        unnest([count(*), -count(*)]) as n_rows
+    from repeated_records
 ),
 
 patient_rows as (
     select
         'patients' as source_table,
-        case when cohort.patient_id is not null then 'used' else 'out_of_scope' end
-            as disposition,
-        case when cohort.patient_id is not null then 'cohort_patient'
-            else 'patient_not_in_cohort: ' || coalesce(exclusions.reason, '?') end as reason
-    from staging.patients as patients
-    left join cohort using (patient_id)
-    left join exclusions using (patient_id)
+        case when in_cohort then 'used' else 'out_of_scope' end as disposition,
+        case when in_cohort then 'cohort_patient'
+            else 'patient_not_in_cohort: ' || coalesce(exclusion_reason, '?') end as reason
+    from patient_flags
 ),
 
 clinical_rows as (
@@ -108,7 +191,7 @@ clinical_dispositions as (
         case when cohort.patient_id is not null then 'cohort_patient'
             else 'patient_not_in_cohort' end as reason
     from clinical_rows
-    left join cohort using (patient_id)
+    left join build.patients as cohort using (patient_id)
 ),
 
 quarantined as (
@@ -126,11 +209,12 @@ at_source as (
             else 'patient_not_in_cohort' end as reason,
         d.n_rows
     from raw.source_dispositions as d
-    left join cohort using (patient_id)
+    left join build.patients as cohort using (patient_id)
 ),
 
 all_rows as (
-    select *, 1 as n_rows from treatment_dispositions
+    select * from treatment_dispositions
+    union all select * from duplicate_dispositions
     union all select *, 1 from patient_rows
     union all select *, 1 from clinical_dispositions
     union all select *, 1 from quarantined
@@ -140,4 +224,5 @@ all_rows as (
 select source_table, disposition, reason, sum(n_rows)::bigint as n_rows
 from all_rows
 group by all
+having sum(n_rows) <> 0
 order by source_table, disposition, n_rows desc, reason;

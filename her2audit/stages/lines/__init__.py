@@ -252,6 +252,9 @@ class LineInputs:
     last: np.ndarray
     ingredient: np.ndarray
     rules: lines_core.IngredientRules
+    # (pid, start, last, ingredient) of every exact-duplicate group, once: what the account
+    # stage needs to count the duplicate rows without re-sorting every administration
+    duplicate_groups: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def read_inputs(con: duckdb.DuckDBPyConnection) -> LineInputs:
@@ -266,8 +269,11 @@ def read_inputs(con: duckdb.DuckDBPyConnection) -> LineInputs:
     ).to_arrow_table()
     columns = [adm.column(c).to_numpy() for c in ("pid", "start_day", "last_day", "ingredient_id")]
     del adm
+    duplicate_groups = lines_core.duplicated_groups(*columns)
     pid, start, last, ingredient = lines_core.deduplicate(*columns)
-    return LineInputs(pid, start, last, ingredient, _ingredient_rule_arrays(con))
+    del columns
+    return LineInputs(pid, start, last, ingredient, _ingredient_rule_arrays(con),
+                      duplicate_groups)
 
 
 def write_lines(con: duckdb.DuckDBPyConnection, inputs: LineInputs, window: int, max_gap: int,
@@ -299,8 +305,16 @@ def write_lines(con: duckdb.DuckDBPyConnection, inputs: LineInputs, window: int,
         ).fetchall())
         if kinds.get("line_administrations") == "BASE TABLE":  # written by an older version
             con.execute("drop table staging.line_administrations")
-    for step in ("30_", "40_", "50_") if details else ("30_",):
-        warehouse.run_sql_file(con, _sql(step))
+    warehouse.run_sql_file(con, _sql("30_"))
+    if details:
+        warehouse.run_sql_file(con, _sql("40_"))
+        duplicates = pa.table(dict(zip(("pid", "start_day", "last_day", "ingredient_id"),
+                                       inputs.duplicate_groups, strict=True)))
+        con.register("lot_np_duplicates", duplicates)
+        try:
+            warehouse.run_sql_file(con, _sql("50_"))
+        finally:
+            con.unregister("lot_np_duplicates")
     timings["lines"] = time.perf_counter() - started
     return steps
 

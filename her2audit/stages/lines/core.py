@@ -50,14 +50,28 @@ def _segment_starts(sorted_ids: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
 
 
+def first_of_group(pid, start, last, ingredient) -> np.ndarray:
+    """Per row of the sorted input: whether it is the first of its exact-duplicate group
+    (same patient, ingredient, start and last day; duplicates are adjacent)."""
+    if pid.size == 0:
+        return np.zeros(0, dtype=bool)
+    return np.r_[True, (pid[1:] != pid[:-1]) | (start[1:] != start[:-1])
+                 | (last[1:] != last[:-1]) | (ingredient[1:] != ingredient[:-1])]
+
+
 def deduplicate(pid, start, last, ingredient):
     """Exact duplicates (same patient, ingredient, start and last day) count once; the input
     is sorted so duplicates are adjacent. Returns the kept arrays."""
-    if pid.size == 0:
-        return pid, start, last, ingredient
-    keep = np.r_[True, (pid[1:] != pid[:-1]) | (start[1:] != start[:-1])
-                 | (last[1:] != last[:-1]) | (ingredient[1:] != ingredient[:-1])]
+    keep = first_of_group(pid, start, last, ingredient)
     return pid[keep], start[keep], last[keep], ingredient[keep]
+
+
+def duplicated_groups(pid, start, last, ingredient):
+    """The keys (pid, start, last, ingredient) of the exact-duplicate groups with more than
+    one row, once each, from the sorted input."""
+    repeat = ~first_of_group(pid, start, last, ingredient)
+    keys = pid[repeat], start[repeat], last[repeat], ingredient[repeat]
+    return deduplicate(*keys)
 
 
 def gap_episodes(pid, start, last, max_gap: int):
