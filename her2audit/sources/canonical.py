@@ -13,7 +13,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -92,19 +95,20 @@ def _read_header(path: Path) -> list[str]:
     return names
 
 
-def scan_file(path: Path, chunk: int = 1 << 22) -> tuple[str, bool]:
-    """One pass over the bytes: the file's SHA-256, and whether it mixes line ends (some
-    lines end CRLF and others LF alone, e.g. rows appended by another program)."""
-    digest = hashlib.sha256()
-    n_lf = n_crlf = 0
+def mixed_line_ends(path: Path, chunk: int = 1 << 22) -> bool:
+    """Whether the file mixes line ends (some lines end CRLF and others LF alone, e.g. rows
+    appended by another program). A file without a carriage return is settled by a fast
+    single-byte count; only one with CRs has its CRLFs counted."""
+    n_lf = n_cr = n_crlf = 0
     previous = b""
     with open(path, "rb") as f:
         while block := f.read(chunk):
-            digest.update(block)
             n_lf += block.count(b"\n")
-            n_crlf += block.count(b"\r\n") + (previous == b"\r" and block[:1] == b"\n")
+            if b"\r" in block or previous == b"\r":
+                n_cr += 1
+                n_crlf += block.count(b"\r\n") + (previous == b"\r" and block[:1] == b"\n")
             previous = block[-1:]
-    return digest.hexdigest(), 0 < n_crlf < n_lf
+    return n_cr > 0 and 0 < n_crlf < n_lf
 
 
 def _with_lf_line_ends(path: Path, folder: Path) -> Path:
@@ -130,12 +134,13 @@ def _csv_scan(table: Table, path: Path) -> str:
 
 
 def _land_csv(
-    con: duckdb.DuckDBPyConnection, table: Table, path: Path, sha: str, mixed_line_ends: bool
+    con: duckdb.DuckDBPyConnection, table: Table, path: Path, sha: Callable[[], str],
+    mixed: bool,
 ) -> int:
     names = _read_header(path)
     _source_columns(names, table, path)
     with tempfile.TemporaryDirectory(prefix="her2audit-") as tmp:
-        readable = _with_lf_line_ends(path, Path(tmp)) if mixed_line_ends else path
+        readable = _with_lf_line_ends(path, Path(tmp)) if mixed else path
         scan = _csv_scan(table, readable)
         try:
             duck_names = [d[0] for d in con.execute(f"select * from {scan} limit 0").description]
@@ -218,29 +223,37 @@ def read_folder(con: duckdb.DuckDBPyConnection, folder: Path) -> str:
     tables = registry_tables()
     raw.reset_raw(con, list(tables))
     fingerprint = hashlib.sha256()
-    for table in tables.values():
-        path = find_table_file(folder, table)
-        if path is None:
-            if table.required:
-                raise RegistryError(
-                    str(folder / f"{table.name}.csv"),
-                    f"required table {table.name} is missing; add {table.name}.csv "
-                    f"or {table.name}.parquet to the registry folder",
-                )
-            raw.land_empty(con, table)
-            continue
-        try:
-            if path.suffix == ".csv":
-                sha, mixed_line_ends = scan_file(path)
-            else:
-                sha, mixed_line_ends = raw.file_sha256(path), False
-        except OSError as exc:
-            raise RegistryError(str(path), f"cannot be opened ({exc.strerror})") from None
-        fingerprint.update(f"{path.name}:{sha}\n".encode())
-        if path.suffix == ".csv":
-            n = _land_csv(con, table, path, sha, mixed_line_ends)
-        else:
-            n = _land_parquet(con, table, path, sha)
-        if n == 0 and table.required:
-            raise RegistryError(str(path), "has no data rows; a registry needs at least one")
+    with ThreadPoolExecutor(max_workers=1) as hasher:
+        for table in tables.values():
+            _land_table(con, folder, table, hasher, fingerprint)
     return fingerprint.hexdigest()
+
+
+def _land_table(con: duckdb.DuckDBPyConnection, folder: Path, table: Table,
+                hasher: ThreadPoolExecutor, fingerprint: Any) -> None:
+    """Land one registry table's file (or an empty table for a missing optional one) and
+    add the file's hash to the source fingerprint."""
+    path = find_table_file(folder, table)
+    if path is None:
+        if table.required:
+            raise RegistryError(
+                str(folder / f"{table.name}.csv"),
+                f"required table {table.name} is missing; add {table.name}.csv "
+                f"or {table.name}.parquet to the registry folder",
+            )
+        raw.land_empty(con, table)
+        return
+    try:
+        if path.suffix == ".csv":
+            # the file is hashed in a thread while DuckDB reads it
+            hashing = hasher.submit(raw.file_sha256, path)
+            n = _land_csv(con, table, path, hashing.result, mixed_line_ends(path))
+            sha = hashing.result()
+        else:
+            sha = raw.file_sha256(path)
+            n = _land_parquet(con, table, path, sha)
+    except OSError as exc:
+        raise RegistryError(str(path), f"cannot be opened ({exc.strerror})") from None
+    fingerprint.update(f"{path.name}:{sha}\n".encode())
+    if n == 0 and table.required:
+        raise RegistryError(str(path), "has no data rows; a registry needs at least one")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -63,6 +64,7 @@ create table raw.source_dispositions (
 
 
 def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
+    """The file's SHA-256 (hashlib releases the GIL: it can run beside a DuckDB read)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(chunk):
@@ -172,7 +174,7 @@ def land_in_order(
     table: Table,
     select_sql: str,
     source_file: str,
-    sha256: str,
+    sha256: str | Callable[[], str],
     source_columns: dict[str, str],
 ) -> int:
     """Land a file whose rows come in file order (a CSV scan): `raw.<table>_rows` holds
@@ -180,7 +182,8 @@ def land_in_order(
     line number being its position in the table (`rowid`) after the header line.
 
     No window numbers the rows, so DuckDB reads and writes the file in parallel; rows
-    the parser rejected are numbered around by `number_rows_around_rejects`.
+    the parser rejected are numbered around by `number_rows_around_rejects`. `sha256` may
+    be a function giving the file's hash once the rows are in (hashing beside the read).
     """
     loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     rows = f"raw.{rows_table(table.name)}"
@@ -189,6 +192,8 @@ def land_in_order(
         con.execute(
             f"create or replace table {rows} as select {columns} from ({select_sql}) as source"
         )
+    if callable(sha256):
+        sha256 = sha256()
     _create_row_view(con, table, source_file, sha256, loaded_at, "rows.rowid + 2")
     n = con.execute(f"select count(*) from {rows}").fetchall()[0][0]
     con.execute(

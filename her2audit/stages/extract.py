@@ -21,10 +21,15 @@ MEMORY_LIMIT = os.environ.get("HER2AUDIT_EXTRACT_MEMORY_LIMIT", "1500MB")
 # patients); one checkpoint at the end writes everything once.
 CHECKPOINT_THRESHOLD = "16GB"
 
+# The staged tables are keyed (source file and row number), never read in storage order, so
+# DuckDB may write them in whatever order its threads finish (landing a CSV keeps file order
+# on its own, for the line numbers): about a third off the cost of writing 10 M rows.
+
 
 def run(ctx: RunContext) -> None:
     with warehouse.settings(ctx.con, memory_limit=MEMORY_LIMIT,
-                            checkpoint_threshold=CHECKPOINT_THRESHOLD):
+                            checkpoint_threshold=CHECKPOINT_THRESHOLD,
+                            preserve_insertion_order=False):
         _extract(ctx)
         ctx.con.execute("checkpoint")
 
