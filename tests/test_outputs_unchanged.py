@@ -3,7 +3,9 @@ every `audit` table's rows are fingerprinted (tests/output_fingerprint.py) and c
 tests/data/outputs_10k_seed7.json. The performance work was checked this way against the
 code before it (f4d5828: identical, table by table); the reference now in the file was made
 by main at 7f71946 (the rules, sources and vocabulary work merged since changed outputs on
-purpose), so the test guards what is published from here on.
+purpose), so the test guards what is published from here on. It was regenerated when the
+drug vocabulary became 2026.12-2 (RxNorm codes added): only drug_mapping_summary changed,
+through its vocabulary_version column; with the old version string the run was identical.
 
 A change that is meant to alter the published outputs regenerates the reference:
 

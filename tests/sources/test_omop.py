@@ -127,6 +127,61 @@ def test_concepts_and_ancestors_reach_ingredients_and_loinc(tmp_path: Path):
     _assert_vocabulary_results(_land(str(_vocabulary_folder(tmp_path / "omop"))))
 
 
+def _ndc_folder(f: Path) -> Path:
+    """The vocabulary folder with NDC-coded drugs and no standard drug concept: one row
+    has the NDC code only in drug_source_value, one has the NDC source concept and free
+    text. Each NDC concept 'Maps to' an RxNorm clinical drug whose ancestor is the
+    ingredient (local test ids; the ingredient codes are the vocabulary's)."""
+    _vocabulary_folder(f)
+    _write_csv(f / "drug_exposure.csv",
+               ["drug_exposure_id", "person_id", "drug_concept_id", "drug_exposure_start_date",
+                "drug_exposure_end_date", "drug_source_value", "drug_source_concept_id"],
+               [[21, 1, 0, "2020-02-01", "2020-02-14", "00000123401", 0],
+                [22, 1, 0, "2020-03-01", "2020-03-01", "lapatinib 250mg tab (pharmacy)",
+                 2000000201]])
+    with open(f / "concept.csv", "a", newline="") as out:
+        csv.writer(out).writerows([
+            [2000000200, "capecitabine 500 MG Oral Tablet (NDC)", "Drug", "NDC", "11-digit NDC",
+             "00000123401"],
+            [2000000201, "lapatinib 250 MG Oral Tablet (NDC)", "Drug", "NDC", "11-digit NDC",
+             "00000567801"],
+            [2000000210, "capecitabine 500 MG Oral Tablet", "Drug", "RxNorm", "Clinical Drug",
+             "x210"],
+            [2000000211, "lapatinib 250 MG Oral Tablet", "Drug", "RxNorm", "Clinical Drug",
+             "x211"],
+            [2000000220, "capecitabine", "Drug", "RxNorm", "Ingredient", "194000"],
+            [2000000221, "lapatinib", "Drug", "RxNorm", "Ingredient", "480167"]])
+    with open(f / "concept_ancestor.csv", "a", newline="") as out:
+        csv.writer(out).writerows([[2000000220, 2000000210], [2000000221, 2000000211]])
+    _write_csv(f / "concept_relationship.csv", ["concept_id_1", "concept_id_2", "relationship_id"],
+               [[2000000200, 2000000210, "Maps to"], [2000000201, 2000000211, "Maps to"],
+                [2000000210, 2000000200, "Mapped from"]])
+    return f
+
+
+def _assert_ndc_results(con: duckdb.DuckDBPyConnection) -> None:
+    assert con.execute(
+        "select drug, drug_code, code_system, start_date, end_date from raw.treatments "
+        "order by start_date").fetchall() == [
+        ("capecitabine", "194000", "rxnorm", "2020-02-01", "2020-02-14"),
+        ("lapatinib", "480167", "rxnorm", "2020-03-01", None)]
+
+
+def test_an_ndc_coded_drug_without_a_standard_concept_reaches_its_ingredient(tmp_path: Path):
+    """drug_concept_id 0: the NDC code in drug_source_value (or the NDC source concept)
+    'Maps to' an RxNorm clinical drug (concept_relationship), whose ancestor is the
+    ingredient (concept_ancestor)."""
+    _assert_ndc_results(_land(str(_ndc_folder(tmp_path / "omop"))))
+
+
+@pytest.mark.postgres
+def test_ndc_coded_drugs_on_postgres(pg_schema: str, tmp_path: Path):
+    """The same through PostgreSQL, where the adapter fetches the 'Maps to' rows of the
+    NDC codes it reads in drug_source_value."""
+    load_omop_folder_into_postgres(_ndc_folder(tmp_path / "omop"), pg_schema)
+    _assert_ndc_results(_land(f"{PG_URI_BASE}?schema={pg_schema}"))
+
+
 @pytest.mark.postgres
 def test_vocabulary_tables_on_postgres(pg_schema: str, tmp_path: Path):
     """The same through PostgreSQL, where only the rows the extract refers to are fetched."""

@@ -35,6 +35,26 @@ def test_every_rxnorm_ingredient_code_has_a_source_and_names_one_ingredient():
     assert set(VOCAB.rxnorm_ingredient_codes.values()) <= set(by_code)
 
 
+def _header_sources() -> list[str]:
+    """The short source names the vocabulary file's header defines ("#   <name> = ...")."""
+    text = vocabulary.VOCABULARY_FILE.read_text()
+    block = text.split("# Sources cited below, in short:\n", 1)[1].split("\ningredients:", 1)[0]
+    return re.findall(r"^#   (\S[^=\n]*?)\s*= ", block, flags=re.MULTILINE)
+
+
+def test_every_rxnorm_code_cites_a_source_the_header_defines():
+    names = _header_sources()
+    assert {"CPIC drug table", "CTS2OnFHIR drug map", "PCDC terminology"} <= set(names)
+    for system, code, product, _ingredient, _pos, _name, source in VOCAB.codes:
+        if system == "rxnorm":
+            assert any(source.startswith(name) for name in names), (product, code, source)
+
+
+def test_an_ingredient_with_its_code_does_not_also_say_it_is_unconfirmed():
+    for ingredient in VOCAB.rxnorm_ingredient_codes:
+        assert "not confirmed" not in VOCAB.rxnorm_notes.get(ingredient, ""), ingredient
+
+
 def test_atc_codes_cite_the_who_index_and_have_the_atc_shape():
     atc = [(code, ingredient, source) for system, code, _p, ingredient, _i, _n, source
            in VOCAB.codes if system == "atc"]
