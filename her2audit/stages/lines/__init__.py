@@ -263,17 +263,34 @@ def read_inputs(con: duckdb.DuckDBPyConnection) -> LineInputs:
     load_rule_tables(con, default_line_rules())
     _cutoff(con)
     warehouse.run_sql_file(con, _sql("10_"))
-    adm = con.sql(
-        "select pid, start_day, last_day, ingredient_id from lot_adm "
-        "order by pid, start_day, last_day, ingredient_id"
-    ).to_arrow_table()
-    columns = [adm.column(c).to_numpy() for c in ("pid", "start_day", "last_day", "ingredient_id")]
-    del adm
+    columns = _sorted_columns(
+        con, "select pid, start_day, last_day, ingredient_id from lot_adm "
+        "order by pid, start_day, last_day, ingredient_id")
     duplicate_groups = lines_core.duplicated_groups(*columns)
-    pid, start, last, ingredient = lines_core.deduplicate(*columns)
-    del columns
+    keep = lines_core.first_of_group(*columns)
+    for i in range(len(columns)):  # one column at a time: one extra column in memory
+        columns[i] = columns[i][keep]
+    del keep
+    pid, start, last, ingredient = columns
     return LineInputs(pid, start, last, ingredient, _ingredient_rule_arrays(con),
                       duplicate_groups)
+
+
+def _sorted_columns(con: duckdb.DuckDBPyConnection, query: str,
+                    batch_rows: int = 1 << 22) -> list[np.ndarray]:
+    """The query's columns as numpy arrays, streamed from DuckDB in batches (never the whole
+    result twice, as Arrow and as numpy); each column is joined from its batches in turn."""
+    reader = con.sql(query).to_arrow_reader(batch_rows)
+    chunks: list[list[np.ndarray]] = [[pa.array([], field.type).to_numpy()]
+                                      for field in reader.schema]
+    for batch in reader:
+        for i, parts in enumerate(chunks):
+            parts.append(batch.column(i).to_numpy())
+    columns = []
+    for parts in chunks:
+        columns.append(np.concatenate(parts))
+        parts.clear()
+    return columns
 
 
 def write_lines(con: duckdb.DuckDBPyConnection, inputs: LineInputs, window: int, max_gap: int,
