@@ -295,3 +295,56 @@ def test_in_the_future_means_after_the_data_cutoff_when_one_is_given(
     assert [(k, r, d) for t, k, r, d in quarantine(con) if t == "treatments"] == [
         ("treatments.csv:3", "impossible_date",
          "start_date 2021-07-01 is in the future (after the data cut-off 2021-06-30)")]
+
+
+def test_metastatic_date_is_the_earliest_evidence_of_metastatic_disease(
+    run_context, registry_factory
+):
+    """The registry's own metastatic_date, stage IV at diagnosis (de novo) or a metastases
+    row: the earliest wins, a site found before the diagnosis counts from the diagnosis,
+    and staging.diagnoses names the evidence."""
+    patients = [{**MINIMAL_REGISTRY["patients"][0], "patient_id": p} for p in
+                ("P1", "P2", "P3", "P4", "P5")]
+    diagnoses = [
+        {"patient_id": "P1", "diagnosis_date": "2020-01-01", "stage_at_diagnosis": "IV",
+         "metastatic_date": ""},
+        {"patient_id": "P2", "diagnosis_date": "2020-01-01", "stage_at_diagnosis": "II",
+         "metastatic_date": ""},
+        {"patient_id": "P3", "diagnosis_date": "2020-01-01", "stage_at_diagnosis": "II",
+         "metastatic_date": "2022-06-01"},
+        {"patient_id": "P4", "diagnosis_date": "2020-01-01", "stage_at_diagnosis": "II",
+         "metastatic_date": "2021-03-01"},
+        {"patient_id": "P5", "diagnosis_date": "2020-01-01", "stage_at_diagnosis": "III",
+         "metastatic_date": ""},
+    ]
+    metastases = [
+        {"patient_id": "P2", "diagnosis_date": "2021-05-01", "site": "bone"},
+        {"patient_id": "P2", "diagnosis_date": "2021-02-01", "site": "liver"},
+        {"patient_id": "P3", "diagnosis_date": "2022-01-15", "site": "lung"},
+        {"patient_id": "P4", "diagnosis_date": "2021-09-01", "site": "brain"},
+        {"patient_id": "P5", "diagnosis_date": "2019-12-01", "site": "bone"},
+    ]
+    folder = registry_factory({**MINIMAL_REGISTRY, "patients": patients,
+                               "diagnoses": diagnoses, "metastases": metastases})
+    con = run_extract(run_context, folder)
+    assert con.execute(
+        "select patient_id, metastatic_date::varchar, metastatic_date_source "
+        "from staging.diagnoses order by 1"
+    ).fetchall() == [
+        ("P1", "2020-01-01", "stage_iv_at_diagnosis"),
+        ("P2", "2021-02-01", "metastasis_site"),
+        ("P3", "2022-01-15", "metastasis_site"),
+        ("P4", "2021-03-01", "registry_metastatic_date"),
+        ("P5", "2020-01-01", "metastasis_site"),
+    ]
+
+
+def test_a_patient_without_evidence_of_metastatic_disease_stays_non_metastatic(
+    run_context, registry_factory
+):
+    diagnoses = [{**MINIMAL_REGISTRY["diagnoses"][0], "stage_at_diagnosis": "II",
+                  "metastatic_date": ""}]
+    con = run_extract(run_context, registry_factory({**MINIMAL_REGISTRY,
+                                                     "diagnoses": diagnoses}))
+    assert con.execute("select metastatic_date, metastatic_date_source from staging.diagnoses"
+                       ).fetchall() == [(None, None)]

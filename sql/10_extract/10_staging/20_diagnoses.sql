@@ -1,6 +1,7 @@
 -- stage: staging / step: diagnoses
 -- reads: raw.diagnoses, staging.patients, staging.allowed_values
--- writes: staging.diagnoses_checked, staging.diagnoses (one row per patient)
+-- writes: staging.diagnoses_checked (staging.diagnoses, one row per patient, is made from its
+--         good rows by 45_metastatic_date.sql, once the metastases are staged)
 
 create or replace table staging.diagnoses_checked as
 with source as (
@@ -67,8 +68,3 @@ select
     first_rule(problems) as rule,
     all_details(problems) as detail
 from checked;
-
-create or replace table staging.diagnoses as
-select patient_id, diagnosis_date, stage_at_diagnosis, metastatic_date
-from staging.diagnoses_checked
-where rule is null;
