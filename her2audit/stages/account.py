@@ -21,7 +21,8 @@ SQL_STAGE = "80_account"
 MEMORY_LIMIT = "1500MB"
 
 # What the row-disposition step needs; a partial run (extract only) publishes without it.
-DISPOSITION_INPUTS = {("build", "patients"), ("staging", "line_administrations")}
+DISPOSITION_INPUTS = {("build", "patients"), ("staging", "line_starts"),
+                      ("staging", "line_duplicate_groups")}
 
 
 def record_row_dispositions(con: duckdb.DuckDBPyConnection) -> None:
