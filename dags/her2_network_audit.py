@@ -28,7 +28,8 @@ _rules = load_parameters()
 def _centre_task(name: str):
     @task(task_id=name)
     def run_stage(source: dict, audit_run: str) -> str:
-        return net.run_centre_task(name, source, audit_run)
+        with orch.retry_only_transient():
+            return net.run_centre_task(name, source, audit_run)
 
     return run_stage
 
@@ -39,7 +40,7 @@ def _centre_task(name: str):
     start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "her2audit", "retries": 0},
+    default_args=orch.default_args(),  # retries (transient errors only), HER2AUDIT_QUEUE
     params={
         "centres": Param([], type="array", items={"type": "object"},
                          description="one {centre, registry, db} per centre: its name (names "
@@ -69,13 +70,15 @@ def _centre_task(name: str):
 def her2_network_audit():
     @task
     def centre_sources(params=None) -> list[dict]:
-        return net.centre_sources(params)
+        with orch.retry_only_transient():
+            return net.centre_sources(params)
 
     @task_group(group_id="centre")
     def centre_audit(source: dict):
         @task(task_id="extract")
         def extract(source: dict, params=None) -> str:
-            return net.start_centre(source, params)
+            with orch.retry_only_transient():
+                return net.start_centre(source, params)
 
         audit_run = extract(source)
         for name in net.CENTRE_TASKS:
@@ -83,13 +86,15 @@ def her2_network_audit():
 
         @task(task_id="share")
         def share(source: dict, audit_run: str, params=None) -> str:
-            return net.share_centre(source, params["packages"])
+            with orch.retry_only_transient():
+                return net.share_centre(source, params["packages"])
 
         return share(source, audit_run)
 
     @task
     def merge(packages: list[str], params=None) -> dict:
-        return net.merge(params["packages"], params["network_db"], params["reports"])
+        with orch.retry_only_transient():
+            return net.merge(params["packages"], params["network_db"], params["reports"])
 
     merge(centre_audit.expand(source=centre_sources()))
 

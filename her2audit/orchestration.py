@@ -188,6 +188,21 @@ def is_transient(exc: BaseException) -> bool:
         "OperationalError", "InterfaceError")
 
 
+@contextlib.contextmanager
+def retry_only_transient() -> Iterator[None]:
+    """Around a task's work: let a transient error through (Airflow retries it); fail for
+    good on any other (`AirflowFailException`, imported only then: nothing else here
+    imports Airflow)."""
+    try:
+        yield
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(failure_message(exc)) from exc
+
+
 def failure_message(exc: BaseException) -> str:
     """One line for a task that fails for good: a her2audit error's own message (as the
     CLI prints it, with its exit status), else the exception's type and message."""
