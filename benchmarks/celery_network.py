@@ -15,6 +15,8 @@ follows it to the end. Reported:
   duration of each task id over its mapped instances, and how long tasks waited queued;
 - **busy**: the sum of task durations over (end-to-end × worker concurrency), how full the
   worker's slots were;
+- **CPU**: user + system seconds of each component's process tree during the run (with
+  the task processes the worker has waited for), the worker's apart;
 - **peak memory**: the largest sum of resident memory over the deployment's processes
   (scheduler, DAG processor, API server, worker and its task processes), sampled every
   0.5 s, and the largest of the worker with its task processes alone;
@@ -57,6 +59,22 @@ class MemorySampler(threading.Thread):
         self.dep, self.every = dep, every
         self.peak_total = self.peak_worker = 0
         self.done = threading.Event()
+
+    @staticmethod
+    def tree_cpu(pid: int) -> float:
+        """CPU seconds (user + system) of a process tree so far, with the children it has
+        waited for (a Celery pool process waits for each task process it starts)."""
+        try:
+            root = psutil.Process(pid)
+            processes = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0.0
+        total = 0.0
+        for process in processes:
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                t = process.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+        return total
 
     @staticmethod
     def _tree_rss(pid: int) -> int:
@@ -136,11 +154,13 @@ def run(root: Path, args: argparse.Namespace) -> dict[str, Any]:
         sampler = MemorySampler(dep)
         sampler.start()
         load_before = os.getloadavg()
+        cpu_before = {n: sampler.tree_cpu(p.pid) for n, p in dep.processes.items()}
         triggered = time.monotonic()
         run_path = dep.trigger(DAG_ID, conf)
         state = dep.wait_for_run(run_path, args.timeout, every=1)
         seen = time.monotonic() - triggered
         load_after = os.getloadavg()
+        cpu = {n: sampler.tree_cpu(p.pid) - cpu_before[n] for n, p in dep.processes.items()}
         sampler.done.set()
         sampler.join()
         dag_run = dep.request("GET", run_path)[1]
@@ -158,6 +178,7 @@ def run(root: Path, args: argparse.Namespace) -> dict[str, Any]:
         "target_s": TARGET_SECONDS, "task_instances": len(tasks),
         "sum_task_durations_s": durations,
         "busy": durations / (wall * args.concurrency) if wall else None,
+        "cpu_s": cpu,
         "peak_rss_mib": sampler.peak_total / 2**20,
         "peak_worker_rss_mib": sampler.peak_worker / 2**20,
         "load_before": load_before, "load_after": load_after,
@@ -179,6 +200,10 @@ def report(result: dict[str, Any]) -> None:
           f"{result['target_s']} s target); {result['task_instances']} task instances, "
           f"{result['sum_task_durations_s']:.0f} s of task time, worker slots "
           f"{result['busy']:.0%} busy")
+    cpu = result["cpu_s"]
+    print(f"CPU during the run: {sum(cpu.values()):.0f} s (user + sys), of which the worker "
+          f"and its tasks {cpu.get('celery-worker', 0):.0f} s; "
+          + ", ".join(f"{n} {s:.0f} s" for n, s in cpu.items() if n != "celery-worker"))
     print(f"peak memory: {result['peak_rss_mib']:,.0f} MiB over the deployment, "
           f"{result['peak_worker_rss_mib']:,.0f} MiB the worker and its tasks")
     print("load average before {:.1f} {:.1f} {:.1f}, after {:.1f} {:.1f} {:.1f}".format(
