@@ -240,7 +240,8 @@ def verify_all(folders: Sequence[Path]) -> list[dict[str, Any]]:
         try:
             _check_columns_and_counts(con, files)
         except duckdb.Error as exc:
-            raise UsageError(f"a package file is not readable Parquet ({exc})") from None
+            raise UsageError(f"cannot check the packages' Parquet files ({exc}); a file "
+                             "is not Parquet, or a count column is not numeric") from None
         finally:
             con.close()
     return manifests
