@@ -5,13 +5,16 @@ task), rebuilds the run's `RunContext` from `build.run_info`, runs its pipeline 
 with `pipeline.run_stage` — the same functions `her2audit run` calls — and closes the file.
 The last task publishes by renaming the work file over `db`, so dashboards reading `db`
 are never blocked by the tasks, and never see half a run. Tasks hand each other only the
-run id and paths (XCom-sized strings), never data. Nothing here imports Airflow, so the
-callables can be tested and reused without it; the DAG file only wires them up.
+run id and paths (XCom-sized strings), never data. Nothing here imports Airflow (but
+`retry_only_transient`, when a task fails), so the callables can be tested and reused
+without it; the DAG file only wires them up. `run_audit` runs every stage as one task,
+for `her2_network_audit`, which audits many registries in one DAG run.
 
 What the DAG needs to behave in a deployment lives here too:
 - which errors are worth a retry (`is_transient`): a warehouse locked by another process,
   a dropped connection. Everything else — an unusable argument, an unreadable registry,
-  a bad rule file, a failed data-quality gate — fails the task at once;
+  a bad rule file, a failed data-quality gate — fails the task at once
+  (`retry_only_transient`, around every task of both DAGs);
 - library logs kept quiet (`quiet_library_logs`) so a task log holds the pipeline's own
   lines, and failed expectations show at warning/error level with their failing values;
 - the choices and descriptions of the trigger form (`guideline_choices`);

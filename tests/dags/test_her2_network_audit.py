@@ -87,3 +87,20 @@ def test_a_dag_run_audits_each_centre_and_merges_their_packages(
         == sorted(centres)
     con.close()
     assert (tmp_path / "reports" / "network.html").is_file()
+
+
+def test_a_centre_with_a_permanent_error_fails_at_once_without_retries(network_dag,
+                                                                       tmp_path):
+    for t in network_dag.tasks:  # retries are for transient errors only, as in the audit DAG
+        assert t.retries >= 1 and t.retry_exponential_backoff > 1, t.task_id
+    sources = [{"centre": "nowhere", "registry": str(tmp_path / "no_such_registry"),
+                "db": str(tmp_path / "nowhere.duckdb")}]
+    dag_run = network_dag.test(run_conf={
+        "centres": sources, "packages": str(tmp_path / "packages"),
+        "network_db": str(tmp_path / "network_audit.duckdb"),
+        "reports": str(tmp_path / "reports")})
+    tis = {ti.task_id: ti for ti in dag_run.get_task_instances()}
+    assert str(dag_run.state) == "failed"
+    assert str(tis["centre_audit"].state) == "failed"  # not up_for_retry
+    assert tis["centre_audit"].try_number == 1
+    assert str(tis["merge"].state) == "upstream_failed"
