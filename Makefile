@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml Makefi
 UV     := $(BIN)/uv
 UV_VERSION := 0.13.8
 
-.PHONY: venv demo test test-fast lint docs bench bench-large lock clean
+.PHONY: venv demo test test-fast lint docs bench bench-large bench-network lock clean
 
 venv: $(STAMP)
 
@@ -51,6 +51,11 @@ bench: venv
 
 bench-large: venv
 	$(BIN)/python -m benchmarks.pipeline --patients 1000000
+
+# her2_network_audit on a CeleryExecutor deployment (Redis on 127.0.0.1:6379, PostgreSQL on
+# 127.0.0.1:5432): 10 centres of 10,000 patients, worker concurrency 2.
+bench-network: venv
+	$(BIN)/python -m benchmarks.celery_network --centres 10 --patients 10000 --concurrency 2
 
 # Re-resolve the lock file after changing dependencies in pyproject.toml.
 lock: venv

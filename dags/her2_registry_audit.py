@@ -31,11 +31,9 @@ aliases `her2audit_warehouse` and `her2audit_report`: schedule a dashboard DAG o
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 
 from airflow.sdk import Asset, AssetAlias, Param, dag, task
-from airflow.sdk.exceptions import AirflowFailException
 
 from her2audit import orchestration as orch
 from her2audit.parameters import load_parameters
@@ -47,21 +45,10 @@ _rules = load_parameters()  # defaults from her2audit/rules/parameters.yaml
 _guidelines = orch.guideline_choices(orch.default_param("rulebooks"))
 
 
-@contextlib.contextmanager
-def _retry_only_transient():
-    """Let a transient error through (Airflow retries it); fail for good on any other."""
-    try:
-        yield
-    except Exception as exc:
-        if orch.is_transient(exc):
-            raise
-        raise AirflowFailException(orch.failure_message(exc)) from exc
-
-
 def _stage_task(name: str):
     @task(task_id=name, outlets=OUTLETS.get(name, []))
     def run_stage(audit_run: str, params=None, outlet_events=None) -> str:
-        with _retry_only_transient():
+        with orch.retry_only_transient():
             orch.run_task(name, audit_run, params["db"], params.get("reports"))
             for alias, uri, extra in orch.asset_events(name, audit_run, params):
                 outlet_events[ALIASES[alias]].add(Asset(uri), extra=extra)
@@ -122,7 +109,7 @@ def _days(default: int, what: str) -> Param:
 def her2_registry_audit():
     @task(task_id="extract")
     def extract(params=None) -> str:
-        with _retry_only_transient():
+        with orch.retry_only_transient():
             return orch.start_and_extract(params)
 
     audit_run = extract()

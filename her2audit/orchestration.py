@@ -5,13 +5,16 @@ task), rebuilds the run's `RunContext` from `build.run_info`, runs its pipeline 
 with `pipeline.run_stage` — the same functions `her2audit run` calls — and closes the file.
 The last task publishes by renaming the work file over `db`, so dashboards reading `db`
 are never blocked by the tasks, and never see half a run. Tasks hand each other only the
-run id and paths (XCom-sized strings), never data. Nothing here imports Airflow, so the
-callables can be tested and reused without it; the DAG file only wires them up.
+run id and paths (XCom-sized strings), never data. Nothing here imports Airflow (but
+`retry_only_transient`, when a task fails), so the callables can be tested and reused
+without it; the DAG file only wires them up. `run_audit` runs every stage as one task,
+for `her2_network_audit`, which audits many registries in one DAG run.
 
 What the DAG needs to behave in a deployment lives here too:
 - which errors are worth a retry (`is_transient`): a warehouse locked by another process,
   a dropped connection. Everything else — an unusable argument, an unreadable registry,
-  a bad rule file, a failed data-quality gate — fails the task at once;
+  a bad rule file, a failed data-quality gate — fails the task at once
+  (`retry_only_transient`, around every task of both DAGs);
 - library logs kept quiet (`quiet_library_logs`) so a task log holds the pipeline's own
   lines, and failed expectations show at warning/error level with their failing values;
 - the choices and descriptions of the trigger form (`guideline_choices`);
@@ -188,6 +191,21 @@ def is_transient(exc: BaseException) -> bool:
         "OperationalError", "InterfaceError")
 
 
+@contextlib.contextmanager
+def retry_only_transient() -> Iterator[None]:
+    """Around a task's work: let a transient error through (Airflow retries it); fail for
+    good on any other (`AirflowFailException`, imported only then: nothing else here
+    imports Airflow)."""
+    try:
+        yield
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(failure_message(exc)) from exc
+
+
 def failure_message(exc: BaseException) -> str:
     """One line for a task that fails for good: a her2audit error's own message (as the
     CLI prints it, with its exit status), else the exception's type and message."""
@@ -241,6 +259,21 @@ def start_and_extract(params: Mapping[str, Any], command: str = "airflow") -> st
             pipeline.clean_up_failed_run(db, reports, created=True, finished=[], fault=True)
             raise
         con.close()
+    return run_id
+
+
+def run_audit(params: Mapping[str, Any], command: str = "airflow") -> str:
+    """The whole audit as one task: every stage in one process, as `her2audit run` runs
+    them (the run builds in its work file and publishes it). For a DAG that audits many
+    registries (`her2_network_audit`), where a process per stage would cost each registry
+    seven more task start-ups. Returns the run id."""
+    quiet_library_logs()
+    registry = _require(params, "registry")
+    db = Path(_require(params, "db"))
+    run_params = run_parameters(params)
+    check_rulebooks(run_params)
+    run_id, _ = pipeline.run_pipeline(db, registry, run_params, _reports(params),
+                                      command=command, progress=_progress)
     return run_id
 
 

@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -211,26 +212,104 @@ def verify(folder: Path) -> dict[str, Any]:
     """Check a package before using it: every file present with its checksum, no column
     that identifies a patient, no count from 1 to 10. Returns the manifest; raises a
     one-line error (exit 2) naming the file and the problem."""
-    folder = Path(folder)
-    manifest = read_manifest(folder)
-    threshold = int(manifest.get("suppression", {}).get("threshold") or disclosure.THRESHOLD)
-    for entry in manifest.get("tables", []):
-        path = folder / entry["file"]
-        if not path.is_file():
-            raise UsageError(f"{path}: missing (listed in {MANIFEST})")
-        if _sha256(path) != entry["sha256"]:
-            raise UsageError(f"{path}: checksum does not match {MANIFEST}; the file changed "
-                             "after the package was written")
-        schema = pq.read_schema(path)
-        identifying = [c for c in schema.names if c in IDENTIFYING_COLUMNS]
+    return verify_all([Path(folder)])[0]
+
+
+def verify_all(folders: Sequence[Path]) -> list[dict[str, Any]]:
+    """`verify` of many packages at once; returns their manifests in order. Each file's
+    presence and checksum is checked file by file (the bytes must be read anyway); the
+    columns and counts of every package are checked set-based, in DuckDB: one
+    `parquet_schema` over all files, and one `read_parquet` per table name over all
+    packages' files of that table, so a network of 100 packages costs a few scans."""
+    manifests = [read_manifest(Path(folder)) for folder in folders]
+    files: list[tuple[str, str, int, list[str]]] = []  # file, table name, threshold, counts
+    for folder, manifest in zip(folders, manifests, strict=True):
+        threshold = int(manifest.get("suppression", {}).get("threshold")
+                        or disclosure.THRESHOLD)
+        for entry in manifest.get("tables", []):
+            path = Path(folder) / entry["file"]
+            if not path.is_file():
+                raise UsageError(f"{path}: missing (listed in {MANIFEST})")
+            if _sha256(path) != entry["sha256"]:
+                raise UsageError(f"{path}: checksum does not match {MANIFEST}; the file "
+                                 "changed after the package was written")
+            files.append((str(path), str(entry["name"]), threshold,
+                           [str(c) for c in entry.get("counts", [])]))
+    if files:
+        con = duckdb.connect()
+        try:
+            _check_columns_and_counts(con, files)
+        except duckdb.Error as exc:
+            raise UsageError(f"cannot check the packages' Parquet files ({exc}); a file "
+                             "is not Parquet, or a count column is not numeric") from None
+        finally:
+            con.close()
+    return manifests
+
+
+def _ident(name: str) -> str:
+    """A quoted SQL identifier (column names come from the package's own files)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _check_columns_and_counts(con: duckdb.DuckDBPyConnection,
+                              files: list[tuple[str, str, int, list[str]]]) -> None:
+    """No identifying column in any file; no count from 1 to threshold - 1 in the count
+    columns the manifests name (raises the first problem found, naming its file)."""
+    names = [f[0] for f in files]
+    columns: dict[str, set[str]] = {name: set() for name in names}
+    for file, column in con.execute("select file_name, name from parquet_schema(?)",
+                                    [names]).fetchall():
+        columns[file].add(column)
+    for file in names:
+        identifying = [c for c in IDENTIFYING_COLUMNS if c in columns[file]]
         if identifying:
-            raise UsageError(f"{path}: holds {', '.join(identifying)}, which identifies patients")
-        table = pq.read_table(path, columns=[c for c in entry.get("counts", [])
-                                             if c in schema.names])
-        for column in table.column_names:
-            values = [v for v in table.column(column).to_pylist() if v is not None]
-            small = [v for v in values if 0 < v < threshold]
-            if small:
-                raise UsageError(f"{path}: column {column} holds a count from 1 to "
-                                 f"{threshold - 1} ({small[0]}); the package is not suppressed")
-    return manifest
+            raise UsageError(f"{file}: holds {', '.join(identifying)}, which identifies "
+                             "patients")
+    by_table: dict[str, list[tuple[str, list[str]]]] = {}
+    threshold_of = {file: threshold for file, _, threshold, _ in files}
+    for file, table, _, counts in files:
+        present = [c for c in counts if c in columns[file]]
+        if present:
+            by_table.setdefault(table, []).append((file, present))
+    # one query: per table name, its count columns over every package's file of it
+    # (union_by_name: a column some files lack is null there), unpivoted to one value a row
+    parts, params = [], []
+    for entries in by_table.values():
+        counted = sorted({c for _, present in entries for c in present})
+        parts.append(
+            f"""
+            select filename, count_column, count_value from (
+                unpivot (
+                    select filename,
+                        {", ".join(f"{_ident(c)}::double as {_ident(c)}" for c in counted)}
+                    from read_parquet(?, filename = true, union_by_name = true)
+                ) on {", ".join(_ident(c) for c in counted)}
+                into name count_column value count_value
+            )""")
+        params.append([file for file, _ in entries])
+    if not parts:
+        return
+    found = con.execute(
+        f"""
+        with package_files as (
+            select unnest(?::varchar[]) as file, unnest(?::integer[]) as threshold
+        ),
+        counts as ({" union all ".join(parts)})
+        select counts.filename, counts.count_column, counts.count_value
+        from counts
+        inner join package_files on counts.filename = package_files.file
+        where counts.count_value > 0 and counts.count_value < package_files.threshold
+        order by counts.filename, counts.count_column
+        """,
+        [list(threshold_of), list(threshold_of.values()), *params],
+    ).fetchall()
+    # a file's counts that its manifest names (the others are null after union_by_name)
+    wanted = {(file, c) for entries in by_table.values() for file, present in entries
+              for c in present}
+    for file, column, value in found:
+        if (file, column) in wanted:
+            shown = int(value) if float(value).is_integer() else value
+            raise UsageError(f"{file}: column {column} holds a count from 1 to "
+                             f"{threshold_of[file] - 1} ({shown}); the package is not "
+                             "suppressed")

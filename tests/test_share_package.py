@@ -4,6 +4,7 @@ reader opens and a receiver can verify."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -64,6 +65,29 @@ def test_a_small_count_is_refused(package):
                              pa.array([3, *counts[1:]], pa.int64()))
     _replace_table(package, "quality_indicators", table)
     with pytest.raises(UsageError, match="numerator holds a count from 1 to 10"):
+        share_package.verify(package)
+
+
+def test_many_packages_are_verified_at_once_and_the_bad_one_is_named(package, tmp_path):
+    good = shutil.copytree(package, tmp_path / "good")
+    bad = shutil.copytree(package, tmp_path / "bad")
+    assert [m["centre"] for m in share_package.verify_all([package, good])] == ["centre-a"] * 2
+    table = pq.read_table(bad / "survival_curves.parquet")
+    events = table.column("n_events").to_pylist()
+    table = table.set_column(table.schema.get_field_index("n_events"), "n_events",
+                             pa.array([*events[:-1], 4], table.schema.field("n_events").type))
+    _replace_table(bad, "survival_curves", table)
+    with pytest.raises(UsageError, match=r"bad/survival_curves.parquet: column n_events holds "
+                                         r"a count from 1 to 10 \(4\)"):
+        share_package.verify_all([package, good, bad])
+
+
+def test_a_count_column_that_is_not_numeric_is_refused(package):
+    table = pq.read_table(package / "concordance_by_line.parquet")
+    column = table.schema.get_field_index("n_evaluable")
+    table = table.set_column(column, "n_evaluable", pa.array(["many"] * table.num_rows))
+    _replace_table(package, "concordance_by_line", table)
+    with pytest.raises(UsageError, match="a count column is not numeric"):
         share_package.verify(package)
 
 

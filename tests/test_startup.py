@@ -11,7 +11,7 @@ import sys
 import pytest
 
 HEAVY = ("duckdb", "pyarrow", "pandas", "numpy", "great_expectations", "airflow", "lifelines",
-         "plotly", "scipy", "sqlalchemy")
+         "plotly", "scipy", "sqlalchemy", "statsmodels")
 
 
 def imported_after(code: str) -> list[str]:
@@ -44,3 +44,12 @@ def test_help_loads_no_heavy_library():
 def test_a_stage_module_loads_only_what_it_uses(stage, not_loaded):
     """GX is imported when the suites run, not with the module."""
     assert not_loaded.isdisjoint(imported_after(f"import her2audit.stages.{stage}"))
+
+
+def test_the_network_command_loads_the_statistics_libraries_only_to_merge():
+    """`her2audit network` checks paths and packages without SciPy, pandas, lifelines,
+    statsmodels or plotly: a refused package fails fast (they load in the steps that use
+    them)."""
+    loaded = imported_after("import her2audit.network.build, her2audit.network.package")
+    assert {"scipy", "pandas", "lifelines", "statsmodels", "plotly", "airflow"}.isdisjoint(
+        loaded)

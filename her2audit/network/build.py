@@ -22,13 +22,11 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import yaml
-from scipy.special import ndtri
 
 from her2audit import environment, warehouse
 from her2audit.errors import UsageError
-from her2audit.network import load, meta, survival
+from her2audit.network import load
 from her2audit.network.package import NetworkRules, Package, load_rules, read_packages
-from her2audit.stages.report import stats
 
 SQL_STAGE = "network"
 DICTIONARY = Path(__file__).with_name("tables.yaml")
@@ -63,6 +61,8 @@ def check_paths(db: Path, reports: Path | None) -> None:
 
 def add_funnel_limits(con: duckdb.DuckDBPyConnection) -> None:
     """Control limits around the network rate at each centre's volume, and its position."""
+    from her2audit.stages.report import stats
+
     rows = con.sql(
         "select measure, centre, denominator, rate, network_rate "
         "from network.indicators_by_centre"
@@ -107,10 +107,16 @@ def write_table(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> N
 def describe_tables(con: duckdb.DuckDBPyConnection, path: Path = DICTIONARY) -> None:
     """COMMENT ON every table and column of schema `network` from `tables.yaml`."""
     dictionary = yaml.safe_load(path.read_text())
-    for table, entry in dictionary.items():
-        con.execute(f"comment on table network.{table} is {_literal(entry['description'])}")
-        for column, text in entry["columns"].items():
-            con.execute(f'comment on column network.{table}."{column}" is {_literal(text)}')
+    con.execute("begin")  # one commit for all comments, not one per statement
+    try:
+        for table, entry in dictionary.items():
+            con.execute(f"comment on table network.{table} is {_literal(entry['description'])}")
+            for column, text in entry["columns"].items():
+                con.execute(f'comment on column network.{table}."{column}" is {_literal(text)}')
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
 
 
 def _literal(text: str) -> str:
@@ -120,10 +126,15 @@ def _literal(text: str) -> str:
 
 def build_warehouse(con: duckdb.DuckDBPyConnection, packages: list[Package],
                     rules: NetworkRules, clock: Callable[[str], None]) -> None:
+    # The statistics libraries (scipy, lifelines, statsmodels) are imported by the step that
+    # uses them, once the packages are accepted: a refused package or path fails without
+    # them, and each step's time includes its library's.
     con.execute(f"create schema if not exists {load.SCHEMA}")
     load.load_centres(con, packages)
     load.load_tables(con, packages)
     clock("load")
+    from scipy.special import ndtri
+
     warehouse.set_variables(con, {
         "network_month_days": packages[0].month_days or 0.0,
         "network_z": float(ndtri(1 - (1 - CONFIDENCE_LEVEL) / 2)),
@@ -132,11 +143,16 @@ def build_warehouse(con: duckdb.DuckDBPyConnection, packages: list[Package],
     add_funnel_limits(con)
     clock("indicators")
     alpha = 1 - CONFIDENCE_LEVEL
+    from her2audit.network import survival
+
     write_table(con, "network.pooled_survival", survival.pooled_survival(con, rules, alpha))
     clock("survival")
+    from her2audit.network import meta
+
     write_table(con, "network.meta_analysis", meta.meta_analyses(con, rules, alpha))
     clock("meta-analysis")
     describe_tables(con)
+    clock("describe")
 
 
 def build_network(packages_dir: Path, db: Path, reports: Path | None,

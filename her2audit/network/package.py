@@ -2,8 +2,8 @@
 
 A package is a folder written by `her2audit share` (`her2audit.share_package`): one Parquet
 file per `share` table and `manifest.json`. Every package is first verified as any receiver
-verifies one (`share_package.verify`: manifest, a sha256 per file, no identifying column,
-no count from 1 to 10). The network then asks, per package:
+verifies one (manifest, a sha256 per file, no identifying column, no count from 1 to 10),
+all packages at once (`share_package.verify_all`). The network then asks, per package:
 
 - the tables it reads are there, with the columns it reads (`CENTRE_TABLES`), and no
   Parquet file is there that the manifest does not list;
@@ -123,9 +123,8 @@ def _is_temporal(kind: pa.DataType) -> bool:
     return pa.types.is_date(kind) or pa.types.is_timestamp(kind) or pa.types.is_time(kind)
 
 
-def read_package(path: Path, rules: NetworkRules) -> Package:
-    """Verify one package and check what the network needs of it (not yet the others)."""
-    manifest = share_package.verify(path)
+def check_package(path: Path, manifest: dict[str, Any], rules: NetworkRules) -> Package:
+    """What the network needs of one verified package (not yet compared with the others)."""
     tables = {t.get("name"): t for t in manifest.get("tables") or []}
     listed = {t.get("file") for t in tables.values()}
     unlisted = sorted(p.name for p in path.glob("*.parquet") if p.name not in listed)
@@ -135,15 +134,15 @@ def read_package(path: Path, rules: NetworkRules) -> Package:
         if table not in tables:
             raise PackageError(path, f"no table {table} (the network reads "
                                      f"{', '.join(CENTRE_TABLES)})")
-        schema = pq.read_schema(path / tables[table]["file"])
+        file = tables[table]["file"]
+        schema = pq.read_schema(path / file)
         lacking = [c for c in columns if c not in schema.names]
         if lacking:
-            raise PackageError(path, f"{tables[table]['file']} has no column {lacking[0]}")
-    for table in CENTRE_TABLES:  # what the network merges (a rulebook's dates are no one's)
-        for field in pq.read_schema(path / tables[table]["file"]):
+            raise PackageError(path, f"{file} has no column {lacking[0]}")
+        for field in schema:  # what the network merges (a rulebook's dates are no one's)
             if _is_temporal(field.type):
-                raise PackageError(path, f"{tables[table]['file']}: column {field.name} holds "
-                                         f"dates ({field.type}), which could identify a patient")
+                raise PackageError(path, f"{file}: column {field.name} holds dates "
+                                         f"({field.type}), which could identify a patient")
     package = Package(path=path, centre=str(manifest.get("centre") or path.name),
                       manifest=manifest)
     if package.threshold < rules.min_suppression_threshold:
@@ -194,7 +193,11 @@ def find_packages(folder: Path) -> list[Path]:
 
 
 def read_packages(folder: Path, rules: NetworkRules | None = None) -> list[Package]:
+    """Every package under `folder` verified (`share_package.verify_all`: all packages'
+    files checked at once), checked for the network, and compared with the others."""
     rules = rules or load_rules()
-    packages = [read_package(path, rules) for path in find_packages(folder)]
+    paths = find_packages(folder)
+    packages = [check_package(path, manifest, rules) for path, manifest
+                in zip(paths, share_package.verify_all(paths), strict=True)]
     check_consistent(packages)
     return packages

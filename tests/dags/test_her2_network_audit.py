@@ -1,5 +1,5 @@
-"""The Airflow DAG `her2_network_audit`: one mapped audit task group per centre, a share
-package each, one merge; run end to end with `dag.test()` over 3 small centres."""
+"""The Airflow DAG `her2_network_audit`: one mapped task per centre (its whole audit and its
+share package), one merge; run end to end with `dag.test()` over 3 small centres."""
 
 from __future__ import annotations
 
@@ -14,10 +14,6 @@ from her2audit.network import orchestration as net
 
 pytestmark = pytest.mark.airflow
 
-CENTRE_TASKS = ["extract", "validate", "cohort", "lines", "concordance", "outcomes", "report",
-                "publish", "share"]
-
-
 @pytest.fixture(scope="module")
 def network_dag(dagbag):
     return dagbag.get_dag("her2_network_audit")
@@ -28,13 +24,10 @@ def test_the_dag_file_imports_cleanly(dagbag, network_dag):
     assert network_dag is not None
 
 
-def test_one_mapped_group_per_centre_then_one_merge(network_dag):
-    group = [f"centre.{t}" for t in CENTRE_TASKS]
-    assert sorted(network_dag.task_ids) == sorted(["centre_sources", "merge", *group])
-    for upstream, downstream in zip(group, group[1:], strict=False):
-        assert network_dag.get_task(upstream).downstream_task_ids == {downstream}
-    assert network_dag.get_task("centre.share").downstream_task_ids == {"merge"}
-    assert network_dag.get_task("centre_sources").downstream_task_ids >= {"centre.extract"}
+def test_one_mapped_task_per_centre_then_one_merge(network_dag):
+    assert sorted(network_dag.task_ids) == ["centre_audit", "centre_sources", "merge"]
+    assert network_dag.get_task("centre_sources").downstream_task_ids == {"centre_audit"}
+    assert network_dag.get_task("centre_audit").downstream_task_ids == {"merge"}
     assert {"centres", "packages", "network_db", "reports", "guideline"} <= set(
         network_dag.params)
     assert all(network_dag.params.get_param(name).description for name in network_dag.params)
@@ -77,8 +70,8 @@ def test_a_dag_run_audits_each_centre_and_merges_their_packages(
         "reports": str(tmp_path / "reports")})
     states = {(ti.task_id, ti.map_index): str(ti.state) for ti in dag_run.get_task_instances()}
     assert str(dag_run.state) == "success", states
-    assert {(t, i) for t, i in states if t.startswith("centre.")} == {
-        (f"centre.{t}", i) for t in CENTRE_TASKS for i in range(3)}
+    assert {(t, i) for t, i in states if t == "centre_audit"} == {
+        ("centre_audit", i) for i in range(3)}
     assert set(states.values()) == {"success"}
 
     for source in sources:  # each centre published its own warehouse and shared it
@@ -94,3 +87,20 @@ def test_a_dag_run_audits_each_centre_and_merges_their_packages(
         == sorted(centres)
     con.close()
     assert (tmp_path / "reports" / "network.html").is_file()
+
+
+def test_a_centre_with_a_permanent_error_fails_at_once_without_retries(network_dag,
+                                                                       tmp_path):
+    for t in network_dag.tasks:  # retries are for transient errors only, as in the audit DAG
+        assert t.retries >= 1 and t.retry_exponential_backoff > 1, t.task_id
+    sources = [{"centre": "nowhere", "registry": str(tmp_path / "no_such_registry"),
+                "db": str(tmp_path / "nowhere.duckdb")}]
+    dag_run = network_dag.test(run_conf={
+        "centres": sources, "packages": str(tmp_path / "packages"),
+        "network_db": str(tmp_path / "network_audit.duckdb"),
+        "reports": str(tmp_path / "reports")})
+    tis = {ti.task_id: ti for ti in dag_run.get_task_instances()}
+    assert str(dag_run.state) == "failed"
+    assert str(tis["centre_audit"].state) == "failed"  # not up_for_retry
+    assert tis["centre_audit"].try_number == 1
+    assert str(tis["merge"].state) == "upstream_failed"

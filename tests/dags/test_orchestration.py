@@ -180,3 +180,23 @@ def test_retries_back_off_and_a_queue_can_be_named(monkeypatch):
     assert "queue" not in args  # the executor's default queue
     monkeypatch.setenv("HER2AUDIT_QUEUE", "her2audit_site_a")
     assert orchestration.default_args()["queue"] == "her2audit_site_a"
+
+
+def test_run_audit_runs_every_stage_in_one_task_and_publishes(small_registry, tmp_path):
+    db = tmp_path / "w.duckdb"
+    run_id = orchestration.run_audit({"registry": str(small_registry), "db": str(db),
+                                      "reports": None}, command="airflow-network")
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute("select run_id, command, status from audit.runs").fetchall() == [
+            (run_id, "airflow-network", "published")]
+    finally:
+        con.close()
+
+
+def test_run_audit_refuses_an_unknown_guideline_before_any_work(small_registry, tmp_path):
+    db = tmp_path / "w.duckdb"
+    with pytest.raises(UsageError):
+        orchestration.run_audit({"registry": str(small_registry), "db": str(db),
+                                 "guideline": "no-such-rulebook"})
+    assert not db.exists() and not list(tmp_path.glob("w.duckdb*"))
