@@ -31,6 +31,7 @@ from her2audit.network import orchestration as net
 from her2audit.parameters import load_parameters
 
 _rules = load_parameters()
+_guidelines = orch.guideline_choices(orch.default_param("rulebooks"))
 
 
 @dag(
@@ -51,9 +52,16 @@ _rules = load_parameters()
                             description="network DuckDB warehouse file to write"),
         "reports": Param(orch.default_param("network_reports"), type=["null", "string"],
                          description="folder for the network report"),
-        "guideline": Param(_rules.guideline, type=["null", "string"],
-                           description="pin one rulebook id for every centre; empty: the "
-                                       "version in force at each line's start"),
+        "guideline": Param(_rules.guideline or orch.BY_DATE, type="string",
+                           enum=list(_guidelines), values_display=_guidelines,
+                           description="rulebook that judges every centre's lines, or none "
+                                       "pinned: each line judged by the rulebook in force "
+                                       "at its start"),
+        "rulebooks": Param(orch.default_param("rulebooks"), type=["null", "string"],
+                           description="folder of extra guideline rulebooks (YAML) used "
+                                       "beside the built-in ones by every centre; default "
+                                       "HER2AUDIT_RULEBOOKS (its rulebooks are then "
+                                       "choices of `guideline`)"),
         "pre_index_days": Param(_rules.pre_index_days, type="integer", minimum=0,
                                 description="days before metastatic diagnosis that count"),
         "regimen_window_days": Param(_rules.regimen_window_days, type="integer", minimum=0,

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from her2audit import guidelines, orchestration
 from her2audit.errors import UsageError
 from her2audit.network import orchestration as net
 
@@ -31,6 +32,14 @@ def test_one_mapped_task_per_centre_then_one_merge(network_dag):
     assert {"centres", "packages", "network_db", "reports", "guideline"} <= set(
         network_dag.params)
     assert all(network_dag.params.get_param(name).description for name in network_dag.params)
+
+
+def test_guideline_is_a_choice_of_known_rulebooks_as_in_the_registry_dag(network_dag):
+    schema = network_dag.params.get_param("guideline").schema
+    known = [b.id for b in guidelines.load_rulebooks()]
+    assert schema["enum"] == [orchestration.BY_DATE, *known]
+    assert network_dag.params["guideline"] == orchestration.BY_DATE
+    assert "rulebooks" in network_dag.params
 
 
 @pytest.mark.parametrize(("params", "problem"), [
