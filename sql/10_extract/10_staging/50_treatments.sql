@@ -4,7 +4,9 @@
 -- `drug` keeps the source spelling (trimmed), and may be empty when a drug_code is given;
 -- `drug_key` is the lower-cased, space-collapsed form the drug vocabulary matches on,
 -- worked out once per distinct spelling (a few thousand) rather than once per row. Exact
--- duplicate rows are kept here (line inference counts them once).
+-- duplicate rows are kept here (line inference counts them once). The registry's own
+-- record_id stays in raw.treatments only: nothing downstream reads it, and a distinct text
+-- per row is the costliest column to store again.
 
 create or replace table staging.treatments_checked as
 with source as (
@@ -13,7 +15,6 @@ with source as (
     select
         _source_file,
         _row_number,
-        record_id,
         patient_id,
         drug,
         drug_code,
@@ -84,7 +85,6 @@ select
     'treatments' as source_table,
     _source_file as source_file,
     _row_number as row_number,
-    record_id,
     patient_id,
     drug,
     drug_key,
@@ -101,7 +101,7 @@ from checked;
 -- A view: the 10M-row scale of treatments makes a second copy the costliest step of extract
 -- (and the record key, a distinct text per row, is made when read rather than stored).
 create or replace view staging.treatments as
-select source_file || ':' || row_number::varchar as record_key, record_id, patient_id, drug,
+select source_file || ':' || row_number::varchar as record_key, patient_id, drug,
     drug_key, drug_code, code_system, start_date, end_date, setting, route
 from staging.treatments_checked
 where rule is null;
