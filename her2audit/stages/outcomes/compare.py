@@ -19,14 +19,16 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-from lifelines import CoxPHFitter
-from lifelines.exceptions import ConvergenceError, ConvergenceWarning
-from lifelines.statistics import logrank_test
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas and lifelines are imported in the functions that fit: the stage process, which
+# hands the fits to worker processes, then never loads them (about a second at start).
 
 COMPARISON = "concordant vs not concordant"
 LOG_RANK = "log_rank"
@@ -95,6 +97,8 @@ def _degenerate(counts: Mapping[str, int], min_n: int) -> tuple[str, str] | None
 
 
 def log_rank(data: pd.DataFrame) -> dict[str, Any]:
+    from lifelines.statistics import logrank_test
+
     conc = data["concordant"] == 1.0
     result = logrank_test(
         data.loc[conc, "days"],
@@ -126,6 +130,9 @@ def censored_at_last_event_time(days: np.ndarray, event: np.ndarray) -> np.ndarr
 
 def cox(data: pd.DataFrame, covariates: Sequence[str], alpha: float) -> dict[str, Any]:
     """Cox model of `days`/`event` on `concordant` (+ covariates); Efron ties (lifelines)."""
+    from lifelines import CoxPHFitter
+    from lifelines.exceptions import ConvergenceWarning
+
     frame = data[["days", "event", "concordant", *covariates]].assign(
         days=censored_at_last_event_time(data["days"].to_numpy(), data["event"].to_numpy())
     )
@@ -148,8 +155,13 @@ def cox(data: pd.DataFrame, covariates: Sequence[str], alpha: float) -> dict[str
     }
 
 
+def models_of(endpoint: str, cox_endpoints: Sequence[str]) -> tuple[str, ...]:
+    """The comparisons an endpoint gets, in the order of their rows."""
+    return (LOG_RANK, COX_UNADJUSTED, COX_ADJUSTED) if endpoint in cox_endpoints else (LOG_RANK,)
+
+
 def compare_concordance(
-    lines: pd.DataFrame,
+    lines: pd.DataFrame | pa.Table,
     endpoints: Sequence[str],
     line_numbers: Sequence[int],
     covariates: Sequence[str],
@@ -157,12 +169,18 @@ def compare_concordance(
     min_n: int,
     alpha: float = 0.05,
     cox_endpoints: Sequence[str] | None = None,
+    models: Sequence[str] | None = None,
 ) -> pa.Table:
-    """All comparisons. `lines` has line_number, concordance ('concordant' or
-    'not_concordant'), `<endpoint>_days`, `<endpoint>_event` and the covariates.
-    Every endpoint gets a log-rank test; those in `cox_endpoints` (default: all) also the
-    two Cox models."""
+    """All comparisons. `lines` (pandas or Arrow) has line_number, concordance
+    ('concordant' or 'not_concordant'), `<endpoint>_days`, `<endpoint>_event` and the
+    covariates. Every endpoint gets a log-rank test; those in `cox_endpoints` (default:
+    all) also the two Cox models. `models` keeps only those of the comparisons (the stage
+    spreads one Cox model per task over its worker processes)."""
+    import pandas as pd
+
     cox_endpoints = endpoints if cox_endpoints is None else cox_endpoints
+    if isinstance(lines, pa.Table):
+        lines = lines.to_pandas()
     rows: list[dict[str, Any]] = []
     for endpoint in endpoints:
         for line_number in line_numbers:
@@ -177,9 +195,11 @@ def compare_concordance(
             for column in covariates:
                 data[column] = subset[column].astype(float)
             data = data.dropna(subset=["days", "event"]).reset_index(drop=True)
+            chosen = [m for m in models_of(endpoint, cox_endpoints)
+                      if models is None or m in models]
             rows.extend(
                 _compare_one(data, endpoint, line_number, covariates, caveat, min_n, alpha,
-                             endpoint in cox_endpoints)
+                             chosen)
             )
     table: dict[str, list] = {name: [r.get(name) for r in rows] for name in SCHEMA.names}
     return pa.Table.from_pydict(table, schema=SCHEMA)
@@ -193,12 +213,13 @@ def _compare_one(
     caveat: str,
     min_n: int,
     alpha: float,
-    with_cox: bool = True,
+    models: Sequence[str] = (LOG_RANK, COX_UNADJUSTED, COX_ADJUSTED),
 ) -> list[dict[str, Any]]:
+    from lifelines.exceptions import ConvergenceError
+
     base = {"endpoint": endpoint, "line_number": line_number, "comparison": COMPARISON,
             "caveat": caveat}
     out = []
-    models = (LOG_RANK, COX_UNADJUSTED, COX_ADJUSTED) if with_cox else (LOG_RANK,)
     for model in models:
         row = {**base, "model": model, "method": METHODS[model]}
         used: list[str] = []

@@ -5,11 +5,13 @@ in a pool of worker processes (one per core) and are put back together in order.
 
 from __future__ import annotations
 
-import concurrent.futures
+import contextlib
 import dataclasses
 import multiprocessing
+import multiprocessing.pool
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,13 +100,14 @@ def survival_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, pa.Table]
     return groups, observations
 
 
-def comparison_lines(con: duckdb.DuckDBPyConnection, settings: OutcomeSettings):
-    """The lines the concordant vs not comparisons use, as a pandas DataFrame."""
+def comparison_lines(con: duckdb.DuckDBPyConnection, settings: OutcomeSettings) -> pa.Table:
+    """The lines the concordant vs not comparisons use (Arrow: this process, which only
+    coordinates the fits, need not import pandas)."""
     columns = ["line_number", "concordance"]
     for endpoint in settings.comparison_endpoints:
         columns += [f"{endpoint}_days", f"{endpoint}_event"]
     columns += list(settings.adjustment_covariates)
-    return con.execute(
+    return con.sql(
         f"""
         select {", ".join(dict.fromkeys(columns))}
         from staging.outcome_lines
@@ -112,8 +115,8 @@ def comparison_lines(con: duckdb.DuckDBPyConnection, settings: OutcomeSettings):
           and not list_contains(?::varchar[], category)
         order by patient_id, line_number
         """,
-        [list(settings.comparison_lines), list(settings.comparison_excluded_categories)],
-    ).df()
+        params=[list(settings.comparison_lines), list(settings.comparison_excluded_categories)],
+    ).to_arrow_table()
 
 
 def _group_chunks(groups: pa.Table, observations: pa.Table, k: int) -> list[tuple[int, int]]:
@@ -139,57 +142,119 @@ def _observations_of(groups: pa.Table, observations: pa.Table) -> pa.Table:
     return observations.slice(start, end - start)
 
 
-def estimate_and_compare(
-    groups: pa.Table, observations: pa.Table, lines, settings: OutcomeSettings,
-    workers: int,
-) -> tuple[pa.Table, pa.Table, pa.Table]:
-    """All Kaplan–Meier fits and the comparisons (lifelines), spread over `workers`
-    processes (this one included): the groups in runs of about equal work, the
-    comparisons one endpoint per task. The pieces are put back together in order, so the
-    tables are the same as from one process. Returns (survival_summary, survival_curves,
-    survival_comparisons)."""
-    chunks = _group_chunks(groups, observations, max(1, workers * 4))
-    km_args = []
-    for start, end in chunks:
-        part = groups.slice(start, end - start)
-        km_args.append((part, _observations_of(part, observations), settings.min_group_size,
-                        settings.alpha))
-    def columns_of(endpoint: str) -> list[str]:  # what one endpoint's comparisons read
-        return list(dict.fromkeys(["line_number", "concordance", f"{endpoint}_days",
-                                   f"{endpoint}_event", *settings.adjustment_covariates]))
+# A fitting task: ("km", arguments of km.estimate_groups) or ("compare", arguments of
+# compare.compare_concordance). Run by `fit` in a worker process or in this one.
+Task = tuple[str, tuple[Any, ...]]
 
-    compare_args = [
-        (lines[columns_of(endpoint)], (endpoint,), settings.comparison_lines,
-         settings.adjustment_covariates, settings.caveat, settings.min_group_size,
-         settings.alpha, settings.cox_endpoints)
-        for endpoint in settings.comparison_endpoints
-    ]
+# Set for the worker processes only: one BLAS thread each, as there is one process per
+# core (more threads only wait on each other in lifelines' small matrix products).
+ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def fit(task: Task) -> Any:
+    """Run one fitting task."""
+    kind, args = task
+    return km.estimate_groups(*args) if kind == "km" else compare.compare_concordance(*args)
+
+
+def _import_fitters() -> None:
+    """Worker start-up: import lifelines and pandas while the stage process runs its SQL."""
+    import lifelines  # noqa: F401
+    import pandas  # noqa: F401
+
+
+@contextlib.contextmanager
+def fitting_pool(workers: int) -> Iterator[multiprocessing.pool.Pool | None]:
+    """`workers` processes for the lifelines fits (None for one process: the fits then run
+    in this one). Started first, so that they import lifelines while the SQL runs."""
     if workers <= 1:
-        km_parts = [km.estimate_groups(*a) for a in km_args]
-        compared = [compare.compare_concordance(*a) for a in compare_args]
+        yield None
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of a process with DuckDB
+    saved = {name: os.environ.get(name) for name in ONE_THREAD}
+    os.environ.update({name: "1" for name, value in saved.items() if value is None})
+    try:
+        pool = context.Pool(workers, initializer=_import_fitters)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+    try:
+        yield pool
+    except BaseException:
+        pool.terminate()
+        raise
     else:
-        # workers - 1 new processes (each pays for importing lifelines); this process,
-        # which has it imported already, takes the runs of groups no worker has started
-        context = multiprocessing.get_context("spawn")  # no fork of a process with DuckDB
-        with concurrent.futures.ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
-            compare_futures = [pool.submit(compare.compare_concordance, *a) for a in compare_args]
-            km_futures = [pool.submit(km.estimate_groups, *a) for a in km_args]
-            km_parts = [None] * len(km_args)
-            for i in reversed(range(len(km_args))):
-                if km_futures[i].cancel():
-                    km_parts[i] = km.estimate_groups(*km_args[i])
-            km_parts = [part or future.result() for part, future in zip(km_parts, km_futures,
-                                                                         strict=True)]
-            compared = [f.result() for f in compare_futures]
+        pool.close()
+    finally:
+        pool.join()
+
+
+def fitting_tasks(
+    groups: pa.Table, observations: pa.Table, lines: pa.Table, settings: OutcomeSettings,
+    km_chunks: int,
+) -> tuple[list[Task], list[Task]]:
+    """The Kaplan–Meier fits in `km_chunks` runs of groups of about equal work, and the
+    comparisons one (endpoint, line, model) per task, in the order of their rows."""
+    km_tasks: list[Task] = []
+    for start, end in _group_chunks(groups, observations, km_chunks):
+        part = groups.slice(start, end - start)
+        km_tasks.append(("km", (part, _observations_of(part, observations),
+                                settings.min_group_size, settings.alpha)))
+    line_number = lines.column("line_number").to_numpy()
+    compare_tasks: list[Task] = []
+    for endpoint in settings.comparison_endpoints:
+        for number in settings.comparison_lines:
+            rows = lines.filter(pa.array(line_number == number))
+            for model in compare.models_of(endpoint, settings.cox_endpoints):
+                # only the adjusted model reads the covariates
+                covariates = (settings.adjustment_covariates
+                              if model == compare.COX_ADJUSTED else ())
+                columns = ["line_number", "concordance", f"{endpoint}_days",
+                           f"{endpoint}_event", *covariates]
+                compare_tasks.append(("compare", (
+                    rows.select(list(dict.fromkeys(columns))), (endpoint,), (number,),
+                    covariates, settings.caveat, settings.min_group_size, settings.alpha,
+                    settings.cox_endpoints, (model,))))
+    return km_tasks, compare_tasks
+
+
+def estimate_and_compare(
+    groups: pa.Table, observations: pa.Table, lines: pa.Table, settings: OutcomeSettings,
+    pool: multiprocessing.pool.Pool | None, workers: int = 1,
+) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """All Kaplan–Meier fits and the comparisons (lifelines), in `pool` (or here without
+    one). The Cox models, the longest tasks, are handed out first and the runs of groups
+    last, so that the processes finish together. The pieces are put back together in
+    order, so the tables are the same as from one process. Returns (survival_summary,
+    survival_curves, survival_comparisons)."""
+    km_tasks, compare_tasks = fitting_tasks(groups, observations, lines, settings,
+                                            max(1, workers * 8))
+    tasks = compare_tasks + km_tasks
+    if pool is None:
+        results = [fit(task) for task in tasks]
+    else:
+        # longest first: Cox models by their number of lines, then log-rank tests, then
+        # the runs of groups, which are about equal
+        def cost(i: int) -> tuple[int, int]:
+            kind, args = tasks[i]
+            if kind == "km":
+                return (0, 0)
+            return (1 if args[-1][0] == compare.LOG_RANK else 2, args[0].num_rows)
+
+        order = sorted(range(len(tasks)), key=cost, reverse=True)
+        pending = {i: pool.apply_async(fit, (tasks[i],)) for i in order}
+        results = [pending[i].get() for i in range(len(tasks))]
+    compared, km_parts = results[:len(compare_tasks)], results[len(compare_tasks):]
     if km_parts:
         summary = pa.concat_tables([p[0] for p in km_parts])
         curves = pa.concat_tables([p[1] for p in km_parts])
     else:
-        summary, curves = km.estimate_groups(groups, observations, settings.min_group_size,
-                                             settings.alpha)
-    comparisons = (pa.concat_tables(compared) if compared
-                   else compare.compare_concordance(lines, (), (), (), settings.caveat,
-                                                    settings.min_group_size, settings.alpha))
+        summary, curves = fit(("km", (groups, observations, settings.min_group_size,
+                                      settings.alpha)))
+    comparisons = (pa.concat_tables(compared) if compared else
+                   fit(("compare", (lines, (), (), (), settings.caveat,
+                                    settings.min_group_size, settings.alpha))))
     return summary, curves, comparisons
 
 
@@ -226,17 +291,18 @@ def run(ctx: RunContext) -> None:
         return
     settings = load_settings()
     clock = _Clock()
-    warehouse.set_variables(ctx.con, {
-        "outcomes_detail_max_line": settings.detail_max_line,
-        "outcomes_site_max_line": settings.site_max_line,
-    })
-    warehouse.run_sql_stage(ctx.con, SQL_STAGE)
-    groups, observations = survival_inputs(ctx.con)
-    lines = comparison_lines(ctx.con, settings)
-    derived = clock.lap()
     workers = workers_available()
-    summary, curves, comparisons = estimate_and_compare(groups, observations, lines, settings,
-                                                        workers)
+    with fitting_pool(workers) as pool:
+        warehouse.set_variables(ctx.con, {
+            "outcomes_detail_max_line": settings.detail_max_line,
+            "outcomes_site_max_line": settings.site_max_line,
+        })
+        warehouse.run_sql_stage(ctx.con, SQL_STAGE)
+        groups, observations = survival_inputs(ctx.con)
+        lines = comparison_lines(ctx.con, settings)
+        derived = clock.lap()
+        summary, curves, comparisons = estimate_and_compare(groups, observations, lines,
+                                                            settings, pool, workers)
     write_table(ctx.con, "build.survival_summary", summary)
     write_table(ctx.con, "build.survival_curves", curves)
     write_table(ctx.con, "build.survival_comparisons", comparisons)
