@@ -5,10 +5,10 @@ in a pool of worker processes (one per core) and are put back together in order.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import multiprocessing
-import multiprocessing.pool
 import os
 import time
 from collections.abc import Iterator
@@ -152,42 +152,97 @@ ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def fit(task: Task) -> Any:
-    """Run one fitting task."""
+    """Run one fitting task.
+
+    lifelines builds many small pandas objects per fit, labelled with strings; pandas'
+    default storage of strings (Arrow) makes each of them dearer to build than plain
+    Python strings do, about a third of a Kaplan–Meier fit. So the fits run with Python
+    string storage (the same numbers; only how pandas holds labels changes)."""
+    import pandas as pd
+
     kind, args = task
-    return km.estimate_groups(*args) if kind == "km" else compare.compare_concordance(*args)
+    with pd.option_context("mode.string_storage", "python"):
+        if kind == "km":
+            return km.estimate_groups(*args)
+        return compare.compare_concordance(*args)
 
 
 def _import_fitters() -> None:
-    """Worker start-up: import lifelines and pandas while the stage process runs its SQL."""
+    """Start-up of the fitting process: import lifelines and pandas (while the stage
+    process runs its SQL)."""
     import lifelines  # noqa: F401
     import pandas  # noqa: F401
 
 
 @contextlib.contextmanager
-def fitting_pool(workers: int) -> Iterator[multiprocessing.pool.Pool | None]:
-    """`workers` processes for the lifelines fits (None for one process: the fits then run
-    in this one). Started first, so that they import lifelines while the SQL runs."""
+def fitting_process(workers: int) -> Iterator[concurrent.futures.ProcessPoolExecutor | None]:
+    """A fresh process for the lifelines fits when there is more than one core (None
+    otherwise: the fits then run in this one).
+
+    It is started at once, so that it imports lifelines while this process runs the SQL,
+    and then forks its workers (`run_tasks`), which find lifelines loaded: one import
+    instead of one per worker (about a second of CPU each). This process, which has
+    DuckDB open, is never forked. It runs with one BLAS thread per process (there is one
+    process per core; more threads only wait on each other in lifelines' small matrix
+    products)."""
     if workers <= 1:
         yield None
         return
-    context = multiprocessing.get_context("spawn")  # no fork of a process with DuckDB
-    saved = {name: os.environ.get(name) for name in ONE_THREAD}
-    os.environ.update({name: "1" for name, value in saved.items() if value is None})
+    context = multiprocessing.get_context("spawn")
+    pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=context,
+                                                  initializer=_import_fitters)
     try:
-        pool = context.Pool(workers, initializer=_import_fitters)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-    try:
+        # the process starts with the first task, in the environment of that moment
+        saved = {name: os.environ.get(name) for name in ONE_THREAD}
+        os.environ.update({name: "1" for name, value in saved.items() if value is None})
+        try:
+            pool.submit(os.getpid)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
         yield pool
     except BaseException:
-        pool.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
         raise
     else:
-        pool.close()
+        pool.shutdown(wait=True)
+
+
+# The tasks `run_tasks` hands out: its forked workers inherit them instead of receiving
+# each through a pipe.
+_TASKS: list[Task] = []
+
+
+def _fit_inherited(i: int) -> Any:
+    return fit(_TASKS[i])
+
+
+def _cost(task: Task) -> tuple[int, int]:
+    """Order of handing out, longest first: the Cox models by their number of lines, then
+    the log-rank tests, then the runs of groups (about equal)."""
+    kind, args = task
+    if kind == "km":
+        return (0, 0)
+    return (1 if args[-1] == (compare.LOG_RANK,) else 2, args[0].num_rows)
+
+
+def run_tasks(tasks: list[Task], workers: int) -> list[Any]:
+    """The results of `tasks`, in their order, from `workers` processes forked from this
+    one. Only for a process without DuckDB (`fitting_process`); one process runs them
+    here."""
+    global _TASKS
+    if workers <= 1 or len(tasks) <= 1:
+        return [fit(task) for task in tasks]
+    order = sorted(range(len(tasks)), key=lambda i: _cost(tasks[i]), reverse=True)
+    _TASKS = tasks
+    try:
+        context = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            pending = {i: pool.submit(_fit_inherited, i) for i in order}
+            return [pending[i].result() for i in range(len(tasks))]
     finally:
-        pool.join()
+        _TASKS = []
 
 
 def fitting_tasks(
@@ -221,30 +276,15 @@ def fitting_tasks(
 
 def estimate_and_compare(
     groups: pa.Table, observations: pa.Table, lines: pa.Table, settings: OutcomeSettings,
-    pool: multiprocessing.pool.Pool | None, workers: int = 1,
+    workers: int = 1,
 ) -> tuple[pa.Table, pa.Table, pa.Table]:
-    """All Kaplan–Meier fits and the comparisons (lifelines), in `pool` (or here without
-    one). The Cox models, the longest tasks, are handed out first and the runs of groups
-    last, so that the processes finish together. The pieces are put back together in
-    order, so the tables are the same as from one process. Returns (survival_summary,
-    survival_curves, survival_comparisons)."""
+    """All Kaplan–Meier fits and the comparisons (lifelines), spread over `workers`
+    processes (`run_tasks`; call it with more than one only in `fitting_process`). The
+    pieces are put back together in order, so the tables are the same as from one
+    process. Returns (survival_summary, survival_curves, survival_comparisons)."""
     km_tasks, compare_tasks = fitting_tasks(groups, observations, lines, settings,
                                             max(1, workers * 8))
-    tasks = compare_tasks + km_tasks
-    if pool is None:
-        results = [fit(task) for task in tasks]
-    else:
-        # longest first: Cox models by their number of lines, then log-rank tests, then
-        # the runs of groups, which are about equal
-        def cost(i: int) -> tuple[int, int]:
-            kind, args = tasks[i]
-            if kind == "km":
-                return (0, 0)
-            return (1 if args[-1][0] == compare.LOG_RANK else 2, args[0].num_rows)
-
-        order = sorted(range(len(tasks)), key=cost, reverse=True)
-        pending = {i: pool.apply_async(fit, (tasks[i],)) for i in order}
-        results = [pending[i].get() for i in range(len(tasks))]
+    results = run_tasks(compare_tasks + km_tasks, workers)
     compared, km_parts = results[:len(compare_tasks)], results[len(compare_tasks):]
     if km_parts:
         summary = pa.concat_tables([p[0] for p in km_parts])
@@ -292,7 +332,7 @@ def run(ctx: RunContext) -> None:
     settings = load_settings()
     clock = _Clock()
     workers = workers_available()
-    with fitting_pool(workers) as pool:
+    with fitting_process(workers) as fitter:
         warehouse.set_variables(ctx.con, {
             "outcomes_detail_max_line": settings.detail_max_line,
             "outcomes_site_max_line": settings.site_max_line,
@@ -301,8 +341,10 @@ def run(ctx: RunContext) -> None:
         groups, observations = survival_inputs(ctx.con)
         lines = comparison_lines(ctx.con, settings)
         derived = clock.lap()
-        summary, curves, comparisons = estimate_and_compare(groups, observations, lines,
-                                                            settings, pool, workers)
+        arguments = (groups, observations, lines, settings, workers)
+        summary, curves, comparisons = (
+            estimate_and_compare(*arguments) if fitter is None
+            else fitter.submit(estimate_and_compare, *arguments).result())
     write_table(ctx.con, "build.survival_summary", summary)
     write_table(ctx.con, "build.survival_curves", curves)
     write_table(ctx.con, "build.survival_comparisons", comparisons)
