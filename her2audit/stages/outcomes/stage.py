@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import multiprocessing
 import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -206,7 +207,9 @@ def fitting_process(workers: int) -> Iterator[concurrent.futures.ProcessPoolExec
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     else:
-        pool.shutdown(wait=True)
+        # the fitting process exits (a few tenths of a second with lifelines loaded) while
+        # this one writes the results; the pool's thread reaps it
+        pool.shutdown(wait=False)
 
 
 # The tasks `run_tasks` hands out: its forked workers inherit them instead of receiving
@@ -228,13 +231,20 @@ def _cost(task: Task) -> tuple[int, int]:
 
 
 def run_tasks(tasks: list[Task], workers: int) -> list[Any]:
-    """The results of `tasks`, in their order, from `workers` processes forked from this
-    one. Only for a process without DuckDB (`fitting_process`); one process runs them
-    here."""
+    """The results of `tasks`, in their order, from `workers` processes, handed out
+    longest first so that they finish together. On Linux the processes are forked from
+    this one, with lifelines loaded and the tasks in memory: call it with more than one
+    worker only in a process without DuckDB (`fitting_process`). Elsewhere (where fork is
+    not safe with the system's libraries) they are spawned. One process runs them here."""
     global _TASKS
     if workers <= 1 or len(tasks) <= 1:
         return [fit(task) for task in tasks]
     order = sorted(range(len(tasks)), key=lambda i: _cost(tasks[i]), reverse=True)
+    if not sys.platform.startswith("linux"):
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            pending = {i: pool.submit(fit, tasks[i]) for i in order}
+            return [pending[i].result() for i in range(len(tasks))]
     _TASKS = tasks
     try:
         context = multiprocessing.get_context("fork")
