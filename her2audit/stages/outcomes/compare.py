@@ -19,16 +19,14 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-# pandas and lifelines are imported in the functions that fit: the stage process, which
-# hands the fits to worker processes, then never loads them (about a second at start).
+from lifelines import CoxPHFitter
+from lifelines.exceptions import ConvergenceError, ConvergenceWarning
+from lifelines.statistics import logrank_test
 
 COMPARISON = "concordant vs not concordant"
 LOG_RANK = "log_rank"
@@ -97,8 +95,6 @@ def _degenerate(counts: Mapping[str, int], min_n: int) -> tuple[str, str] | None
 
 
 def log_rank(data: pd.DataFrame) -> dict[str, Any]:
-    from lifelines.statistics import logrank_test
-
     conc = data["concordant"] == 1.0
     result = logrank_test(
         data.loc[conc, "days"],
@@ -130,9 +126,6 @@ def censored_at_last_event_time(days: np.ndarray, event: np.ndarray) -> np.ndarr
 
 def cox(data: pd.DataFrame, covariates: Sequence[str], alpha: float) -> dict[str, Any]:
     """Cox model of `days`/`event` on `concordant` (+ covariates); Efron ties (lifelines)."""
-    from lifelines import CoxPHFitter
-    from lifelines.exceptions import ConvergenceWarning
-
     frame = data[["days", "event", "concordant", *covariates]].assign(
         days=censored_at_last_event_time(data["days"].to_numpy(), data["event"].to_numpy())
     )
@@ -176,8 +169,6 @@ def compare_concordance(
     covariates. Every endpoint gets a log-rank test; those in `cox_endpoints` (default:
     all) also the two Cox models. `models` keeps only those of the comparisons (the stage
     spreads one Cox model per task over its worker processes)."""
-    import pandas as pd
-
     cox_endpoints = endpoints if cox_endpoints is None else cox_endpoints
     if isinstance(lines, pa.Table):
         lines = lines.to_pandas()
@@ -215,8 +206,6 @@ def _compare_one(
     alpha: float,
     models: Sequence[str] = (LOG_RANK, COX_UNADJUSTED, COX_ADJUSTED),
 ) -> list[dict[str, Any]]:
-    from lifelines.exceptions import ConvergenceError
-
     base = {"endpoint": endpoint, "line_number": line_number, "comparison": COMPARISON,
             "caveat": caveat}
     out = []

@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 import pyarrow as pa
+from lifelines import KaplanMeierFitter
 
 ESTIMATED = "estimated"
 MEDIAN_NOT_REACHED = "median_not_reached"
@@ -54,10 +55,6 @@ def fit_counts(
     alpha: float = 0.05,
 ) -> KMEstimate:
     """Kaplan–Meier from distinct times with their numbers of events and censored times."""
-    # imported here, where the fits run: the stage process that hands them to worker
-    # processes never loads lifelines
-    from lifelines import KaplanMeierFitter
-
     times = np.asarray(times, dtype=float)
     n_events = np.asarray(n_events, dtype=float)
     n_censored = np.asarray(n_censored, dtype=float)

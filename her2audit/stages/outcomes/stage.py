@@ -25,7 +25,10 @@ from her2audit import warehouse
 from her2audit.context import RunContext
 from her2audit.errors import RuleFileError
 from her2audit.paths import RULES_DIR
-from her2audit.stages.outcomes import compare, km
+
+# km and compare (lifelines, pandas: about a second to import) are imported by the
+# functions that fit, which run in the fitting process when there is one: this process
+# only runs the SQL and hands the fits over.
 
 SQL_STAGE = "60_outcomes"
 SETTINGS_FILE = RULES_DIR / "outcomes.yaml"
@@ -161,6 +164,8 @@ def fit(task: Task) -> Any:
     string storage (the same numbers; only how pandas holds labels changes)."""
     import pandas as pd
 
+    from her2audit.stages.outcomes import compare, km
+
     kind, args = task
     with pd.option_context("mode.string_storage", "python"):
         if kind == "km":
@@ -170,9 +175,8 @@ def fit(task: Task) -> Any:
 
 def _import_fitters() -> None:
     """Start-up of the fitting process: import lifelines and pandas (while the stage
-    process runs its SQL)."""
-    import lifelines  # noqa: F401
-    import pandas  # noqa: F401
+    process runs its SQL), for it and the workers it forks."""
+    from her2audit.stages.outcomes import compare, km  # noqa: F401
 
 
 @contextlib.contextmanager
@@ -224,6 +228,8 @@ def _fit_inherited(i: int) -> Any:
 def _cost(task: Task) -> tuple[int, int]:
     """Order of handing out, longest first: the Cox models by their number of lines, then
     the log-rank tests, then the runs of groups (about equal)."""
+    from her2audit.stages.outcomes import compare
+
     kind, args = task
     if kind == "km":
         return (0, 0)
@@ -261,6 +267,8 @@ def fitting_tasks(
 ) -> tuple[list[Task], list[Task]]:
     """The Kaplan–Meier fits in `km_chunks` runs of groups of about equal work, and the
     comparisons one (endpoint, line, model) per task, in the order of their rows."""
+    from her2audit.stages.outcomes import compare
+
     km_tasks: list[Task] = []
     for start, end in _group_chunks(groups, observations, km_chunks):
         part = groups.slice(start, end - start)
