@@ -1,7 +1,10 @@
 """The `outcomes` stage: SQL endpoint derivation, then lifelines estimation per group.
 
-The ~470 Kaplan–Meier fits and the log-rank/Cox comparisons are independent, so they run
-in a pool of worker processes (one per core) and are put back together in order."""
+The ~490 Kaplan–Meier fits and the log-rank tests and Cox models are independent tasks.
+With more than one core they run in a fitting process started with the stage (it
+imports lifelines while this process runs the SQL), which forks one worker per core and
+hands them the tasks longest first; the results are put back together in order, so the
+tables are the same as from one process."""
 
 from __future__ import annotations
 
@@ -105,8 +108,8 @@ def survival_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, pa.Table]
 
 
 def comparison_lines(con: duckdb.DuckDBPyConnection, settings: OutcomeSettings) -> pa.Table:
-    """The lines the concordant vs not comparisons use (Arrow: this process, which only
-    coordinates the fits, need not import pandas)."""
+    """The lines the concordant vs not comparisons use (as Arrow: the stage process, which
+    hands the fits over, need not import pandas)."""
     columns = ["line_number", "concordance"]
     for endpoint in settings.comparison_endpoints:
         columns += [f"{endpoint}_days", f"{endpoint}_event"]
