@@ -313,7 +313,7 @@ def test_fits_spread_over_worker_processes_give_the_same_tables(con):
     environment = dict(os.environ)
     with stage.fitting_process(2) as fitter:
         assert fitter is not None
-        assert fitter.submit(os.environ.get, "OPENBLAS_NUM_THREADS").result() == (
+        assert fitter.submit(os.getenv, "OPENBLAS_NUM_THREADS").result() == (
             environment.get("OPENBLAS_NUM_THREADS", "1"))
         spread = fitter.submit(stage.estimate_and_compare, groups, observations, lines,
                                settings, 2).result()
