@@ -163,7 +163,7 @@ def fit(task: Task) -> Any:
 
     lifelines builds many small pandas objects per fit, labelled with strings; pandas'
     default storage of strings (Arrow) makes each of them dearer to build than plain
-    Python strings do, about a third of a Kaplan–Meier fit. So the fits run with Python
+    Python strings do: a quarter to a third of a Kaplan–Meier fit. So the fits run with Python
     string storage (the same numbers; only how pandas holds labels changes)."""
     import pandas as pd
 
