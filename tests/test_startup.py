@@ -39,6 +39,8 @@ def test_help_loads_no_heavy_library():
     ("validate", {"great_expectations", "lifelines", "plotly", "airflow"}),
     ("cohort", {"great_expectations", "lifelines", "plotly", "airflow"}),
     ("concordance", {"great_expectations", "lifelines", "plotly", "airflow"}),
+    # lifelines and pandas are loaded in the process that fits, started by the stage
+    ("outcomes", {"great_expectations", "lifelines", "plotly", "airflow", "pandas"}),
     ("publish", {"great_expectations", "lifelines", "plotly", "airflow"}),
 ])
 def test_a_stage_module_loads_only_what_it_uses(stage, not_loaded):

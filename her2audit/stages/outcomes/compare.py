@@ -148,8 +148,13 @@ def cox(data: pd.DataFrame, covariates: Sequence[str], alpha: float) -> dict[str
     }
 
 
+def models_of(endpoint: str, cox_endpoints: Sequence[str]) -> tuple[str, ...]:
+    """The comparisons an endpoint gets, in the order of their rows."""
+    return (LOG_RANK, COX_UNADJUSTED, COX_ADJUSTED) if endpoint in cox_endpoints else (LOG_RANK,)
+
+
 def compare_concordance(
-    lines: pd.DataFrame,
+    lines: pd.DataFrame | pa.Table,
     endpoints: Sequence[str],
     line_numbers: Sequence[int],
     covariates: Sequence[str],
@@ -157,12 +162,16 @@ def compare_concordance(
     min_n: int,
     alpha: float = 0.05,
     cox_endpoints: Sequence[str] | None = None,
+    models: Sequence[str] | None = None,
 ) -> pa.Table:
-    """All comparisons. `lines` has line_number, concordance ('concordant' or
-    'not_concordant'), `<endpoint>_days`, `<endpoint>_event` and the covariates.
-    Every endpoint gets a log-rank test; those in `cox_endpoints` (default: all) also the
-    two Cox models."""
+    """All comparisons. `lines` (pandas or Arrow) has line_number, concordance
+    ('concordant' or 'not_concordant'), `<endpoint>_days`, `<endpoint>_event` and the
+    covariates. Every endpoint gets a log-rank test; those in `cox_endpoints` (default:
+    all) also the two Cox models. `models` keeps only those of the comparisons (the stage
+    spreads one Cox model per task over its worker processes)."""
     cox_endpoints = endpoints if cox_endpoints is None else cox_endpoints
+    if isinstance(lines, pa.Table):
+        lines = lines.to_pandas()
     rows: list[dict[str, Any]] = []
     for endpoint in endpoints:
         for line_number in line_numbers:
@@ -177,9 +186,11 @@ def compare_concordance(
             for column in covariates:
                 data[column] = subset[column].astype(float)
             data = data.dropna(subset=["days", "event"]).reset_index(drop=True)
+            chosen = [m for m in models_of(endpoint, cox_endpoints)
+                      if models is None or m in models]
             rows.extend(
                 _compare_one(data, endpoint, line_number, covariates, caveat, min_n, alpha,
-                             endpoint in cox_endpoints)
+                             chosen)
             )
     table: dict[str, list] = {name: [r.get(name) for r in rows] for name in SCHEMA.names}
     return pa.Table.from_pydict(table, schema=SCHEMA)
@@ -193,12 +204,11 @@ def _compare_one(
     caveat: str,
     min_n: int,
     alpha: float,
-    with_cox: bool = True,
+    models: Sequence[str] = (LOG_RANK, COX_UNADJUSTED, COX_ADJUSTED),
 ) -> list[dict[str, Any]]:
     base = {"endpoint": endpoint, "line_number": line_number, "comparison": COMPARISON,
             "caveat": caveat}
     out = []
-    models = (LOG_RANK, COX_UNADJUSTED, COX_ADJUSTED) if with_cox else (LOG_RANK,)
     for model in models:
         row = {**base, "model": model, "method": METHODS[model]}
         used: list[str] = []

@@ -1,15 +1,21 @@
 """The `outcomes` stage: SQL endpoint derivation, then lifelines estimation per group.
 
-The ~470 Kaplan–Meier fits and the log-rank/Cox comparisons are independent, so they run
-in a pool of worker processes (one per core) and are put back together in order."""
+The ~490 Kaplan–Meier fits and the log-rank tests and Cox models are independent tasks.
+With more than one core they run in a fitting process started with the stage (it
+imports lifelines while this process runs the SQL), which forks one worker per core and
+hands them the tasks longest first; the results are put back together in order, so the
+tables are the same as from one process."""
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import multiprocessing
 import os
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +28,10 @@ from her2audit import warehouse
 from her2audit.context import RunContext
 from her2audit.errors import RuleFileError
 from her2audit.paths import RULES_DIR
-from her2audit.stages.outcomes import compare, km
+
+# km and compare (lifelines, pandas: about a second to import) are imported by the
+# functions that fit, which run in the fitting process when there is one: this process
+# only runs the SQL and hands the fits over.
 
 SQL_STAGE = "60_outcomes"
 SETTINGS_FILE = RULES_DIR / "outcomes.yaml"
@@ -98,13 +107,14 @@ def survival_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, pa.Table]
     return groups, observations
 
 
-def comparison_lines(con: duckdb.DuckDBPyConnection, settings: OutcomeSettings):
-    """The lines the concordant vs not comparisons use, as a pandas DataFrame."""
+def comparison_lines(con: duckdb.DuckDBPyConnection, settings: OutcomeSettings) -> pa.Table:
+    """The lines the concordant vs not comparisons use (as Arrow: the stage process, which
+    hands the fits over, need not import pandas)."""
     columns = ["line_number", "concordance"]
     for endpoint in settings.comparison_endpoints:
         columns += [f"{endpoint}_days", f"{endpoint}_event"]
     columns += list(settings.adjustment_covariates)
-    return con.execute(
+    return con.sql(
         f"""
         select {", ".join(dict.fromkeys(columns))}
         from staging.outcome_lines
@@ -112,8 +122,8 @@ def comparison_lines(con: duckdb.DuckDBPyConnection, settings: OutcomeSettings):
           and not list_contains(?::varchar[], category)
         order by patient_id, line_number
         """,
-        [list(settings.comparison_lines), list(settings.comparison_excluded_categories)],
-    ).df()
+        params=[list(settings.comparison_lines), list(settings.comparison_excluded_categories)],
+    ).to_arrow_table()
 
 
 def _group_chunks(groups: pa.Table, observations: pa.Table, k: int) -> list[tuple[int, int]]:
@@ -139,57 +149,173 @@ def _observations_of(groups: pa.Table, observations: pa.Table) -> pa.Table:
     return observations.slice(start, end - start)
 
 
+# A fitting task: ("km", arguments of km.estimate_groups) or ("compare", arguments of
+# compare.compare_concordance). Run by `fit` in a worker process or in this one.
+Task = tuple[str, tuple[Any, ...]]
+
+# Set for the worker processes only: one BLAS thread each, as there is one process per
+# core (more threads only wait on each other in lifelines' small matrix products).
+ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def fit(task: Task) -> Any:
+    """Run one fitting task.
+
+    lifelines builds many small pandas objects per fit, labelled with strings; pandas'
+    default storage of strings (Arrow) makes each of them dearer to build than plain
+    Python strings do: a quarter to a third of a Kaplan–Meier fit. So the fits run with Python
+    string storage (the same numbers; only how pandas holds labels changes)."""
+    import pandas as pd
+
+    from her2audit.stages.outcomes import compare, km
+
+    kind, args = task
+    with pd.option_context("mode.string_storage", "python"):
+        if kind == "km":
+            return km.estimate_groups(*args)
+        return compare.compare_concordance(*args)
+
+
+def _import_fitters() -> None:
+    """Start-up of the fitting process: import lifelines and pandas (while the stage
+    process runs its SQL), for it and the workers it forks."""
+    from her2audit.stages.outcomes import compare, km  # noqa: F401
+
+
+@contextlib.contextmanager
+def fitting_process(workers: int) -> Iterator[concurrent.futures.ProcessPoolExecutor | None]:
+    """A fresh process for the lifelines fits when there is more than one core (None
+    otherwise: the fits then run in this one).
+
+    It is started at once, so that it imports lifelines while this process runs the SQL,
+    and then forks its workers (`run_tasks`), which find lifelines loaded: one import
+    instead of one per worker (about a second of CPU each). This process, which has
+    DuckDB open, is never forked. It runs with one BLAS thread per process (there is one
+    process per core; more threads only wait on each other in lifelines' small matrix
+    products)."""
+    if workers <= 1:
+        yield None
+        return
+    context = multiprocessing.get_context("spawn")
+    pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=context,
+                                                  initializer=_import_fitters)
+    try:
+        # the process starts with the first task, in the environment of that moment
+        saved = {name: os.environ.get(name) for name in ONE_THREAD}
+        os.environ.update({name: "1" for name, value in saved.items() if value is None})
+        try:
+            pool.submit(os.getpid)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    else:
+        # the fitting process exits (a few tenths of a second with lifelines loaded) while
+        # this one writes the results; the pool's thread reaps it
+        pool.shutdown(wait=False)
+
+
+# The tasks `run_tasks` hands out: its forked workers inherit them instead of receiving
+# each through a pipe.
+_TASKS: list[Task] = []
+
+
+def _fit_inherited(i: int) -> Any:
+    return fit(_TASKS[i])
+
+
+def _cost(task: Task) -> tuple[int, int]:
+    """Order of handing out, longest first: the Cox models by their number of lines, then
+    the log-rank tests, then the runs of groups (about equal)."""
+    from her2audit.stages.outcomes import compare
+
+    kind, args = task
+    if kind == "km":
+        return (0, 0)
+    return (1 if args[-1] == (compare.LOG_RANK,) else 2, args[0].num_rows)
+
+
+def run_tasks(tasks: list[Task], workers: int) -> list[Any]:
+    """The results of `tasks`, in their order, from `workers` processes, handed out
+    longest first so that they finish together. On Linux the processes are forked from
+    this one, with lifelines loaded and the tasks in memory: call it with more than one
+    worker only in a process without DuckDB (`fitting_process`). Elsewhere (where fork is
+    not safe with the system's libraries) they are spawned. One process runs them here."""
+    global _TASKS
+    if workers <= 1 or len(tasks) <= 1:
+        return [fit(task) for task in tasks]
+    order = sorted(range(len(tasks)), key=lambda i: _cost(tasks[i]), reverse=True)
+    if not sys.platform.startswith("linux"):
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            pending = {i: pool.submit(fit, tasks[i]) for i in order}
+            return [pending[i].result() for i in range(len(tasks))]
+    _TASKS = tasks
+    try:
+        context = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            pending = {i: pool.submit(_fit_inherited, i) for i in order}
+            return [pending[i].result() for i in range(len(tasks))]
+    finally:
+        _TASKS = []
+
+
+def fitting_tasks(
+    groups: pa.Table, observations: pa.Table, lines: pa.Table, settings: OutcomeSettings,
+    km_chunks: int,
+) -> tuple[list[Task], list[Task]]:
+    """The Kaplan–Meier fits in `km_chunks` runs of groups of about equal work, and the
+    comparisons one (endpoint, line, model) per task, in the order of their rows."""
+    from her2audit.stages.outcomes import compare
+
+    km_tasks: list[Task] = []
+    for start, end in _group_chunks(groups, observations, km_chunks):
+        part = groups.slice(start, end - start)
+        km_tasks.append(("km", (part, _observations_of(part, observations),
+                                settings.min_group_size, settings.alpha)))
+    line_number = lines.column("line_number").to_numpy()
+    compare_tasks: list[Task] = []
+    for endpoint in settings.comparison_endpoints:
+        for number in settings.comparison_lines:
+            rows = lines.filter(pa.array(line_number == number))
+            for model in compare.models_of(endpoint, settings.cox_endpoints):
+                # only the adjusted model reads the covariates
+                covariates = (settings.adjustment_covariates
+                              if model == compare.COX_ADJUSTED else ())
+                columns = ["line_number", "concordance", f"{endpoint}_days",
+                           f"{endpoint}_event", *covariates]
+                compare_tasks.append(("compare", (
+                    rows.select(list(dict.fromkeys(columns))), (endpoint,), (number,),
+                    covariates, settings.caveat, settings.min_group_size, settings.alpha,
+                    settings.cox_endpoints, (model,))))
+    return km_tasks, compare_tasks
+
+
 def estimate_and_compare(
-    groups: pa.Table, observations: pa.Table, lines, settings: OutcomeSettings,
-    workers: int,
+    groups: pa.Table, observations: pa.Table, lines: pa.Table, settings: OutcomeSettings,
+    workers: int = 1,
 ) -> tuple[pa.Table, pa.Table, pa.Table]:
     """All Kaplan–Meier fits and the comparisons (lifelines), spread over `workers`
-    processes (this one included): the groups in runs of about equal work, the
-    comparisons one endpoint per task. The pieces are put back together in order, so the
-    tables are the same as from one process. Returns (survival_summary, survival_curves,
-    survival_comparisons)."""
-    chunks = _group_chunks(groups, observations, max(1, workers * 4))
-    km_args = []
-    for start, end in chunks:
-        part = groups.slice(start, end - start)
-        km_args.append((part, _observations_of(part, observations), settings.min_group_size,
-                        settings.alpha))
-    def columns_of(endpoint: str) -> list[str]:  # what one endpoint's comparisons read
-        return list(dict.fromkeys(["line_number", "concordance", f"{endpoint}_days",
-                                   f"{endpoint}_event", *settings.adjustment_covariates]))
-
-    compare_args = [
-        (lines[columns_of(endpoint)], (endpoint,), settings.comparison_lines,
-         settings.adjustment_covariates, settings.caveat, settings.min_group_size,
-         settings.alpha, settings.cox_endpoints)
-        for endpoint in settings.comparison_endpoints
-    ]
-    if workers <= 1:
-        km_parts = [km.estimate_groups(*a) for a in km_args]
-        compared = [compare.compare_concordance(*a) for a in compare_args]
-    else:
-        # workers - 1 new processes (each pays for importing lifelines); this process,
-        # which has it imported already, takes the runs of groups no worker has started
-        context = multiprocessing.get_context("spawn")  # no fork of a process with DuckDB
-        with concurrent.futures.ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
-            compare_futures = [pool.submit(compare.compare_concordance, *a) for a in compare_args]
-            km_futures = [pool.submit(km.estimate_groups, *a) for a in km_args]
-            km_parts = [None] * len(km_args)
-            for i in reversed(range(len(km_args))):
-                if km_futures[i].cancel():
-                    km_parts[i] = km.estimate_groups(*km_args[i])
-            km_parts = [part or future.result() for part, future in zip(km_parts, km_futures,
-                                                                         strict=True)]
-            compared = [f.result() for f in compare_futures]
+    processes (`run_tasks`; call it with more than one only in `fitting_process`). The
+    pieces are put back together in order, so the tables are the same as from one
+    process. Returns (survival_summary, survival_curves, survival_comparisons)."""
+    km_tasks, compare_tasks = fitting_tasks(groups, observations, lines, settings,
+                                            max(1, workers * 8))
+    results = run_tasks(compare_tasks + km_tasks, workers)
+    compared, km_parts = results[:len(compare_tasks)], results[len(compare_tasks):]
     if km_parts:
         summary = pa.concat_tables([p[0] for p in km_parts])
         curves = pa.concat_tables([p[1] for p in km_parts])
     else:
-        summary, curves = km.estimate_groups(groups, observations, settings.min_group_size,
-                                             settings.alpha)
-    comparisons = (pa.concat_tables(compared) if compared
-                   else compare.compare_concordance(lines, (), (), (), settings.caveat,
-                                                    settings.min_group_size, settings.alpha))
+        summary, curves = fit(("km", (groups, observations, settings.min_group_size,
+                                      settings.alpha)))
+    comparisons = (pa.concat_tables(compared) if compared else
+                   fit(("compare", (lines, (), (), (), settings.caveat,
+                                    settings.min_group_size, settings.alpha))))
     return summary, curves, comparisons
 
 
@@ -226,17 +352,20 @@ def run(ctx: RunContext) -> None:
         return
     settings = load_settings()
     clock = _Clock()
-    warehouse.set_variables(ctx.con, {
-        "outcomes_detail_max_line": settings.detail_max_line,
-        "outcomes_site_max_line": settings.site_max_line,
-    })
-    warehouse.run_sql_stage(ctx.con, SQL_STAGE)
-    groups, observations = survival_inputs(ctx.con)
-    lines = comparison_lines(ctx.con, settings)
-    derived = clock.lap()
     workers = workers_available()
-    summary, curves, comparisons = estimate_and_compare(groups, observations, lines, settings,
-                                                        workers)
+    with fitting_process(workers) as fitter:
+        warehouse.set_variables(ctx.con, {
+            "outcomes_detail_max_line": settings.detail_max_line,
+            "outcomes_site_max_line": settings.site_max_line,
+        })
+        warehouse.run_sql_stage(ctx.con, SQL_STAGE)
+        groups, observations = survival_inputs(ctx.con)
+        lines = comparison_lines(ctx.con, settings)
+        derived = clock.lap()
+        arguments = (groups, observations, lines, settings, workers)
+        summary, curves, comparisons = (
+            estimate_and_compare(*arguments) if fitter is None
+            else fitter.submit(estimate_and_compare, *arguments).result())
     write_table(ctx.con, "build.survival_summary", summary)
     write_table(ctx.con, "build.survival_curves", curves)
     write_table(ctx.con, "build.survival_comparisons", comparisons)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import duckdb
 import pytest
@@ -297,3 +298,53 @@ def test_empty_cohort_gives_empty_tables_and_marked_comparisons():
     ).fetchall()
     assert statuses == [("too_small", "no lines")]
     assert "os_days" in [r[0] for r in con.sql("describe build.patients").fetchall()]
+
+
+def test_fits_spread_over_worker_processes_give_the_same_tables(con):
+    """The fitting process forks two workers that take the tasks longest first; the tables
+    put back together are those of one process, to the bit, and the stage process's
+    environment is left as it was (the one-BLAS-thread setting is for the workers)."""
+    from her2audit.stages.outcomes import stage
+
+    settings = load_settings()
+    groups, observations = stage.survival_inputs(con)
+    lines = stage.comparison_lines(con, settings)
+    alone = stage.estimate_and_compare(groups, observations, lines, settings, 1)
+    environment = dict(os.environ)
+    with stage.fitting_process(2) as fitter:
+        assert fitter is not None
+        assert fitter.submit(os.getenv, "OPENBLAS_NUM_THREADS").result() == (
+            environment.get("OPENBLAS_NUM_THREADS", "1"))
+        spread = fitter.submit(stage.estimate_and_compare, groups, observations, lines,
+                               settings, 2).result()
+    assert dict(os.environ) == environment
+    assert [t.num_rows for t in alone] == [t.num_rows for t in spread]
+    assert alone[2].num_rows == 21  # 3 endpoints x 3 lines; os and ttnt with 2 Cox models
+    for one, many in zip(alone, spread, strict=True):
+        assert one.equals(many)
+
+
+def test_one_comparison_at_a_time_from_arrow_gives_the_rows_of_all_at_once():
+    """The stage hands each model to a task of its own, as Arrow, the covariates only to
+    the adjusted model: the rows are those of one call over pandas."""
+    import pandas as pd
+    import pyarrow as pa
+
+    n = 40
+    lines = pd.DataFrame({
+        "line_number": 1,
+        "concordance": ["concordant" if i % 2 else "not_concordant" for i in range(n)],
+        "os_days": [30 + 7 * i for i in range(n)],
+        "os_event": [i % 3 != 0 for i in range(n)],
+        "age_at_line_start": [40.0 + (i * 7) % 30 for i in range(n)],
+    })
+    whole = compare.compare_concordance(lines, ["os"], [1], ["age_at_line_start"], "c", 11)
+    parts = []
+    for model in compare.models_of("os", ["os"]):
+        covariates = ["age_at_line_start"] if model == compare.COX_ADJUSTED else []
+        parts.append(compare.compare_concordance(
+            pa.Table.from_pandas(lines, preserve_index=False), ["os"], [1], covariates, "c",
+            11, models=(model,)))
+    assert [p.num_rows for p in parts] == [1, 1, 1]
+    assert pa.concat_tables(parts).equals(whole)
+    assert compare.models_of("ttd", ["os", "ttnt"]) == (compare.LOG_RANK,)
