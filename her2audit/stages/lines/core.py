@@ -99,6 +99,13 @@ def _bits(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(key < 64, bit, zero), np.where(key >= 64, bit, zero)
 
 
+def _bits_of(table: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_bits(table[ids])`, worked out once per distinct id (`table` is indexed by
+    ingredient id, a few dozen entries) and gathered per row."""
+    lo, hi = _bits(np.asarray(table))
+    return lo[ids], hi[ids]
+
+
 def _ingredient_runs(pid, start, ingredient, episode, window: int):
     """Runs of one ingredient of one patient: consecutive administrations at most `window`
     days apart, in one gap episode. Only the first administration of a run can be a new
@@ -148,8 +155,8 @@ def infer(pid, start, last, ingredient, rules: IngredientRules, window: int,
 
     r_pid, r_ingredient, r_start, r_end = _ingredient_runs(pid, start, ingredient, episode,
                                                            window)
-    r_lo, r_hi = _bits(rules.key_id[r_ingredient])
-    i_lo, i_hi = _bits(r_ingredient)
+    r_lo, r_hi = _bits_of(rules.key_id, r_ingredient)
+    i_lo, i_hi = _bits_of(np.arange(rules.key_id.size), r_ingredient)
     r_maint = rules.maintenance_addition[r_ingredient]
     r_anchor = rules.maintenance_anchor[r_ingredient]
 
@@ -278,7 +285,7 @@ def _line_totals(found, pid, start, last, ingredient, rules: IngredientRules, wi
     line_of = np.searchsorted(line_keys, row_keys, side="right") - 1
     del row_keys
     seg = _segment_starts(line_of)  # rows are sorted by (pid, start): one segment per line
-    lo, hi = _bits(rules.key_id[ingredient])
+    lo, hi = _bits_of(rules.key_id, ingredient)
     outside = (((found["mask_lo"][line_of] & lo) | (found["mask_hi"][line_of] & hi)) == 0) \
         & (start > found["start_day"][line_of] + window)
     lines = {k: found[k] for k in ("pid", "line_number", "start_day", "start_rule", "gap_days",
