@@ -282,8 +282,14 @@ def _line_totals(found, pid, start, last, ingredient, rules: IngredientRules, wi
     base = int(start.min()) - 1
     line_keys = found["pid"] * (1 << 32) + (found["start_day"] - base)
     row_keys = pid.astype(np.int64) * (1 << 32) + (start - base)
-    line_of = np.searchsorted(line_keys, row_keys, side="right") - 1
+    # a line starts at its first administration: find each line's first row (a search per
+    # line, not per row), then number the rows by the lines begun on or before them
+    first_rows = np.searchsorted(row_keys, line_keys, side="left")
     del row_keys
+    begins = np.zeros(pid.size, dtype=np.int32)
+    begins[first_rows] = 1
+    line_of = np.cumsum(begins, dtype=np.int64) - 1
+    del begins
     seg = _segment_starts(line_of)  # rows are sorted by (pid, start): one segment per line
     lo, hi = _bits_of(rules.key_id, ingredient)
     outside = (((found["mask_lo"][line_of] & lo) | (found["mask_hi"][line_of] & hi)) == 0) \
