@@ -124,82 +124,60 @@ patient_endpoints as (
         on patients.patient_id = first_lines.patient_id
 ),
 
+detail_lines as (
+    select
+        endpoint,
+        line_number,
+        time_days,
+        event,
+        regimen_group as line_regimen_group,
+        concordance as line_concordance,
+        category as line_category
+    from line_endpoints
+    where line_number <= getvariable('outcomes_detail_max_line')
+),
+
+detail_observations as (
+    -- line x regimen group, concordance and category: one row per line and grouping
+    from detail_lines
+    unpivot include nulls (
+        group_value for grouping in (line_regimen_group, line_concordance, line_category)
+    )
+),
+
+patient_groups as (
+    select
+        'os_from_metastatic' as endpoint,
+        null::integer as line_number,
+        time_days,
+        event,
+        site_id as site,
+        first_line_regimen_group
+    from patient_endpoints
+),
+
+patient_observations as (
+    -- overall survival from metastatic diagnosis by site and by first-line regimen group
+    from patient_groups
+    unpivot include nulls (group_value for grouping in (site, first_line_regimen_group))
+),
+
 observations as (
-    select
-        endpoint,
-        'line' as grouping,
-        line_number,
-        null::varchar as group_value,
-        time_days,
-        event
+    select endpoint, 'line' as grouping, line_number, null::varchar as group_value,
+        time_days, event
     from line_endpoints
-    union all
-    select
-        endpoint,
-        'line_regimen_group' as grouping,
-        line_number,
-        regimen_group as group_value,
-        time_days,
-        event
-    from line_endpoints
-    where line_number <= getvariable('outcomes_detail_max_line')
-    union all
-    select
-        endpoint,
-        'line_concordance' as grouping,
-        line_number,
-        concordance as group_value,
-        time_days,
-        event
-    from line_endpoints
-    where line_number <= getvariable('outcomes_detail_max_line')
-    union all
-    select
-        endpoint,
-        'line_category' as grouping,
-        line_number,
-        category as group_value,
-        time_days,
-        event
-    from line_endpoints
-    where line_number <= getvariable('outcomes_detail_max_line')
-    union all
-    select
-        endpoint,
-        'site' as grouping,
-        line_number,
-        site_id as group_value,
-        time_days,
-        event
+    union all by name
+    select * from detail_observations
+    union all by name
+    select endpoint, 'site' as grouping, line_number, site_id as group_value, time_days, event
     from line_endpoints
     where line_number <= getvariable('outcomes_site_max_line')
-    union all
-    select
-        'os_from_metastatic' as endpoint,
-        'overall' as grouping,
-        null::integer as line_number,
-        null::varchar as group_value,
-        time_days,
-        event
+    union all by name
+    select 'os_from_metastatic' as endpoint, 'overall' as grouping, null::integer as line_number,
+        null::varchar as group_value, time_days, event
     from patient_endpoints
-    union all
-    select
-        'os_from_metastatic' as endpoint,
-        'site' as grouping,
-        null::integer as line_number,
-        site_id as group_value,
-        time_days,
-        event
-    from patient_endpoints
-    union all
-    select
-        'os_from_metastatic' as endpoint,
-        'first_line_regimen_group' as grouping,
-        null::integer as line_number,
-        first_line_regimen_group as group_value,
-        time_days,
-        event
-    from patient_endpoints
+    union all by name
+    select * from patient_observations
 )
 
 select
