@@ -28,10 +28,6 @@ from airflow.sdk import Param, dag, task
 
 from her2audit import orchestration as orch
 from her2audit.network import orchestration as net
-from her2audit.parameters import load_parameters
-
-_rules = load_parameters()
-_guidelines = orch.guideline_choices(orch.default_param("rulebooks"))
 
 
 @dag(
@@ -52,24 +48,8 @@ _guidelines = orch.guideline_choices(orch.default_param("rulebooks"))
                             description="network DuckDB warehouse file to write"),
         "reports": Param(orch.default_param("network_reports"), type=["null", "string"],
                          description="folder for the network report"),
-        "guideline": Param(_rules.guideline or orch.BY_DATE, type="string",
-                           enum=list(_guidelines), values_display=_guidelines,
-                           description="rulebook that judges every centre's lines, or none "
-                                       "pinned: each line judged by the rulebook in force "
-                                       "at its start"),
-        "rulebooks": Param(orch.default_param("rulebooks"), type=["null", "string"],
-                           description="folder of extra guideline rulebooks (YAML) used "
-                                       "beside the built-in ones by every centre; default "
-                                       "HER2AUDIT_RULEBOOKS (its rulebooks are then "
-                                       "choices of `guideline`)"),
-        "pre_index_days": Param(_rules.pre_index_days, type="integer", minimum=0,
-                                description="days before metastatic diagnosis that count"),
-        "regimen_window_days": Param(_rules.regimen_window_days, type="integer", minimum=0,
-                                     description="days from a line's start forming its regimen"),
-        "max_gap_days": Param(_rules.max_gap_days, type="integer", minimum=0,
-                              description="a longer gap between administrations ends a line"),
-        "data_cutoff": Param(None, type=["null", "string"], format="date",
-                             description="one censoring date YYYY-MM-DD for every centre"),
+        # the rules apply to every centre
+        **{name: Param(**spec) for name, spec in orch.rule_params().items()},
     },
     tags=["her2audit", "network"],
     doc_md=__doc__,

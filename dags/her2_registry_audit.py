@@ -36,13 +36,9 @@ import datetime as dt
 from airflow.sdk import Asset, AssetAlias, Param, dag, task
 
 from her2audit import orchestration as orch
-from her2audit.parameters import load_parameters
 
 ALIASES = {name: AssetAlias(name) for name in (orch.WAREHOUSE_ALIAS, orch.REPORT_ALIAS)}
 OUTLETS = {orch.PUBLISHING_TASK: list(ALIASES.values())}
-
-_rules = load_parameters()  # defaults from her2audit/rules/parameters.yaml
-_guidelines = orch.guideline_choices(orch.default_param("rulebooks"))
 
 
 def _stage_task(name: str):
@@ -55,10 +51,6 @@ def _stage_task(name: str):
         return audit_run
 
     return run_stage
-
-
-def _days(default: int, what: str) -> Param:
-    return Param(default, type="integer", minimum=0, description=what)
 
 
 @dag(
@@ -81,27 +73,7 @@ def _days(default: int, what: str) -> Param:
         "reports": Param(orch.default_param("reports"), type=["null", "string"],
                          description="Folder for the HTML report; empty: no report. "
                                      "Default HER2AUDIT_REPORTS."),
-        "guideline": Param(_rules.guideline or orch.BY_DATE, type="string",
-                           enum=list(_guidelines), values_display=_guidelines,
-                           description="Rulebook that judges every line, or none pinned: "
-                                       "each line judged by the rulebook in force at its "
-                                       "start."),
-        "rulebooks": Param(orch.default_param("rulebooks"), type=["null", "string"],
-                           description="Folder of extra guideline rulebooks (YAML), e.g. a "
-                                       "local pathway, used beside the built-in ones. "
-                                       "Default HER2AUDIT_RULEBOOKS (its rulebooks are then "
-                                       "choices of `guideline`)."),
-        "pre_index_days": _days(_rules.pre_index_days,
-                                "Administrations from this many days before the metastatic "
-                                "diagnosis belong to the metastatic setting."),
-        "regimen_window_days": _days(_rules.regimen_window_days,
-                                     "Drugs first given within this many days of a line's "
-                                     "start form its regimen."),
-        "max_gap_days": _days(_rules.max_gap_days,
-                              "A longer gap between administrations ends the line."),
-        "data_cutoff": Param(None, type=["null", "string"], format="date",
-                             description="Censoring date YYYY-MM-DD; empty: the latest date "
-                                         "in the data."),
+        **{name: Param(**spec) for name, spec in orch.rule_params().items()},
     },
     tags=["her2audit", "audit"],
     doc_md=__doc__,

@@ -132,6 +132,43 @@ def guideline_choices(rulebooks_dir: str | Path | None = None) -> dict[str, str]
     return choices
 
 
+def rule_params() -> dict[str, dict[str, Any]]:
+    """The DAG params that set an audit's rules (rulebook, extra rulebooks, line-of-therapy
+    parameters, data cut-off), as the keyword arguments of each `Param`: both DAGs take
+    them from here, so their trigger forms offer the same choices with the same help.
+    Defaults come from her2audit/rules/parameters.yaml; `guideline` is a choice of the
+    rulebooks found (built in, plus HER2AUDIT_RULEBOOKS)."""
+    rules = load_parameters()
+    choices = guideline_choices(default_param("rulebooks"))
+
+    def days(default: int, what: str) -> dict[str, Any]:
+        return {"default": default, "type": "integer", "minimum": 0, "description": what}
+
+    return {
+        "guideline": {
+            "default": rules.guideline or BY_DATE, "type": "string", "enum": list(choices),
+            "values_display": choices,
+            "description": "Rulebook that judges every line, or none pinned: each line judged "
+                           "by the rulebook in force at its start."},
+        "rulebooks": {
+            "default": default_param("rulebooks"), "type": ["null", "string"],
+            "description": "Folder of extra guideline rulebooks (YAML), e.g. a local pathway, "
+                           "used beside the built-in ones. Default HER2AUDIT_RULEBOOKS (its "
+                           "rulebooks are then choices of `guideline`)."},
+        "pre_index_days": days(rules.pre_index_days,
+                               "Administrations from this many days before the metastatic "
+                               "diagnosis belong to the metastatic setting."),
+        "regimen_window_days": days(rules.regimen_window_days,
+                                    "Drugs first given within this many days of a line's "
+                                    "start form its regimen."),
+        "max_gap_days": days(rules.max_gap_days,
+                             "A longer gap between administrations ends the line."),
+        "data_cutoff": {
+            "default": None, "type": ["null", "string"], "format": "date",
+            "description": "Censoring date YYYY-MM-DD; empty: the latest date in the data."},
+    }
+
+
 def stages_for_task(task: str) -> list[str]:
     known = [s.name for s in pipeline.STAGES]
     wanted = TASK_STAGES[task]
