@@ -153,6 +153,16 @@ def table_names(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
     return names
 
 
+def write_arrow(con: duckdb.DuckDBPyConnection, name: str, table: Any) -> None:
+    """Create (or replace) table `name` from an Arrow table, keeping its column types."""
+    view = "_her2audit_arrow"
+    con.register(view, table)
+    try:
+        con.execute(f"create or replace table {name} as select * from {view}")
+    finally:
+        con.unregister(view)
+
+
 def has_table(con: duckdb.DuckDBPyConnection, qualified_table: str) -> bool:
     """Whether `schema.table` (a table or a view) exists; `build.x` on a work file too."""
     schema, _, table = qualified_table.partition(".")

@@ -96,14 +96,6 @@ def add_funnel_limits(con: duckdb.DuckDBPyConnection) -> None:
         con.unregister("_network_funnel")
 
 
-def write_table(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
-    con.register("_network_arrow", table)
-    try:
-        con.execute(f"create or replace table {name} as select * from _network_arrow")
-    finally:
-        con.unregister("_network_arrow")
-
-
 def describe_tables(con: duckdb.DuckDBPyConnection, path: Path = DICTIONARY) -> None:
     """COMMENT ON every table and column of schema `network` from `tables.yaml`."""
     dictionary = yaml.safe_load(path.read_text())
@@ -145,11 +137,12 @@ def build_warehouse(con: duckdb.DuckDBPyConnection, packages: list[Package],
     alpha = 1 - CONFIDENCE_LEVEL
     from her2audit.network import survival
 
-    write_table(con, "network.pooled_survival", survival.pooled_survival(con, rules, alpha))
+    warehouse.write_arrow(con, "network.pooled_survival",
+                          survival.pooled_survival(con, rules, alpha))
     clock("survival")
     from her2audit.network import meta
 
-    write_table(con, "network.meta_analysis", meta.meta_analyses(con, rules, alpha))
+    warehouse.write_arrow(con, "network.meta_analysis", meta.meta_analyses(con, rules, alpha))
     clock("meta-analysis")
     describe_tables(con)
     clock("describe")

@@ -31,15 +31,10 @@ REQUIRED = ("build.lines_of_therapy", "build.patients", "staging.metastases",
             "staging.administrations")
 
 
-def _exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, table = qualified.split(".")
-    return table in warehouse.table_names(con, schema)
-
-
 def data_cutoff(con: duckdb.DuckDBPyConnection) -> dt.date | None:
     """The run's data cut-off: staging.data_cutoff (cohort stage), else the `data_cutoff`
     run variable, else the latest date in the lines and patients tables."""
-    if _exists(con, "staging.data_cutoff"):
+    if warehouse.has_table(con, "staging.data_cutoff"):
         row = con.execute("select max(data_cutoff) from staging.data_cutoff").fetchone()
         if row and row[0] is not None:
             return row[0]
@@ -64,7 +59,7 @@ def judge(con: duckdb.DuckDBPyConnection, rulebooks_dir: str | Path | None,
     """Load and check the rulebooks (unless `books` are given), then run the concordance
     SQL; with `verdicts_only`, only the steps that write build.line_concordance,
     build.line_context and the quality indicators. Returns the rulebooks."""
-    missing = [t for t in REQUIRED if not _exists(con, t)]
+    missing = [t for t in REQUIRED if not warehouse.has_table(con, t)]
     if missing:
         raise RuntimeError(
             f"{', '.join(missing)} missing: run the extract, cohort and lines stages first"

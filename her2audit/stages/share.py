@@ -243,18 +243,6 @@ LIFE_TABLE_SCHEMA = pa.schema([
 
 # ---- the stage -----------------------------------------------------------------------
 
-def _exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, _, name = qualified.partition(".")
-    return name in warehouse.table_names(con, schema)
-
-
-def _write(con: duckdb.DuckDBPyConnection, target: str, table: pa.Table) -> None:
-    con.register("share_rows", table)
-    try:
-        con.execute(f"create or replace table {target} as select * from share_rows")
-    finally:
-        con.unregister("share_rows")
-
 
 def _suppressed_table(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> pa.Table:
     warehouse.run_sql_file(con, SQL_DIR / SQL_STAGE / spec.cells)
@@ -270,14 +258,14 @@ def _suppressed_table(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> pa.Tab
 def _set_variables(ctx: RunContext, interval_days: float) -> None:
     con = ctx.con
     rulebooks = []
-    if _exists(con, "build.guideline_versions"):
+    if warehouse.has_table(con, "build.guideline_versions"):
         present = warehouse.column_names(con, "build.guideline_versions")
         cols = [c for c in ("guideline_id", "version", "sha256") if c in present]
         cur = con.execute(f"select {', '.join(cols)} from build.guideline_versions order by all")
         rulebooks = [dict(zip(["id" if c == "guideline_id" else c for c in cols], r, strict=True))
                      for r in cur.fetchall()]
     cutoff = None
-    if _exists(con, "staging.data_cutoff"):
+    if warehouse.has_table(con, "staging.data_cutoff"):
         value = con.execute("select max(data_cutoff) from staging.data_cutoff").fetchone()[0]
         cutoff = value.strftime("%Y-%m") if value is not None else None
     warehouse.set_variables(con, {
@@ -295,27 +283,28 @@ def build(ctx: RunContext) -> list[str]:
     con.execute(f"create schema {warehouse.SHARE}")
     work_tables = []
     for table in spec.tables:
-        if not all(_exists(con, r) for r in table.requires):
+        if not all(warehouse.has_table(con, r) for r in table.requires):
             continue
         suppressed = _suppressed_table(con, table)
         work_tables.append(f"staging.share_{table.name}_cells")
         if table.split:
-            _write(con, f"staging.share_{table.name}", suppressed)
+            warehouse.write_arrow(con, f"staging.share_{table.name}", suppressed)
             work_tables.append(f"staging.share_{table.name}")
             warehouse.run_sql_file(con, SQL_DIR / SQL_STAGE / table.split)
         else:
-            _write(con, f"{warehouse.SHARE}.{table.name}", suppressed)
-    if _exists(con, "build.survival_curves") and _exists(con, "share.survival_summary"):
+            warehouse.write_arrow(con, f"{warehouse.SHARE}.{table.name}", suppressed)
+    if (warehouse.has_table(con, "build.survival_curves")
+            and warehouse.has_table(con, "share.survival_summary")):
         warehouse.run_sql_file(con, SQL_DIR / SQL_STAGE / "40_survival_intervals.sql")
         work_tables.append("staging.share_survival_intervals")
         shown = {curve_key(r): r["n"] for r in con.sql(
             "select * from share.survival_summary where n is not null and events is not null"
         ).to_arrow_table().to_pylist()}
         intervals = con.sql("select * from staging.share_survival_intervals").to_arrow_table()
-        _write(con, "share.survival_curves", pa.Table.from_pylist(
+        warehouse.write_arrow(con, "share.survival_curves", pa.Table.from_pylist(
             life_tables(intervals.to_pylist(), shown), schema=LIFE_TABLE_SCHEMA))
     for copied in spec.copied.values():
-        if all(_exists(con, r) for r in copied.get("requires") or ()):
+        if all(warehouse.has_table(con, r) for r in copied.get("requires") or ()):
             warehouse.run_sql_file(con, SQL_DIR / SQL_STAGE / copied["sql"])
     for name in work_tables:
         con.execute(f"drop table if exists {name}")
@@ -331,7 +320,7 @@ def run(ctx: RunContext) -> None:
 
 def done(ctx: RunContext) -> bool:
     """Whether the share layer was built for this run."""
-    if not _exists(ctx.con, "share.run"):
+    if not warehouse.has_table(ctx.con, "share.run"):
         return False
     row = ctx.con.execute("select run_id from share.run").fetchone()
     return row is not None and row[0] == ctx.run_id

@@ -76,16 +76,6 @@ def load_settings(path: Path = SETTINGS_FILE) -> OutcomeSettings:
         raise RuleFileError(f"{path}: cannot read outcome settings ({exc})") from None
 
 
-def write_table(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
-    """Create (or replace) `name` from an Arrow table, keeping its column types."""
-    view = "_outcomes_arrow"
-    con.register(view, table)
-    try:
-        con.execute(f"create or replace table {name} as select * from {view}")
-    finally:
-        con.unregister(view)
-
-
 def survival_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, pa.Table]:
     """The Kaplan–Meier groups and their aggregated observations (both by group_id)."""
     groups = con.sql(
@@ -366,9 +356,9 @@ def run(ctx: RunContext) -> None:
         summary, curves, comparisons = (
             estimate_and_compare(*arguments) if fitter is None
             else fitter.submit(estimate_and_compare, *arguments).result())
-    write_table(ctx.con, "build.survival_summary", summary)
-    write_table(ctx.con, "build.survival_curves", curves)
-    write_table(ctx.con, "build.survival_comparisons", comparisons)
+    warehouse.write_arrow(ctx.con, "build.survival_summary", summary)
+    warehouse.write_arrow(ctx.con, "build.survival_curves", curves)
+    warehouse.write_arrow(ctx.con, "build.survival_comparisons", comparisons)
     estimated = clock.lap()
     n_lines = ctx.con.sql("select count(*) from build.line_outcomes").fetchall()[0][0]
     status = ctx.con.sql(

@@ -65,17 +65,9 @@ RESULT_SCHEMA = pa.schema([
 ])
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, _, name = qualified.partition(".")
-    return name in warehouse.table_names(con, schema) or bool(con.execute(
-        "select 1 from information_schema.views "
-        "where table_schema = ? and table_name = ? and table_catalog = current_database()",
-        [warehouse.physical_schema(con, schema), name]).fetchall())
-
-
 def _prepare_validate_inputs(con: duckdb.DuckDBPyConnection) -> None:
     """Optional inputs of the registry batches: the unmapped drug spellings (from extract)."""
-    has_mapping = table_exists(con, "build.unmapped_drugs")
+    has_mapping = warehouse.has_table(con, "build.unmapped_drugs")
     source = (
         "select regexp_replace(lower(trim(drug)), '\\s+', ' ', 'g') as drug_key "
         "from build.unmapped_drugs" if has_mapping else "select null::varchar as drug_key limit 0"
@@ -86,7 +78,7 @@ def _prepare_validate_inputs(con: duckdb.DuckDBPyConnection) -> None:
 
 def _skip(con: duckdb.DuckDBPyConnection, exp: Expectation, non_null: int | None) -> str | None:
     """Why an expectation cannot be evaluated on this build (None: it can)."""
-    missing = [t for t in exp.requires if not table_exists(con, t)]
+    missing = [t for t in exp.requires if not warehouse.has_table(con, t)]
     if missing:
         return f"not built: {', '.join(missing)}"
     if exp.min_rows and non_null is not None and non_null < exp.min_rows:
@@ -149,7 +141,7 @@ def evaluate(
 ) -> list[Outcome]:
     """Build the stage's batches and run its suites; returns one outcome per expectation."""
     suites = list(suites) if suites is not None else load_suites(stage=stage)
-    runnable = [s for s in suites if all(table_exists(con, t) for t in s.requires)]
+    runnable = [s for s in suites if all(warehouse.has_table(con, t) for t in s.requires)]
     if runnable and stage == "validate":
         _prepare_validate_inputs(con)
     ran: set[str] = set()
@@ -162,7 +154,7 @@ def evaluate(
     outcomes: list[Outcome] = []
     for suite in suites:
         if suite not in runnable:
-            missing = ", ".join(t for t in suite.requires if not table_exists(con, t))
+            missing = ", ".join(t for t in suite.requires if not warehouse.has_table(con, t))
             outcomes += [not_evaluated(suite.name, e, f"not built: {missing}")
                          for e in suite.expectations]
             continue
@@ -196,7 +188,7 @@ def record(con: duckdb.DuckDBPyConnection, run_id: str, stage: str,
     suites = sorted({o.suite for o in outcomes})
     con.register("dq_outcomes", batch)
     try:
-        if table_exists(con, f"{warehouse.BUILD}.{RESULTS}"):
+        if warehouse.has_table(con, f"{warehouse.BUILD}.{RESULTS}"):
             # a retried task replaces its own suites' rows; columns by name, so a table
             # made by an older or hand-made build keeps its own columns
             target = {r[0] for r in con.execute(f"describe {warehouse.BUILD}.{RESULTS}").fetchall()}
