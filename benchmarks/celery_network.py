@@ -51,6 +51,15 @@ DAG_ID = "her2_network_audit"
 TARGET_SECONDS = 300
 
 
+
+def _process_tree(pid: int) -> list[psutil.Process]:
+    """The process and all its descendants (none when it has ended)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
 class MemorySampler(threading.Thread):
     """Peak resident memory of the deployment's process trees, sampled in the background."""
 
@@ -64,13 +73,8 @@ class MemorySampler(threading.Thread):
     def tree_cpu(pid: int) -> float:
         """CPU seconds (user + system) of a process tree so far, with the children it has
         waited for (a Celery pool process waits for each task process it starts)."""
-        try:
-            root = psutil.Process(pid)
-            processes = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return 0.0
         total = 0.0
-        for process in processes:
+        for process in _process_tree(pid):
             with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
                 t = process.cpu_times()
                 total += t.user + t.system + t.children_user + t.children_system
@@ -78,13 +82,8 @@ class MemorySampler(threading.Thread):
 
     @staticmethod
     def _tree_rss(pid: int) -> int:
-        try:
-            root = psutil.Process(pid)
-            processes = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return 0
         total = 0
-        for process in processes:
+        for process in _process_tree(pid):
             with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
                 total += process.memory_info().rss
         return total

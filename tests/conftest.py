@@ -6,6 +6,7 @@ import csv
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from her2audit import warehouse
@@ -102,3 +103,13 @@ def copy_published(published_run, tmp_path):
     shutil.copy(db, mine / db.name)
     shutil.copytree(reports, mine / "reports")
     return mine / db.name, mine / "reports"
+
+
+def published_run_id(db: Path) -> str:
+    """The run id of the run a published warehouse holds last."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute("select run_id from audit.runs order by finished_at desc "
+                           "limit 1").fetchone()[0]
+    finally:
+        con.close()

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from her2audit import cli, warehouse, work_file
-from tests.conftest import MINIMAL_REGISTRY, SMALL_REGISTRY
+from tests.conftest import MINIMAL_REGISTRY, SMALL_REGISTRY, published_run_id
 
 
 def run_cli(*argv: str, env_prefix: list[str] | None = None) -> subprocess.CompletedProcess:
@@ -237,12 +237,3 @@ def test_a_full_reports_disk_leaves_no_temporary_file_and_the_old_report(copy_pu
     one_line_error(proc, "No space left on device", str(reports))
     assert published_run_id(db) == before  # the run was not published
     assert not work_file.work_dir(db).exists()
-
-
-def published_run_id(db: Path) -> str:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute("select run_id from audit.runs order by finished_at desc "
-                           "limit 1").fetchone()[0]
-    finally:
-        con.close()

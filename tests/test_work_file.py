@@ -14,18 +14,9 @@ import duckdb
 import pytest
 
 from her2audit import cli, orchestration, work_file
-from tests.conftest import SMALL_REGISTRY
+from tests.conftest import SMALL_REGISTRY, published_run_id
 
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
-
-
-def published_run_id(db: Path) -> str:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute("select run_id from audit.runs order by finished_at desc "
-                           "limit 1").fetchone()[0]
-    finally:
-        con.close()
 
 
 def report_run_id(reports: Path) -> str:
