@@ -266,8 +266,8 @@ def read_inputs(con: duckdb.DuckDBPyConnection) -> LineInputs:
     columns = _sorted_columns(
         con, "select pid, start_day, last_day, ingredient_id from lot_adm "
         "order by pid, start_day, last_day, ingredient_id")
-    duplicate_groups = lines_core.duplicated_groups(*columns)
     keep = lines_core.first_of_group(*columns)
+    duplicate_groups = lines_core.duplicated_groups(*columns, keep)
     for i in range(len(columns)):  # one column at a time: one extra column in memory
         columns[i] = columns[i][keep]
     del keep

@@ -66,10 +66,10 @@ def deduplicate(pid, start, last, ingredient):
     return pid[keep], start[keep], last[keep], ingredient[keep]
 
 
-def duplicated_groups(pid, start, last, ingredient):
+def duplicated_groups(pid, start, last, ingredient, first: np.ndarray):
     """The keys (pid, start, last, ingredient) of the exact-duplicate groups with more than
-    one row, once each, from the sorted input."""
-    repeat = ~first_of_group(pid, start, last, ingredient)
+    one row, once each, from the sorted input (`first`: its `first_of_group`)."""
+    repeat = ~first
     keys = pid[repeat], start[repeat], last[repeat], ingredient[repeat]
     return deduplicate(*keys)
 
