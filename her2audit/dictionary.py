@@ -14,9 +14,8 @@ import functools
 from typing import Any
 
 import duckdb
-import yaml
 
-from her2audit import warehouse
+from her2audit import warehouse, yaml_file
 from her2audit.paths import RULES_DIR
 
 DICTIONARY_FILE = RULES_DIR / "data_dictionary.yaml"
@@ -27,7 +26,7 @@ SCHEMAS = (warehouse.AUDIT, warehouse.SHARE)
 def load() -> dict[str, Any]:
     """`{schema: {"description": str, "tables": {table: {"description": str, "columns":
     {column: str}}}}}`, a column's shared description (`common_columns`) filled in."""
-    raw = yaml.safe_load(DICTIONARY_FILE.read_text())
+    raw = yaml_file.load(DICTIONARY_FILE.read_text())
     common = raw.get("common_columns") or {}
     out: dict[str, Any] = {}
     for schema, body in raw["schemas"].items():

@@ -50,6 +50,7 @@ import duckdb
 import jsonschema
 import yaml
 
+from her2audit import yaml_file
 from her2audit.errors import RuleFileError, UsageError
 from her2audit.paths import PROJECT_DIR, RULES_DIR
 from her2audit.vocabulary import default_vocabulary
@@ -355,7 +356,7 @@ def load_rulebook(path: Path) -> Rulebook:
     path = Path(path)
     try:
         raw_bytes = path.read_bytes()
-        doc = yaml.safe_load(raw_bytes.decode("utf-8"))
+        doc = yaml_file.load(raw_bytes.decode("utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         problem = str(exc).replace("\n", " ")
         raise _fail(path, f"cannot read the rulebook ({problem})") from None
@@ -633,7 +634,7 @@ def check_pinned(books: Sequence[Rulebook], pinned: str | None) -> None:
 
 def load_wording() -> dict[str, Any]:
     try:
-        doc = yaml.safe_load(WORDING_FILE.read_text())
+        doc = yaml_file.load(WORDING_FILE.read_text())
         labels = doc["regimen_group_labels"]
         indicators = doc["quality_indicators"]
     except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:

@@ -35,7 +35,7 @@ from typing import Any
 import duckdb
 import yaml
 
-from her2audit import context, environment, guidelines, pipeline, warehouse
+from her2audit import context, environment, guidelines, pipeline, warehouse, yaml_file
 from her2audit.commands import check_rulebooks
 from her2audit.errors import Her2AuditError, UsageError
 from her2audit.parameters import RunParameters, load_parameters
@@ -124,7 +124,7 @@ def guideline_choices(rulebooks_dir: str | Path | None = None) -> dict[str, str]
     choices = {BY_DATE: "none pinned: each line judged by the rulebook in force at its start"}
     for path in guidelines.rulebook_files(rulebooks_dir):
         try:
-            doc = yaml.safe_load(path.read_text()) or {}
+            doc = yaml_file.load(path.read_text()) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise UsageError(f"{path}: cannot read this rulebook ({exc})") from None
         if isinstance(doc, dict) and doc.get("id"):

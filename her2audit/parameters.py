@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from her2audit import yaml_file
 from her2audit.errors import RuleFileError
 from her2audit.paths import RULES_DIR
 
@@ -85,7 +86,7 @@ def load_parameters(
         if source is None:
             continue
         try:
-            loaded = yaml.safe_load(Path(source).read_text()) or {}
+            loaded = yaml_file.load(Path(source).read_text()) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise RuleFileError(f"{source}: cannot read parameters ({exc})") from None
         if not isinstance(loaded, dict):
@@ -121,7 +122,7 @@ def grid_days(name: str, value: Any, source: str) -> list[int]:
 
 def grid_section(path: Path) -> dict[str, Any]:
     try:
-        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        loaded = yaml_file.load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise RuleFileError(f"{path}: cannot read ({exc})") from None
     section = loaded.get("sensitivity", {}) if isinstance(loaded, dict) else None

@@ -30,7 +30,7 @@ from typing import Any
 import duckdb
 import yaml
 
-from her2audit import warehouse
+from her2audit import warehouse, yaml_file
 from her2audit.errors import RuleFileError
 from her2audit.paths import RULES_DIR
 
@@ -61,7 +61,7 @@ def _fail(path: Path, message: str) -> RuleFileError:
 def load_vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
     """Read and check the vocabulary file."""
     try:
-        spec: dict[str, Any] = yaml.safe_load(Path(path).read_text())
+        spec: dict[str, Any] = yaml_file.load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise _fail(path, f"cannot read the drug vocabulary ({exc})") from None
     if not isinstance(spec, dict) or not {"version", "classes", "ingredients"} <= spec.keys():

@@ -21,9 +21,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
-import yaml
 
-from her2audit import environment, warehouse
+from her2audit import environment, warehouse, yaml_file
 from her2audit.errors import UsageError
 from her2audit.network import load
 from her2audit.network.package import NetworkRules, Package, load_rules, read_packages
@@ -98,7 +97,7 @@ def add_funnel_limits(con: duckdb.DuckDBPyConnection) -> None:
 
 def describe_tables(con: duckdb.DuckDBPyConnection, path: Path = DICTIONARY) -> None:
     """COMMENT ON every table and column of schema `network` from `tables.yaml`."""
-    dictionary = yaml.safe_load(path.read_text())
+    dictionary = yaml_file.load(path.read_text())
     con.execute("begin")  # one commit for all comments, not one per statement
     try:
         for table, entry in dictionary.items():

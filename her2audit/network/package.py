@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from her2audit import share_package
+from her2audit import share_package, yaml_file
 from her2audit.errors import RuleFileError, UsageError
 from her2audit.paths import RULES_DIR
 
@@ -66,7 +66,7 @@ class NetworkRules:
 @functools.cache
 def load_rules(path: Path = RULES_FILE) -> NetworkRules:
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml_file.load(path.read_text())
         meta = raw["meta_analysis"]
         return NetworkRules(
             min_suppression_threshold=int(raw["min_suppression_threshold"]),

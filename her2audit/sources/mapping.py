@@ -28,7 +28,7 @@ from typing import Any
 import duckdb
 import yaml
 
-from her2audit import warehouse
+from her2audit import warehouse, yaml_file
 from her2audit.errors import RuleFileError
 from her2audit.paths import RULES_DIR
 
@@ -43,7 +43,7 @@ REQUIRED_SECTIONS = (
 @functools.cache
 def mapping() -> dict[str, Any]:
     try:
-        data = yaml.safe_load(MAPPING_FILE.read_text())
+        data = yaml_file.load(MAPPING_FILE.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise RuleFileError(f"{MAPPING_FILE}: cannot be read ({exc})") from None
     for key in REQUIRED_SECTIONS:

@@ -10,6 +10,7 @@ import re
 import duckdb
 import yaml
 
+from her2audit import yaml_file
 from her2audit.errors import RuleFileError
 from her2audit.paths import RULES_DIR
 
@@ -44,13 +45,13 @@ class Table:
 
 @functools.cache
 def _schema_spec() -> dict:
-    return yaml.safe_load(SCHEMA_FILE.read_text())
+    return yaml_file.load(SCHEMA_FILE.read_text())
 
 
 @functools.cache
 def biomarker_results() -> dict:
     try:
-        data = yaml.safe_load(RESULTS_FILE.read_text())
+        data = yaml_file.load(RESULTS_FILE.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise RuleFileError(f"{RESULTS_FILE}: cannot be read ({exc})") from None
     if not isinstance(data, dict) or not {"spellings", "her2_ish_ratio"} <= data.keys():

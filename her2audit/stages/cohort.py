@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import yaml
 
-from her2audit import warehouse
+from her2audit import warehouse, yaml_file
 from her2audit.context import RunContext
 from her2audit.errors import RuleFileError
 from her2audit.paths import RULES_DIR
@@ -16,7 +16,7 @@ STEPS_FILE = RULES_DIR / "cohort_steps.yaml"
 def load_steps(con) -> None:
     """`staging.cohort_steps(step_order, step, reason)` from rules/cohort_steps.yaml."""
     try:
-        steps = yaml.safe_load(STEPS_FILE.read_text())["steps"]
+        steps = yaml_file.load(STEPS_FILE.read_text())["steps"]
         rows = [(i, s["step"], s["reason"]) for i, s in enumerate(steps, start=1)]
     except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
         raise RuleFileError(f"{STEPS_FILE}: cannot read cohort steps ({exc})") from None

@@ -21,9 +21,8 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import yaml
 
-from her2audit import __version__, dictionary, disclosure, warehouse
+from her2audit import __version__, dictionary, disclosure, warehouse, yaml_file
 from her2audit.context import RunContext
 from her2audit.paths import RULES_DIR, SQL_DIR
 
@@ -61,7 +60,7 @@ class ShareSpec:
 
 @functools.cache
 def load_spec() -> ShareSpec:
-    raw = yaml.safe_load(SHARE_FILE.read_text())
+    raw = yaml_file.load(SHARE_FILE.read_text())
     tables = []
     for name, t in raw["tables"].items():
         counts = {c: tuple(over or ()) for c, over in t["counts"].items()}

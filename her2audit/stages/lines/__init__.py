@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import yaml
 
-from her2audit import warehouse
+from her2audit import warehouse, yaml_file
 from her2audit.errors import RuleFileError
 from her2audit.paths import RULES_DIR
 from her2audit.stages.lines import core as lines_core
@@ -62,7 +62,7 @@ def load_line_rules(path: Path = REGIMENS_FILE, vocab: Vocabulary | None = None)
     """Read `rules/regimens.yaml` and check every name in it against the vocabulary."""
     vocab = vocab or default_vocabulary()
     try:
-        spec: dict[str, Any] = yaml.safe_load(Path(path).read_text())
+        spec: dict[str, Any] = yaml_file.load(Path(path).read_text())
         line_rules = spec["line_rules"]
         maintenance = line_rules["maintenance_additions"]
         groups = {

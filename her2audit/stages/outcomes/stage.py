@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import yaml
 
-from her2audit import warehouse
+from her2audit import warehouse, yaml_file
 from her2audit.context import RunContext
 from her2audit.errors import RuleFileError
 from her2audit.paths import RULES_DIR
@@ -57,7 +57,7 @@ class OutcomeSettings:
 
 def load_settings(path: Path = SETTINGS_FILE) -> OutcomeSettings:
     try:
-        raw: dict[str, Any] = yaml.safe_load(path.read_text())
+        raw: dict[str, Any] = yaml_file.load(path.read_text())
         return OutcomeSettings(
             min_group_size=int(raw["min_group_size"]),
             detail_max_line=int(raw["detail_max_line"]),

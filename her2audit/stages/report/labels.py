@@ -11,8 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from her2audit import yaml_file
 from her2audit.paths import RULES_DIR
 
 WORDING_FILE = Path(__file__).with_name("wording.yaml")
@@ -24,14 +23,14 @@ SPARE_COLOURS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00
 
 @functools.cache
 def wording() -> dict[str, Any]:
-    return yaml.safe_load(WORDING_FILE.read_text(encoding="utf-8"))
+    return yaml_file.load(WORDING_FILE.read_text(encoding="utf-8"))
 
 
 @functools.cache
 def indicator_targets() -> dict[str, dict[str, Any]]:
     if not TARGETS_FILE.exists():
         return {}
-    doc = yaml.safe_load(TARGETS_FILE.read_text(encoding="utf-8")) or {}
+    doc = yaml_file.load(TARGETS_FILE.read_text(encoding="utf-8")) or {}
     return dict(doc.get("indicators") or {})
 
 
