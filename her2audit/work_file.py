@@ -61,6 +61,12 @@ def _attach(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     try:
         con.execute("set enable_progress_bar = false")
         con.execute("set temp_directory = ?", [str(path.parent / SPILL)])
+        # No row-group vacuum at checkpoints. Landing a large CSV in file order leaves a
+        # part-filled row group every few (one per batch DuckDB buffers); without this the
+        # next stage that writes anything merges some of them at its checkpoint, rewriting
+        # much of the table: 3-7 s of a stage's CPU at 100,000 patients, again at the next
+        # stage, for no gain (a run's tables are written once and not deleted from).
+        con.execute("set max_vacuum_tasks = 0")
         mode = " (read_only)" if read_only else ""
         con.execute(f"attach '{_quoted(path)}' as build{mode}")
         con.execute(f"use build.{warehouse.AUDIT}")

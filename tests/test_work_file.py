@@ -230,3 +230,26 @@ def test_publish_costs_a_rename(copy_published, monkeypatch):
     work = [r for r in renamed if r[0] == work_file.WORK_FILE]
     assert len(work) == 1 and work[0][1] == db.name
     assert db.stat().st_ino == work[0][2]  # the same file, renamed
+
+
+def test_a_work_file_keeps_its_row_groups_at_checkpoints(tmp_path):
+    # Landing a large file leaves part-filled row groups; merging them at the next stage's
+    # checkpoint would rewrite most of the table for nothing, so a work file never vacuums.
+    db = tmp_path / "her2audit.duckdb"
+    work_file.create(db).close()
+    con = work_file.open_work(db)
+    con.execute("create table build.raw.landed as select range as i from range(1000)")
+    con.execute("checkpoint")
+    for _ in range(3):  # each append after a checkpoint starts a row group of its own
+        con.execute("insert into build.raw.landed select range from range(1000)")
+        con.execute("checkpoint")
+    con.close()
+    con = work_file.open_work(db)
+    con.execute("create table build.audit.later_stage as select 1 as x")
+    con.close()
+    con = work_file.open_work(db, read_only=True)
+    groups = con.execute(
+        "select count(distinct row_group_id) from pragma_storage_info('build.raw.landed')"
+    ).fetchone()[0]
+    con.close()
+    assert groups == 4
