@@ -12,7 +12,7 @@ import duckdb
 
 from her2audit import warehouse
 from her2audit.context import RunContext
-from her2audit.stages.validate import RESULTS, check_outputs
+from her2audit.stages.validate import RESULTS, check_outputs, prepare_output_checks
 from her2audit.stages.validate.suites import load_suites
 
 SQL_STAGE = "80_account"
@@ -47,6 +47,7 @@ def record_row_dispositions(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def run(ctx: RunContext) -> None:
+    prepare_output_checks(ctx)
     record_row_dispositions(ctx.con)
     check_outputs(ctx)
 

@@ -36,6 +36,7 @@ from her2audit.stages.validate.gx_runner import (
     FAILED,
     Outcome,
     Validator,
+    import_in_background,
     not_evaluated,
     read_batch,
 )
@@ -135,13 +136,20 @@ def _evaluate_suite(
                     for e in suite.expectations]
 
 
+def runnable_suites(con: duckdb.DuckDBPyConnection, suites: Sequence[Suite]) -> list[Suite]:
+    """The suites whose tables this run has built."""
+    return [s for s in suites if all(warehouse.has_table(con, t) for t in s.requires)]
+
+
 def evaluate(
     con: duckdb.DuckDBPyConnection, stage: str, suites: Sequence[Suite] | None = None,
     progress: Callable[[str], None] = lambda m: None,
 ) -> list[Outcome]:
     """Build the stage's batches and run its suites; returns one outcome per expectation."""
     suites = list(suites) if suites is not None else load_suites(stage=stage)
-    runnable = [s for s in suites if all(warehouse.has_table(con, t) for t in s.requires)]
+    runnable = runnable_suites(con, suites)
+    if runnable:
+        import_in_background()
     if runnable and stage == "validate":
         _prepare_validate_inputs(con)
     ran: set[str] = set()
@@ -244,6 +252,13 @@ def _check(ctx: RunContext, stage: str) -> None:
 def run(ctx: RunContext) -> None:
     """Stage `validate`: registry suites on the staged tables."""
     _check(ctx, "validate")
+
+
+def prepare_output_checks(ctx: RunContext) -> None:
+    """Start importing GX now if the output checks will run, so the import overlaps the
+    stage's SQL (the tables they check are built by the earlier stages)."""
+    if runnable_suites(ctx.con, load_suites(stage="publish")):
+        import_in_background()
 
 
 def check_outputs(ctx: RunContext) -> None:

@@ -4,15 +4,20 @@ GX's SQL datasource does not work with DuckDB (no DuckDB dialect in the lock; a 
 connection to the warehouse file is refused), so GX judges pandas frames: the small metric
 frames DuckDB computes for each suite (`metrics.py`), or a whole batch read through Arrow
 for an expectation type that has no metric. GX is imported here, inside functions,
-because importing it takes seconds; its progress bars and logging are switched off.
+because importing it takes seconds; its progress bars and logging are switched off. A
+stage that will judge suites starts that import in a thread (`import_in_background`) and
+goes on with its DuckDB work, which releases the GIL: at 100,000 patients the import's
+≈3 s of CPU then mostly overlaps the SQL instead of following it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import math
+import threading
 from typing import Any
 
 import duckdb
@@ -81,6 +86,25 @@ def not_evaluated(suite: str, exp: Expectation, why: str) -> Outcome:
     return Outcome(suite, exp, NOT_EVALUATED, why, None, None)
 
 
+_import_thread: threading.Thread | None = None
+
+
+def _import_gx() -> None:
+    # a failed import is left for Validator's own import to raise, in the stage's thread
+    with contextlib.suppress(Exception):
+        import great_expectations  # noqa: F401
+
+
+def import_in_background() -> None:
+    """Start importing Great Expectations in a thread, once per process; the first
+    `Validator.validate()` waits for it. (Python's per-module import locks let the stage's
+    own thread import pandas meanwhile: one of the two waits for the other.)"""
+    global _import_thread
+    if _import_thread is None:
+        _import_thread = threading.Thread(target=_import_gx, name="import-gx", daemon=True)
+        _import_thread.start()
+
+
 def _gx_loggers_follow_their_parent() -> None:
     """GX pins some of its module loggers at INFO when imported; let every one follow the
     `great_expectations` logger's level instead, which the caller sets (Airflow tasks keep
@@ -91,11 +115,18 @@ def _gx_loggers_follow_their_parent() -> None:
 
 
 class Validator:
-    """One ephemeral GX context for a stage; `validate()` runs a suite on a DataFrame."""
+    """One ephemeral GX context for a stage; `validate()` runs a suite on a DataFrame. The
+    context is made at the first `validate()`, after the stage's first DuckDB measurements,
+    while GX may still be importing in the background."""
 
     def __init__(self) -> None:
+        self._gx: Any = None
+
+    def _start(self) -> None:
         import logging
 
+        if _import_thread is not None:
+            _import_thread.join()
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -103,16 +134,18 @@ class Validator:
         if gx_logger.level == logging.NOTSET:  # the caller chose no level: errors only
             gx_logger.setLevel(logging.ERROR)
         _gx_loggers_follow_their_parent()
-        self._gx = gx
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         self.datasource = self.context.data_sources.add_pandas("her2audit")
+        self._gx = gx
 
     def validate(self, suite: Suite, expectations: list[Expectation], frame,
                  configs: dict[str, dict[str, Any]] | None = None,
                  name: str | None = None) -> list[Outcome]:
         """Run `expectations` on `frame`; `configs` replaces an expectation's GX config
         (by name), e.g. to judge its metric column instead of the batch column."""
+        if self._gx is None:
+            self._start()
         from great_expectations.core.expectation_suite import ExpectationSuite
 
         gx = self._gx
