@@ -8,6 +8,7 @@ tables are the same as from one process."""
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import contextlib
 import dataclasses
@@ -178,8 +179,26 @@ def fit(task: Task) -> Any:
 
 def _import_fitters() -> None:
     """Start-up of the fitting process: import lifelines and pandas (while the stage
-    process runs its SQL), for it and the workers it forks."""
+    process runs its SQL), for it and the workers it forks; and at its end, leave at once.
+
+    By the time its atexit handlers run, multiprocessing has finished its own clean-up
+    (the workers are joined, the results sent); what is left is tearing down the
+    interpreter with lifelines, pandas and scipy loaded, which cost about 0.25 s of CPU
+    (the stage at 1,000 patients: 4.85 s -> 4.60 s CPU, mean of 4 runs each) and holds up
+    the stage process, which waits for the fitting process at its own exit."""
     from her2audit.stages.outcomes import compare, km  # noqa: F401
+
+    atexit.register(_leave)
+
+
+def _leave() -> None:
+    """The fitting process's last atexit handler to be registered, so the first to run:
+    flush what it may have written, then exit without tearing the interpreter down. (Its
+    exit status is read by nobody: the executor watches for a process that dies while it
+    has work.)"""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @contextlib.contextmanager
