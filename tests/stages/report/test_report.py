@@ -6,7 +6,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import re
+import subprocess
+import sys
 
 import duckdb
 import pytest
@@ -380,3 +383,17 @@ def test_templates_escape_hostile_text_and_scripts_cannot_be_closed_early():
                               "layout": {}}, "fig-x")
     assert "</script>" not in str(fig).replace("</script></div>", "")
     assert '"x":["\\u003cscript\\u003e' in str(fig)
+
+
+def test_rendering_the_report_loads_no_lifelines(built_report, tmp_path):
+    """The median follow-up is read from audit.median_follow_up, so rebuilding the report
+    (as the report stage renders it) fits nothing: lifelines, which took 2–3 s to load in the
+    report stage, stays unloaded."""
+    code = ("import sys\nfrom pathlib import Path\n"
+            "from her2audit.stages.report import build_from_warehouse\n"
+            f"build_from_warehouse(Path({str(built_report.db)!r}), Path({str(tmp_path)!r}))\n"
+            "print('lifelines' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, KEY_ENV: TEST_KEY})
+    assert out.stdout.strip().splitlines()[-1] == "False"
+    assert "Median follow-up" in (tmp_path / "index.html").read_text(encoding="utf-8")
