@@ -6,6 +6,9 @@ by main at 7f71946 (the rules, sources and vocabulary work merged since changed 
 purpose), so the test guards what is published from here on. It was regenerated when the
 drug vocabulary became 2026.12-2 (RxNorm codes added): only drug_mapping_summary changed,
 through its vocabulary_version column; with the old version string the run was identical.
+When the outcomes stage began to publish `median_follow_up` (the report's median follow-up,
+estimated once instead of by the report), that table's entry was added; every other table
+was identical.
 
 A change that is meant to alter the published outputs regenerates the reference:
 

@@ -540,16 +540,16 @@ def cutoff_given(src: Source) -> bool | None:
     return rows[0]["g"] if rows else None
 
 
-def follow_up_times(src: Source, site: str | None = None) -> tuple[Any, Any] | None:
-    """Per patient, days from metastatic diagnosis to death or censoring and whether the
-    patient died (numpy arrays), for the reverse Kaplan–Meier median follow-up."""
-    if not src.has("patients") or not {"os_days", "os_event"} <= set(src.columns("patients")):
+def median_follow_up(src: Source, site: str | None = None) -> dict[str, Any] | None:
+    """Median follow-up from metastatic diagnosis of the whole cohort or of one site, with
+    its interval and number of patients, as the outcomes stage estimated it (reverse
+    Kaplan–Meier, table `median_follow_up`); None when the warehouse has no such row."""
+    if not src.has("median_follow_up"):
         return None
-    where = "where os_days is not null" + (" and site_id = ?" if site else "")
-    arrays = src.con.execute(
-        f"select os_days::double as t, coalesce(os_event, false) as e "
-        f"from {src.t('patients')} {where}", [site] if site else []).fetchnumpy()
-    return arrays["t"], arrays["e"]
+    rows = src.rows(
+        f"select n, median_days, median_ci_lower_days, median_ci_upper_days "
+        f"from {src.t('median_follow_up')} where site_id = ?", [site or "all"])
+    return rows[0] if rows else None
 
 
 # ---------------------------------------------------------------- deviations

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from her2audit.stages.report import data, labels, stats
+from her2audit.stages.report import data, labels
 from her2audit.stages.report.data import Source
 from her2audit.stages.report.privacy import THRESHOLD, fmt_count, fmt_rate, is_small
 from her2audit.stages.report.render import months
@@ -14,15 +14,14 @@ from her2audit.stages.report.suppression import suppress_category_rows
 
 
 def follow_up(src: Source, site: str | None = None) -> dict[str, Any] | None:
-    """Median follow-up from metastatic diagnosis (reverse Kaplan–Meier), or None."""
-    times = data.follow_up_times(src, site)
-    if times is None or len(times[0]) < THRESHOLD:
+    """Median follow-up from metastatic diagnosis (reverse Kaplan–Meier, estimated by the
+    outcomes stage), or None (not available, or fewer patients than the threshold)."""
+    fu = data.median_follow_up(src, site)
+    if fu is None or fu["n"] < THRESHOLD or fu["median_days"] is None:
         return None
-    fu = stats.median_follow_up(*times)
-    if fu["median_days"] is None:
-        return None
-    ci = (f"95% CI {months(fu['lower_days'])}–{months(fu['upper_days'])}"
-          if fu["lower_days"] is not None and fu["upper_days"] is not None else "")
+    lower, upper = fu["median_ci_lower_days"], fu["median_ci_upper_days"]
+    ci = (f"95% CI {months(lower)}–{months(upper)}"
+          if lower is not None and upper is not None else "")
     return {"months": months(fu["median_days"]), "ci": ci}
 
 

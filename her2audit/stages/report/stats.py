@@ -110,25 +110,3 @@ def wilson_interval(successes: np.ndarray, n: np.ndarray, level: float = 0.95
     lower[ok], upper[ok] = lo, hi
     return lower, upper
 
-
-def median_follow_up(days: np.ndarray, died: np.ndarray) -> dict[str, float | None]:
-    """Median follow-up by the reverse Kaplan–Meier method (Schemper & Smith 1996): the
-    Kaplan–Meier median of the time to censoring, deaths counted as censored. Days, with
-    its 95% interval and the number of patients."""
-    from lifelines import KaplanMeierFitter
-    from lifelines.utils import median_survival_times
-
-    days = np.asarray(days, dtype=float)
-    died = np.asarray(died, dtype=bool)
-    out: dict[str, float | None] = {"median_days": None, "lower_days": None,
-                                    "upper_days": None, "n": float(len(days))}
-    if len(days) == 0 or died.all():
-        return out
-    kmf = KaplanMeierFitter().fit(days, event_observed=~died)
-    median = kmf.median_survival_time_
-    ci = median_survival_times(kmf.confidence_interval_)
-    out["median_days"] = float(median) if np.isfinite(median) else None
-    lo, hi = ci.iloc[0, 0], ci.iloc[0, 1]
-    out["lower_days"] = float(lo) if np.isfinite(lo) else None
-    out["upper_days"] = float(hi) if np.isfinite(hi) else None
-    return out

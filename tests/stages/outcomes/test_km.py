@@ -171,3 +171,42 @@ def test_median_interval_rule_equals_lifelines_median_survival_times():
         assert got == [None if math.isinf(v) else v for v in expected], trial
         assert est.median_days == (None if math.isinf(kmf.median_survival_time_)
                                    else kmf.median_survival_time_)
+
+
+def _follow_up_rows(site_id: str, times: np.ndarray, died: np.ndarray) -> dict[str, list]:
+    """staging.follow_up_observations rows of one scope from per-patient data."""
+    unique, inverse = np.unique(times, return_inverse=True)
+    n_died = np.bincount(inverse, weights=died.astype(float), minlength=len(unique))
+    n_all = np.bincount(inverse, minlength=len(unique))
+    return {"site_id": [site_id] * len(unique), "time_days": unique.tolist(),
+            "n_followed": (n_all - n_died).astype(int).tolist(),
+            "n_died": n_died.astype(int).tolist()}
+
+
+def test_median_follow_up_is_the_per_patient_reverse_kaplan_meier():
+    """Reverse Kaplan–Meier (Schemper & Smith): lifelines fitted per patient on 'censored'
+    as the event, with median_survival_times for the interval, as the report used to; a
+    scope where every patient died has no median."""
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import median_survival_times
+
+    rng = np.random.default_rng(11)
+    scopes, expected = {name: [] for name in ("site_id", "time_days", "n_followed",
+                                             "n_died")}, {}
+    for site_id in ("all", "A", "B"):
+        n = int(rng.integers(40, 400))
+        times = rng.integers(0, 2000, n)
+        died = rng.random(n) < rng.uniform(0.2, 0.8)
+        for name, values in _follow_up_rows(site_id, times, died).items():
+            scopes[name] += values
+        kmf = KaplanMeierFitter().fit(times.astype(float), event_observed=~died)
+        lower, upper = median_survival_times(kmf.confidence_interval_).iloc[0].tolist()
+        expected[site_id] = [n, int(died.sum()), kmf.median_survival_time_, lower, upper]
+    for name, values in _follow_up_rows("C", np.array([5, 9, 9]), np.ones(3, bool)).items():
+        scopes[name] += values  # everyone died: nothing is censored
+    expected["C"] = [3, 3, None, None, None]
+    table = km.median_follow_up(pa.table(scopes), alpha=0.05)
+    assert table.schema == km.FOLLOW_UP_SCHEMA
+    got = {r.pop("site_id"): list(r.values()) for r in table.to_pylist()}
+    assert got == {k: [None if v is not None and math.isinf(v) else v for v in row]
+                   for k, row in expected.items()}

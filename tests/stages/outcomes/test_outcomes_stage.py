@@ -309,14 +309,15 @@ def test_fits_spread_over_worker_processes_give_the_same_tables(con):
     settings = load_settings()
     groups, observations = stage.survival_inputs(con)
     lines = stage.comparison_lines(con, settings)
-    alone = stage.estimate_and_compare(groups, observations, lines, settings, 1)
+    follow_up = stage.follow_up_input(con)
+    alone = stage.estimate_and_compare(groups, observations, lines, follow_up, settings, 1)
     environment = dict(os.environ)
     with stage.fitting_process(2) as fitter:
         assert fitter is not None
         assert fitter.submit(os.getenv, "OPENBLAS_NUM_THREADS").result() == (
             environment.get("OPENBLAS_NUM_THREADS", "1"))
         spread = fitter.submit(stage.estimate_and_compare, groups, observations, lines,
-                               settings, 2).result()
+                               follow_up, settings, 2).result()
     assert dict(os.environ) == environment
     assert [t.num_rows for t in alone] == [t.num_rows for t in spread]
     assert alone[2].num_rows == 21  # 3 endpoints x 3 lines; os and ttnt with 2 Cox models
@@ -348,3 +349,17 @@ def test_one_comparison_at_a_time_from_arrow_gives_the_rows_of_all_at_once():
     assert [p.num_rows for p in parts] == [1, 1, 1]
     assert pa.concat_tables(parts).equals(whole)
     assert compare.models_of("ttd", ["os", "ttnt"]) == (compare.LOG_RANK,)
+
+
+def test_median_follow_up_for_the_cohort_and_each_site(con):
+    """One row for the whole cohort ('all') and one per site, counting every patient; site_c
+    (12 alive, none died) has a median, as does the cohort."""
+    rows = {r[0]: r[1:] for r in con.sql(
+        "select site_id, n, deaths, median_days from build.median_follow_up").fetchall()}
+    patients = dict(con.sql(
+        "select coalesce(site_id, 'all'), count(*) from build.patients "
+        "group by grouping sets ((site_id), ()) ").fetchall())
+    assert {site: n for site, (n, _, _) in rows.items()} == patients
+    assert rows["site_c"][1] == 0 and rows["site_c"][2] is not None
+    assert rows["all"][1] == con.sql(
+        "select count(*) from build.patients where os_event").fetchall()[0][0]

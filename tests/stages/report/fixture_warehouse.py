@@ -3,10 +3,11 @@
 `write_build_tables(con, n_patients, seed)` fills `build` with the SPEC's tables
 (patients, lines_of_therapy, line_concordance, quality_indicators and their definitions,
 cohort_attrition, quarantine, row_accounting, unmapped_drugs, data_quality_results,
-survival_summary, survival_curves, survival_comparisons, guideline_versions), so the real
-`marts`, `report` and `publish` stages can run on it. Data are drawn with numpy
-(vectorised, seeded) and summarised in DuckDB SQL; Kaplan–Meier curves are computed in
-SQL with Greenwood variance and log(−log) intervals.
+survival_summary, survival_curves, survival_comparisons, median_follow_up,
+guideline_versions), so the real `marts`, `report` and `publish` stages can run on it.
+Data are drawn with numpy (vectorised, seeded) and summarised in DuckDB SQL; Kaplan–Meier
+curves are computed in SQL with Greenwood variance and log(−log) intervals (the median
+follow-up by the outcomes stage's own step and estimator).
 
 It always adds a site `S-TINY` with exactly 3 patients (ids `TINY-0001`…`TINY-0003`)
 and quarantine details that quote patient ids, to try to break suppression and
@@ -286,6 +287,18 @@ join build.patients as p using (patient_id)
 """
 
 
+def _write_median_follow_up(con) -> None:
+    """build.median_follow_up as the outcomes stage writes it (its SQL step and estimator,
+    on the fixture's patients)."""
+    from her2audit import warehouse
+    from her2audit.paths import SQL_DIR
+    from her2audit.stages.outcomes import km, stage
+
+    warehouse.run_sql_file(con, SQL_DIR / "60_outcomes" / "40_follow_up_input.sql")
+    warehouse.write_arrow(con, "build.median_follow_up", km.median_follow_up(
+        stage.follow_up_input(con), stage.load_settings().alpha))
+
+
 def write_build_tables(con, n_patients: int = 800, seed: int = 7) -> None:
     """Create the upstream `build` tables for `n_patients` (+3 at site S-TINY)."""
     rng = np.random.default_rng(seed)
@@ -399,6 +412,7 @@ def write_build_tables(con, n_patients: int = 800, seed: int = 7) -> None:
     con.register("_durations", pa.concat_tables(frames))
     con.execute(KM_SQL)
     con.unregister("_durations")
+    _write_median_follow_up(con)
     # crude hazard ratios: concordant vs not, by line, rate ratio with a log-normal interval
     rows = []
     for k in (1, 2, 3):

@@ -6,7 +6,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import re
+import subprocess
+import sys
 
 import duckdb
 import pytest
@@ -131,10 +134,11 @@ def test_missing_tables_render_as_a_note(tmp_path, monkeypatch):
     missing = ("survival_curves", "survival_summary", "survival_comparisons",
                "quality_indicators", "data_quality_results", "unmapped_drugs", "cohort_attrition")
     built = build_fixture_run(tmp_path / "w.duckdb", tmp_path / "reports", n_patients=150,
-                              drop=missing)
+                              drop=(*missing, "median_follow_up"))
     html = built.index.read_text(encoding="utf-8")
     for table in missing:
         assert f"audit.{table} is not available in this warehouse" in html, table
+    assert _follow_up_card(html)[0] == "not available"
     assert 'data-figure="fig-sankey"' in html
 
 
@@ -166,6 +170,43 @@ def test_first_screen_states_cut_off_and_follow_up(html):
     assert "reverse Kaplan–Meier" in overview
     params = html[html.index('<section id="provenance">'):]
     assert "<td>data_cutoff</td><td>2025-12-31 (derived" in params
+
+
+FOLLOW_UP_CARD = (r'Median follow-up</div>\s*<div class="value"[^>]*>([^<]*)</div>'
+                  r'\s*<div class="sub">([^<]*)')
+
+
+def _follow_up_card(page: str) -> tuple[str, str]:
+    card = re.search(FOLLOW_UP_CARD, page)
+    assert card, "no median follow-up card"
+    return card.group(1), card.group(2)
+
+
+def _months(days: float) -> str:
+    return f"{days / data.DAYS_PER_MONTH:.1f}"
+
+
+def test_follow_up_is_the_outcomes_stages_reverse_kaplan_meier(built_report, html, tmp_path,
+                                                                monkeypatch):
+    """The report fits nothing: the whole cohort's card and a site's card show the rows of
+    audit.median_follow_up that the outcomes stage estimated; a site of 3 patients has none."""
+    monkeypatch.setenv(KEY_ENV, TEST_KEY)
+    with duckdb.connect(str(built_report.db), read_only=True) as con:
+        rows = {r[0]: r[1:] for r in con.execute(
+            "select site_id, median_days, median_ci_lower_days, median_ci_upper_days "
+            "from audit.median_follow_up").fetchall()}
+    for site, page in (("all", html), ("S03", None), ("S-TINY", None)):
+        if page is None:
+            assert cli.main(["report", "--db", str(built_report.db), "--reports",
+                             str(tmp_path), "--site", site]) == 0
+            page = (tmp_path / f"site-{site}.html").read_text(encoding="utf-8")
+        value, sub = _follow_up_card(page)
+        if site == "S-TINY":
+            assert value == "not available" and "CI" not in sub
+            continue
+        median, lower, upper = rows[site]
+        assert value == f"{_months(median)} months"
+        assert f"(95% CI {_months(lower)}–{_months(upper)})" in sub
 
 
 def test_readable_labels_and_numbers(html):
@@ -342,3 +383,17 @@ def test_templates_escape_hostile_text_and_scripts_cannot_be_closed_early():
                               "layout": {}}, "fig-x")
     assert "</script>" not in str(fig).replace("</script></div>", "")
     assert '"x":["\\u003cscript\\u003e' in str(fig)
+
+
+def test_rendering_the_report_loads_no_lifelines(built_report, tmp_path):
+    """The median follow-up is read from audit.median_follow_up, so rebuilding the report
+    (as the report stage renders it) fits nothing: lifelines, which took 2–3 s to load in the
+    report stage, stays unloaded."""
+    code = ("import sys\nfrom pathlib import Path\n"
+            "from her2audit.stages.report import build_from_warehouse\n"
+            f"build_from_warehouse(Path({str(built_report.db)!r}), Path({str(tmp_path)!r}))\n"
+            "print('lifelines' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, KEY_ENV: TEST_KEY})
+    assert out.stdout.strip().splitlines()[-1] == "False"
+    assert "Median follow-up" in (tmp_path / "index.html").read_text(encoding="utf-8")
