@@ -162,6 +162,10 @@ join staging.treatment_values as source_values using (value_id);
 
 -- A view: the 10M-row scale of treatments makes a second copy the costliest step of extract
 -- (and the record key, a distinct text per row, is made when read rather than stored).
+-- The good rows are chosen by the join key (null for a quarantined row) rather than by a
+-- filter: DuckDB guesses a filter keeps a fifth of the rows, and with that guess readers
+-- (the line inputs) hashed the 7 million administrations to probe them with the patients
+-- instead of the other way round (2.2 instead of 1.5 s of CPU at 100,000 patients).
 create or replace view staging.treatments as
 select
     source_values.source_file || ':' || treatment_rows.row_number::varchar as record_key,
@@ -175,5 +179,6 @@ select
     source_values.setting,
     source_values.route
 from staging.treatment_rows as treatment_rows
-join staging.treatment_values as source_values using (value_id)
-where treatment_rows.rule is null;
+join staging.treatment_values as source_values
+    on source_values.value_id
+        = case when treatment_rows.rule is null then treatment_rows.value_id end;
