@@ -117,7 +117,7 @@ checked as (
 ),
 
 -- The list of problems is only built for the few rows that have one: building a list of
--- nine per row cost 3.5 s of CPU at 100,000 patients, the coalesce a fraction of that.
+-- nine per row made this statement 8.1 instead of 6.7 s of CPU at 100,000 patients.
 first_problem as (
     select
         *,
