@@ -181,9 +181,7 @@ def load_vocabulary_tables(con: duckdb.DuckDBPyConnection, vocab: Vocabulary) ->
     }
     for table, (columns, rows) in tables.items():
         con.execute(f"create or replace table staging.{table} ({columns})")
-        if rows:
-            marks = ", ".join("?" * len(rows[0]))
-            con.executemany(f"insert into staging.{table} values ({marks})", rows)
+        warehouse.insert_rows(con, f"staging.{table}", rows)
     warehouse.run_sql_file(con, _sql("10_vocabulary.sql"))
     clashes = con.execute(
         "select name_key, list(distinct product order by product) from staging.drug_name_map "

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +151,18 @@ def table_names(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
     if schema == BUILD and stored != BUILD:
         names = [n for n in names if n not in APPEND_ONLY]
     return names
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str,
+                rows: Sequence[Sequence[Any]]) -> None:
+    """Insert Python rows (tuples of one shape) into `table` in one statement: each column
+    goes in as one list parameter, unnested. `executemany` runs a statement per row, about
+    0.7 ms each on a database file (0.3 s for the drug vocabulary's 424 names, 0.015 s so)."""
+    if not rows:
+        return
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    con.execute(f"insert into {table} select {', '.join(['unnest(?)'] * len(columns))}",
+                columns)
 
 
 def write_arrow(con: duckdb.DuckDBPyConnection, name: str, table: Any) -> None:

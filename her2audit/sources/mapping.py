@@ -94,9 +94,7 @@ def condition_rows() -> list[tuple]:
 
 def _table(con: duckdb.DuckDBPyConnection, name: str, columns: str, rows: list[tuple]) -> None:
     con.execute(f"create or replace temp table {name} ({columns})")
-    if rows:
-        marks = ", ".join("?" * len(rows[0]))
-        con.executemany(f"insert into {name} values ({marks})", rows)
+    warehouse.insert_rows(con, name, rows)
 
 
 def known_drug_terms() -> tuple[list[str], list[tuple[str, str]]]:

@@ -10,7 +10,7 @@ import re
 import duckdb
 import yaml
 
-from her2audit import yaml_file
+from her2audit import warehouse, yaml_file
 from her2audit.errors import RuleFileError
 from her2audit.paths import RULES_DIR
 
@@ -92,7 +92,7 @@ def load_allowed_values(con: duckdb.DuckDBPyConnection) -> None:
         "create or replace table staging.allowed_values "
         "(source_table varchar, column_name varchar, value varchar, value_key varchar)"
     )
-    con.executemany("insert into staging.allowed_values values (?, ?, ?, ?)", rows)
+    warehouse.insert_rows(con, "staging.allowed_values", rows)
     load_biomarker_results(con)
 
 
@@ -111,10 +111,8 @@ def load_biomarker_results(con: duckdb.DuckDBPyConnection) -> None:
     """
     by_marker = _schema_spec()["tables"]["biomarkers"]["columns"]["result"]["allowed_by_marker"]
     con.execute("create or replace table staging.allowed_results (marker varchar, result varchar)")
-    con.executemany(
-        "insert into staging.allowed_results values (?, ?)",
-        [(m, str(r)) for m, results in by_marker.items() for r in results],
-    )
+    warehouse.insert_rows(con, "staging.allowed_results",
+                          [(m, str(r)) for m, results in by_marker.items() for r in results])
     spec = biomarker_results()
     spellings: dict[tuple[str, str], str] = {}
     for generic in (True, False):  # marker-specific entries are written last and win
@@ -129,10 +127,8 @@ def load_biomarker_results(con: duckdb.DuckDBPyConnection) -> None:
         "create or replace table staging.result_spellings "
         "(marker varchar, spelling varchar, result varchar)"
     )
-    con.executemany(
-        "insert into staging.result_spellings values (?, ?, ?)",
-        [(m, s, r) for (m, s), r in sorted(spellings.items())],
-    )
+    warehouse.insert_rows(con, "staging.result_spellings",
+                          [(m, s, r) for (m, s), r in sorted(spellings.items())])
     ratio = spec["her2_ish_ratio"]
     relations = [
         (_key(phrase), c["relation"]) for c in ratio["comparators"] for phrase in c["phrases"]
@@ -140,7 +136,7 @@ def load_biomarker_results(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "create or replace table staging.ratio_relations (phrase varchar, relation varchar)"
     )
-    con.executemany("insert into staging.ratio_relations values (?, ?)", relations)
+    warehouse.insert_rows(con, "staging.ratio_relations", relations)
     # longest phrase first, so 'greater than or equal to' is not read as 'greater than'
     alternatives = "|".join(
         re.escape(p) for p, _ in sorted(relations, key=lambda r: (-len(r[0]), r[0]))

@@ -159,6 +159,39 @@ def test_row_problems_are_quarantined_with_rule_and_detail(run_context, registry
     assert "setting 'palliative' is not one of" in details["treatments.csv:3"]
 
 
+def test_treatment_rows_sharing_a_text_keep_their_own_rule_and_record_key(
+        run_context, registry_factory):
+    # the texts a row shares with others (drug, code, code system, setting, route) are
+    # checked once per combination; each row still gets its own rule, in rule order
+    # (a row's date before its code system), with all of its details
+    row = {"patient_id": "P1", "drug": "Herceptin", "drug_code": "", "code_system": "snomed",
+           "start_date": "2020-02-01", "end_date": "", "setting": "metastatic", "route": ""}
+    folder = registry_factory({**MINIMAL_REGISTRY, "treatments": [
+        row,
+        {**row, "start_date": "2020-02-30"},
+        {**row, "patient_id": "P9"},
+        {**row, "code_system": "", "route": "IV"},
+        {**row, "code_system": ""},
+    ]})
+    con = run_extract(run_context, folder)
+    quarantined = {k: (r, d) for t, k, r, d in quarantine(con) if t == "treatments"}
+    assert {k: r for k, (r, _) in quarantined.items()} == {
+        "treatments.csv:2": "value_not_allowed",
+        "treatments.csv:3": "invalid_date",
+        "treatments.csv:4": "unknown_patient",
+    }
+    assert all("code_system 'snomed' is not one of" in d for _, d in quarantined.values())
+    assert "start_date '2020-02-30' is not a date" in quarantined["treatments.csv:3"][1]
+    assert con.execute(
+        "select record_key, drug, drug_key, drug_code, code_system, route "
+        "from staging.treatments order by record_key").fetchall() == [
+        ("treatments.csv:5", "Herceptin", "herceptin", None, None, "IV"),
+        ("treatments.csv:6", "Herceptin", "herceptin", None, None, None),
+    ]
+    assert con.execute("select count(*), count(distinct row_number) "
+                       "from staging.treatments_checked").fetchall() == [(5, 5)]
+
+
 def test_malformed_csv_lines_are_quarantined_and_good_rows_flow(run_context, registry_factory):
     folder = registry_factory()
     (folder / "treatments.csv").write_text(
