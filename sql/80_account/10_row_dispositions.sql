@@ -1,6 +1,7 @@
 -- stage: account / step: row dispositions
 -- reads: build.row_accounting, build.quarantine, build.patients, build.patient_exclusions,
---        staging.patients, staging.treatments, staging.drug_mapping,
+--        staging.patients, staging.treatment_rows, staging.treatment_values,
+--        staging.drug_mapping,
 --        staging.line_ingredient_rules, staging.line_starts, staging.line_duplicate_groups,
 --        staging.diagnoses, staging.biomarkers, staging.metastases, staging.progressions,
 --        raw.source_dispositions, variable pre_index_days
@@ -12,8 +13,9 @@
 --         a patient's staged row) `used` for a cohort patient, else out of scope.
 --
 -- Bounded memory at any size: every treatment row is classified in one streaming pass
--- against small tables (one row per patient, one per distinct drug spelling) and counted
--- at once; no join or sort keyed by row. A treatment row is in a line of therapy when one
+-- against small tables (one row per patient, one per combination of the row's texts,
+-- joined by its integer value_id: staging.treatments' good rows without rebuilding their
+-- texts) and counted at once; no join or sort keyed by row. A treatment row is in a line of therapy when one
 -- of its drug's line-forming ingredients is given in the metastatic setting of a patient
 -- with lines, on or after the first line's start (what staging.line_administrations
 -- assigns). The rows that only repeat an earlier identical administration
@@ -59,33 +61,49 @@ spellings as (
     group by all
 ),
 
-treatment_rows as (
-    -- one row per staged treatment row, with what the pipeline did with it
+value_flags as (
+    -- one row per combination of a treatment row's texts (staging.treatment_values): what
+    -- its drug's ingredients are, and what its setting says
     select
-        treatments.patient_id,
-        treatments.start_date,
-        coalesce(patients.in_cohort, false) as in_cohort,
-        patients.exclusion_reason,
+        source_values.value_id,
         spellings.line_forming is not null as mapped,
         coalesce(spellings.line_forming, false) as line_forming,
         coalesce(spellings.her2_directed, false) as her2_directed,
-        treatments.setting in ('neoadjuvant', 'adjuvant')
+        coalesce(spellings.forms_lines, false) as forms_lines,
+        source_values.setting in ('neoadjuvant', 'adjuvant') as early_setting,
+        coalesce(source_values.setting, 'unknown') not in ('neoadjuvant', 'adjuvant')
+            as metastatic_setting
+    from staging.treatment_values as source_values
+    left join spellings
+        on spellings.drug is not distinct from source_values.drug
+        and spellings.code_system is not distinct from source_values.code_system
+        and spellings.drug_code is not distinct from source_values.drug_code
+),
+
+treatment_rows as (
+    -- one row per staged treatment row (the rows of staging.treatments: no rule broken),
+    -- with what the pipeline did with it
+    select
+        coalesce(patients.in_cohort, false) as in_cohort,
+        patients.exclusion_reason,
+        value_flags.mapped,
+        value_flags.line_forming,
+        value_flags.her2_directed,
+        value_flags.early_setting
             or treatments.start_date
                 < patients.metastatic_date - to_days(getvariable('pre_index_days')::integer)
             as before_metastatic,
         coalesce(
-            spellings.forms_lines
+            value_flags.forms_lines
             and treatments.start_date >= patients.metastatic_setting_from
             and treatments.start_date >= patients.first_line_start
-            and coalesce(treatments.setting, 'unknown') not in ('neoadjuvant', 'adjuvant'),
+            and value_flags.metastatic_setting,
             false
         ) as in_line
-    from staging.treatments as treatments
+    from staging.treatment_rows as treatments
+    join value_flags using (value_id)
     left join patient_flags as patients using (patient_id)
-    left join spellings
-        on spellings.drug is not distinct from treatments.drug
-        and spellings.code_system is not distinct from treatments.code_system
-        and spellings.drug_code is not distinct from treatments.drug_code
+    where treatments.rule is null
 ),
 
 treatment_reasons as (
@@ -119,24 +137,26 @@ repeat_candidates as (
     -- the in-line administrations of the (patient, start date)s where the lines stage saw
     -- an identical administration repeated: a small set, keyed by row only here
     select
-        treatments.record_key,
+        source_values.source_file || ':' || treatments.row_number::varchar as record_key,
         treatments.patient_id,
         mapping.ingredient,
         treatments.start_date,
         coalesce(treatments.end_date, treatments.start_date) as end_key
-    from staging.treatments as treatments
+    from staging.treatment_rows as treatments
     semi join (select distinct patient_id, start_date from staging.line_duplicate_groups)
         as repeated using (patient_id, start_date)
     join patient_flags as patients using (patient_id)
+    join staging.treatment_values as source_values using (value_id)
     join staging.drug_mapping as mapping
-        on mapping.drug is not distinct from treatments.drug
-        and mapping.code_system is not distinct from treatments.code_system
-        and mapping.drug_code is not distinct from treatments.drug_code
+        on mapping.drug is not distinct from source_values.drug
+        and mapping.code_system is not distinct from source_values.code_system
+        and mapping.drug_code is not distinct from source_values.drug_code
     semi join staging.line_ingredient_rules as rules using (ingredient)
-    where mapping.line_forming
+    where treatments.rule is null
+        and mapping.line_forming
         and treatments.start_date >= patients.metastatic_setting_from
         and treatments.start_date >= patients.first_line_start
-        and coalesce(treatments.setting, 'unknown') not in ('neoadjuvant', 'adjuvant')
+        and coalesce(source_values.setting, 'unknown') not in ('neoadjuvant', 'adjuvant')
 ),
 
 repeated_records as (
