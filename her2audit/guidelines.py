@@ -50,7 +50,7 @@ import duckdb
 import jsonschema
 import yaml
 
-from her2audit import yaml_file
+from her2audit import warehouse, yaml_file
 from her2audit.errors import RuleFileError, UsageError
 from her2audit.paths import PROJECT_DIR, RULES_DIR
 from her2audit.vocabulary import default_vocabulary
@@ -677,10 +677,7 @@ def write_tables(
         )
         """
     )
-    con.executemany(
-        "insert into staging.guideline_rulebooks values "
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
+    warehouse.insert_rows(con, "staging.guideline_rulebooks", [
             (
                 b.id, b.version, b.title, b.source, display_path(b.path), b.sha256,
                 periods[b.id][0], periods[b.id][1], b.declared_effective_to,
@@ -739,20 +736,14 @@ def write_tables(
                 "; ".join(r.citation), list(r.citation), r.context_phrase(labels),
                 conditional or None, r.note,
             ))
-    con.executemany(
-        "insert into staging.guideline_rules values "
-        f"({', '.join('?' * 26)})",
-        rows,
-    )
+    warehouse.insert_rows(con, "staging.guideline_rules", rows)
 
     con.execute(
         "create or replace table staging.guideline_change_dates "
         "(guideline_id varchar, change_date date)"
     )
-    con.executemany(
-        "insert into staging.guideline_change_dates values (?, ?)",
-        [(b.id, d) for b in books for d in b.change_dates()],
-    )
+    warehouse.insert_rows(con, "staging.guideline_change_dates",
+                          [(b.id, d) for b in books for d in b.change_dates()])
     con.execute(
         "create or replace table staging.guideline_counts_as "
         "(guideline_id varchar, regimen_group varchar, counts_as varchar)"
@@ -760,8 +751,7 @@ def write_tables(
     counts_as_rows = [(b.id, group, other) for b in books
                       for group, others in b.counts_as_received.items() for other in others]
     if counts_as_rows:
-        con.executemany("insert into staging.guideline_counts_as values (?, ?, ?)",
-                        counts_as_rows)
+        warehouse.insert_rows(con, "staging.guideline_counts_as", counts_as_rows)
     tracked = sorted({i for b in books for r in b.rules for items in r.lists().values()
                       for e in items for i in e.if_never_given})
     if len(tracked) > MAX_TRACKED_INGREDIENTS:  # each is one bit of a BIGINT mask
@@ -773,8 +763,8 @@ def write_tables(
         "(ingredient varchar, bit integer)"
     )
     if tracked:
-        con.executemany("insert into staging.guideline_tracked_ingredients values (?, ?)",
-                        [(ingredient, bit) for bit, ingredient in enumerate(tracked)])
+        warehouse.insert_rows(con, "staging.guideline_tracked_ingredients",
+                              [(ingredient, bit) for bit, ingredient in enumerate(tracked)])
 
     con.execute(
         "create or replace table staging.guideline_evidence "
@@ -784,15 +774,13 @@ def write_tables(
         (b.id, group, "; ".join(keys)) for b in books for group, keys in b.evidence.items()
     ]
     if evidence_rows:
-        con.executemany("insert into staging.guideline_evidence values (?, ?, ?)", evidence_rows)
+        warehouse.insert_rows(con, "staging.guideline_evidence", evidence_rows)
 
     con.execute(
         "create or replace table staging.regimen_group_labels "
         "(regimen_group varchar, label varchar)"
     )
-    con.executemany(
-        "insert into staging.regimen_group_labels values (?, ?)", sorted(labels.items())
-    )
+    warehouse.insert_rows(con, "staging.regimen_group_labels", sorted(labels.items()))
 
     con.execute(
         """
@@ -802,9 +790,7 @@ def write_tables(
         )
         """
     )
-    con.executemany(
-        "insert into build.quality_indicator_definitions values (?, ?, ?, ?, ?, ?, ?)",
-        [
+    warehouse.insert_rows(con, "build.quality_indicator_definitions", [
             (
                 q["indicator"], " ".join(q["definition"].split()),
                 " ".join(q["numerator"].split()), " ".join(q["denominator"].split()),

@@ -24,7 +24,7 @@ def load_steps(con) -> None:
         "create or replace table staging.cohort_steps "
         "(step_order integer, step varchar, reason varchar)"
     )
-    con.executemany("insert into staging.cohort_steps values (?, ?, ?)", rows)
+    warehouse.insert_rows(con, "staging.cohort_steps", rows)
 
 
 def run(ctx: RunContext) -> None:

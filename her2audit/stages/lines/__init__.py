@@ -163,17 +163,13 @@ def load_rule_tables(
         "key_id integer, maintenance_addition boolean, maintenance_anchor boolean, "
         "rules_version varchar)"
     )
-    con.executemany(
-        "insert into staging.line_ingredient_rules values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-    )
+    warehouse.insert_rows(con, "staging.line_ingredient_rules", rows)
     con.execute(
         "create or replace table staging.regimen_rules (rule_order integer, rule_id varchar, "
         "regimen varchar, regimen_group varchar, requires varchar[][], only_tokens varchar[], "
         "rules_version varchar)"
     )
-    con.executemany(
-        "insert into staging.regimen_rules values (?, ?, ?, ?, ?, ?, ?)",
-        [
+    warehouse.insert_rows(con, "staging.regimen_rules", [
             (n, r.rule_id, r.regimen, r.regimen_group, [list(g) for g in r.requires],
              list(r.only) if r.only is not None else None, rules.version)
             for n, r in enumerate(rules.regimens, start=1)
