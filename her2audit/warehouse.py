@@ -59,6 +59,14 @@ def check_name(db_path: str | Path) -> None:
             f"e.g. {suggestion}")
 
 
+# No row-group vacuum at checkpoints: a CSV landed in file order (in parallel) ends in
+# part-filled row groups, and each later checkpoint would otherwise merge some of them
+# again, rewriting the 10-million-row raw.treatments (about 5 s of CPU in each of extract
+# and validate, 1.5 s in cohort, at 100,000 patients; 5.8 s in publish at 1,000,000). A run
+# replaces tables rather than deleting rows, so there is nothing else to reclaim.
+NO_ROW_GROUP_VACUUM = "set max_vacuum_tasks = 0"
+
+
 def connect(db_path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file (created if missing) with all schemas present."""
     db_path = Path(db_path)
@@ -66,6 +74,7 @@ def connect(db_path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConn
         db_path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(db_path), read_only=read_only)
     con.execute("set enable_progress_bar = false")
+    con.execute(NO_ROW_GROUP_VACUUM)
     if not read_only:
         for schema in SCHEMAS:
             con.execute(f"create schema if not exists {schema}")

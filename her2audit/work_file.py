@@ -61,12 +61,7 @@ def _attach(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     try:
         con.execute("set enable_progress_bar = false")
         con.execute("set temp_directory = ?", [str(path.parent / SPILL)])
-        # No row-group vacuum at checkpoints: a CSV landed in file order (in parallel) ends
-        # in part-filled row groups, and each stage's checkpoint would otherwise merge some
-        # of them again, rewriting the 10-million-row raw.treatments (about 5 s of CPU in
-        # each of extract and validate, 1.5 s in cohort, at 100,000 patients). The run
-        # replaces tables rather than deleting rows, so there is nothing else to reclaim.
-        con.execute("set max_vacuum_tasks = 0")
+        con.execute(warehouse.NO_ROW_GROUP_VACUUM)
         mode = " (read_only)" if read_only else ""
         con.execute(f"attach '{_quoted(path)}' as build{mode}")
         con.execute(f"use build.{warehouse.AUDIT}")

@@ -113,3 +113,28 @@ def published_run_id(db: Path) -> str:
                            "limit 1").fetchone()[0]
     finally:
         con.close()
+
+
+def row_groups_after_later_writes(connect) -> int:
+    """Row groups of a table appended in four commits (each append after a checkpoint
+    starts a row group of its own, as a landed CSV leaves part-filled ones), after another
+    connection from `connect()` wrote something else and closed (a later stage's
+    checkpoint). Four when checkpoints leave row groups alone; one when they merge them."""
+    con = connect()
+    con.execute("create schema if not exists raw")
+    con.execute("create or replace table raw.landed as select range as i from range(1000)")
+    con.execute("checkpoint")
+    for _ in range(3):
+        con.execute("insert into raw.landed select range from range(1000)")
+        con.execute("checkpoint")
+    con.close()
+    con = connect()
+    con.execute("create or replace table raw.later_stage as select 1 as x")
+    con.close()
+    con = connect()
+    try:
+        return con.execute(
+            "select count(distinct row_group_id) from pragma_storage_info('raw.landed')"
+        ).fetchone()[0]
+    finally:
+        con.close()

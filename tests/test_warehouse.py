@@ -8,7 +8,7 @@ import pytest
 
 from her2audit import context, pipeline, warehouse
 from her2audit.parameters import RunParameters
-from tests.conftest import MINIMAL_REGISTRY
+from tests.conftest import MINIMAL_REGISTRY, row_groups_after_later_writes
 
 STAGES = ["extract", "publish"]
 
@@ -110,3 +110,9 @@ def test_failure_inside_publish_rolls_back(tmp_path, registry_factory, monkeypat
         warehouse.publish(con, {"run_id": "r2"}, ["quarantine", "row_accounting"])
     con.close()
     assert audit_snapshot(db) == before
+
+
+def test_a_warehouse_opened_in_place_keeps_its_row_groups_at_checkpoints(tmp_path):
+    # as a work file does (a run in place, `her2audit sensitivity` writing its table)
+    db = tmp_path / "her2audit.duckdb"
+    assert row_groups_after_later_writes(lambda: warehouse.connect(db)) == 4

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from her2audit import cli, orchestration, work_file
-from tests.conftest import SMALL_REGISTRY, published_run_id
+from tests.conftest import SMALL_REGISTRY, published_run_id, row_groups_after_later_writes
 
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
 
@@ -237,19 +237,4 @@ def test_a_work_file_keeps_its_row_groups_at_checkpoints(tmp_path):
     # checkpoint would rewrite most of the table for nothing, so a work file never vacuums.
     db = tmp_path / "her2audit.duckdb"
     work_file.create(db).close()
-    con = work_file.open_work(db)
-    con.execute("create table build.raw.landed as select range as i from range(1000)")
-    con.execute("checkpoint")
-    for _ in range(3):  # each append after a checkpoint starts a row group of its own
-        con.execute("insert into build.raw.landed select range from range(1000)")
-        con.execute("checkpoint")
-    con.close()
-    con = work_file.open_work(db)
-    con.execute("create table build.audit.later_stage as select 1 as x")
-    con.close()
-    con = work_file.open_work(db, read_only=True)
-    groups = con.execute(
-        "select count(distinct row_group_id) from pragma_storage_info('build.raw.landed')"
-    ).fetchone()[0]
-    con.close()
-    assert groups == 4
+    assert row_groups_after_later_writes(lambda: work_file.open_work(db)) == 4
