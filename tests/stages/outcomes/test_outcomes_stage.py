@@ -238,17 +238,23 @@ def test_stage_skips_when_upstream_tables_are_missing():
                    "where table_schema = 'build'").fetchall() == [(0,)]
 
 
-def test_adjusted_model_uses_complete_cases_and_says_so():
+def _first_lines(n: int = 40, ages_missing: int = 0):
+    """`n` first lines alternately concordant, with overall survival and an age (the first
+    `ages_missing` ages unknown), as compare.compare_concordance takes them."""
     import pandas as pd
 
-    n = 40
-    lines = pd.DataFrame({
+    return pd.DataFrame({
         "line_number": 1,
         "concordance": ["concordant" if i % 2 else "not_concordant" for i in range(n)],
         "os_days": [30 + 7 * i for i in range(n)],
         "os_event": [i % 3 != 0 for i in range(n)],
-        "age_at_line_start": [None if i < 5 else 40.0 + (i * 7) % 30 for i in range(n)],
+        "age_at_line_start": [None if i < ages_missing else 40.0 + (i * 7) % 30
+                              for i in range(n)],
     })
+
+
+def test_adjusted_model_uses_complete_cases_and_says_so():
+    lines = _first_lines(ages_missing=5)
     table = compare.compare_concordance(lines, ["os"], [1], ["age_at_line_start"], "c", 11)
     rows = {r["model"]: r for r in table.to_pylist()}
     assert rows["cox_unadjusted"]["n"] == 40
@@ -328,17 +334,9 @@ def test_fits_spread_over_worker_processes_give_the_same_tables(con):
 def test_one_comparison_at_a_time_from_arrow_gives_the_rows_of_all_at_once():
     """The stage hands each model to a task of its own, as Arrow, the covariates only to
     the adjusted model: the rows are those of one call over pandas."""
-    import pandas as pd
     import pyarrow as pa
 
-    n = 40
-    lines = pd.DataFrame({
-        "line_number": 1,
-        "concordance": ["concordant" if i % 2 else "not_concordant" for i in range(n)],
-        "os_days": [30 + 7 * i for i in range(n)],
-        "os_event": [i % 3 != 0 for i in range(n)],
-        "age_at_line_start": [40.0 + (i * 7) % 30 for i in range(n)],
-    })
+    lines = _first_lines()
     whole = compare.compare_concordance(lines, ["os"], [1], ["age_at_line_start"], "c", 11)
     parts = []
     for model in compare.models_of("os", ["os"]):
