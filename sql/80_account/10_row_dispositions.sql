@@ -47,37 +47,39 @@ patient_flags as (
     left join line_patients using (patient_id)
 ),
 
-spellings as (
-    -- one row per distinct drug spelling: what its ingredients are
+value_mapping as (
+    -- the drug mapping of each combination of a treatment row's texts
+    -- (staging.treatment_values): one row per ingredient it maps to
     select
-        mapping.drug,
-        mapping.code_system,
-        mapping.drug_code,
-        bool_or(mapping.line_forming) as line_forming,
-        bool_or(mapping.her2_directed) as her2_directed,
-        bool_or(mapping.line_forming and rules.ingredient is not null) as forms_lines
-    from staging.drug_mapping as mapping
+        source_values.value_id,
+        mapping.ingredient,
+        mapping.line_forming,
+        mapping.her2_directed,
+        mapping.line_forming and rules.ingredient is not null as forms_lines
+    from staging.treatment_values as source_values
+    join staging.drug_mapping as mapping
+        on mapping.drug is not distinct from source_values.drug
+        and mapping.code_system is not distinct from source_values.code_system
+        and mapping.drug_code is not distinct from source_values.drug_code
     left join staging.line_ingredient_rules as rules using (ingredient)
-    group by all
 ),
 
 value_flags as (
-    -- one row per combination of a treatment row's texts (staging.treatment_values): what
-    -- its drug's ingredients are, and what its setting says
+    -- one row per combination of a treatment row's texts: what its drug's ingredients
+    -- are, and what its setting says
     select
         source_values.value_id,
-        spellings.line_forming is not null as mapped,
-        coalesce(spellings.line_forming, false) as line_forming,
-        coalesce(spellings.her2_directed, false) as her2_directed,
-        coalesce(spellings.forms_lines, false) as forms_lines,
+        source_values.source_file,
+        bool_or(value_mapping.line_forming) is not null as mapped,
+        coalesce(bool_or(value_mapping.line_forming), false) as line_forming,
+        coalesce(bool_or(value_mapping.her2_directed), false) as her2_directed,
+        coalesce(bool_or(value_mapping.forms_lines), false) as forms_lines,
         source_values.setting in ('neoadjuvant', 'adjuvant') as early_setting,
         coalesce(source_values.setting, 'unknown') not in ('neoadjuvant', 'adjuvant')
             as metastatic_setting
     from staging.treatment_values as source_values
-    left join spellings
-        on spellings.drug is not distinct from source_values.drug
-        and spellings.code_system is not distinct from source_values.code_system
-        and spellings.drug_code is not distinct from source_values.drug_code
+    left join value_mapping using (value_id)
+    group by all
 ),
 
 treatment_rows as (
@@ -137,26 +139,22 @@ repeat_candidates as (
     -- the in-line administrations of the (patient, start date)s where the lines stage saw
     -- an identical administration repeated: a small set, keyed by row only here
     select
-        source_values.source_file || ':' || treatments.row_number::varchar as record_key,
+        value_flags.source_file || ':' || treatments.row_number::varchar as record_key,
         treatments.patient_id,
-        mapping.ingredient,
+        value_mapping.ingredient,
         treatments.start_date,
         coalesce(treatments.end_date, treatments.start_date) as end_key
     from staging.treatment_rows as treatments
     semi join (select distinct patient_id, start_date from staging.line_duplicate_groups)
         as repeated using (patient_id, start_date)
     join patient_flags as patients using (patient_id)
-    join staging.treatment_values as source_values using (value_id)
-    join staging.drug_mapping as mapping
-        on mapping.drug is not distinct from source_values.drug
-        and mapping.code_system is not distinct from source_values.code_system
-        and mapping.drug_code is not distinct from source_values.drug_code
-    semi join staging.line_ingredient_rules as rules using (ingredient)
+    join value_flags using (value_id)
+    join value_mapping using (value_id)
     where treatments.rule is null
-        and mapping.line_forming
+        and value_mapping.forms_lines
         and treatments.start_date >= patients.metastatic_setting_from
         and treatments.start_date >= patients.first_line_start
-        and coalesce(source_values.setting, 'unknown') not in ('neoadjuvant', 'adjuvant')
+        and value_flags.metastatic_setting
 ),
 
 repeated_records as (
