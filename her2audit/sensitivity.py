@@ -34,6 +34,7 @@ import pyarrow as pa
 
 from her2audit import guidelines, warehouse
 from her2audit.errors import RuleFileError, UsageError
+from her2audit.numpy_pages import small_pages
 from her2audit.parameters import DEFAULTS_FILE, GRID_KEYS, RunParameters, load_parameters
 from her2audit.parameters import grid_days as _days_list
 from her2audit.parameters import grid_section as _grid_section
@@ -198,7 +199,8 @@ def _run_grid(work: duckdb.DuckDBPyConnection, run: PublishedRun,
     work.execute(ROWS_DDL)
     books = guidelines.load_rulebooks(run.params.rulebooks)
     by_pre_index = sorted(points, key=lambda p: (p.pre_index_days, p))
-    with warehouse.settings(work, preserve_insertion_order=False, memory_limit=MEMORY_LIMIT):
+    with (warehouse.settings(work, preserve_insertion_order=False, memory_limit=MEMORY_LIMIT),
+          small_pages()):
         for pre_index, group in itertools.groupby(by_pre_index, key=lambda p: p.pre_index_days):
             warehouse.set_variables(work, {
                 "pre_index_days": pre_index, "pinned_guideline": run.params.guideline,

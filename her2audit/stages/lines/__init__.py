@@ -29,6 +29,7 @@ import yaml
 
 from her2audit import warehouse, yaml_file
 from her2audit.errors import RuleFileError
+from her2audit.numpy_pages import small_pages
 from her2audit.paths import RULES_DIR
 from her2audit.stages.lines import core as lines_core
 from her2audit.vocabulary import Vocabulary, default_vocabulary
@@ -205,7 +206,8 @@ def infer_lines(con: duckdb.DuckDBPyConnection, progress=None) -> dict[str, floa
     # and keeping insertion order costs DuckDB parallelism and memory on large inputs.
     # The stage keeps DuckDB's own memory (sorts, cached blocks) to MEMORY_LIMIT, spilling
     # to disk beyond it, so DuckDB and the numpy arrays together stay within budget.
-    with warehouse.settings(con, preserve_insertion_order=False, memory_limit=MEMORY_LIMIT):
+    with (warehouse.settings(con, preserve_insertion_order=False, memory_limit=MEMORY_LIMIT),
+          small_pages()):
         started = time.perf_counter()
         inputs = read_inputs(con)
         timings["inputs"] = time.perf_counter() - started

@@ -28,6 +28,7 @@ import yaml
 from her2audit import warehouse, yaml_file
 from her2audit.context import RunContext
 from her2audit.errors import RuleFileError
+from her2audit.numpy_pages import small_pages
 from her2audit.paths import RULES_DIR
 
 # km and compare (lifelines, pandas: about a second to import) are imported by the
@@ -165,7 +166,8 @@ def fit(task: Task) -> Any:
     lifelines builds many small pandas objects per fit, labelled with strings; pandas'
     default storage of strings (Arrow) makes each of them dearer to build than plain
     Python strings do: a quarter to a third of a Kaplan–Meier fit. So the fits run with Python
-    string storage (the same numbers; only how pandas holds labels changes)."""
+    string storage (the same numbers; only how pandas holds labels changes). Their arrays
+    are on ordinary memory pages (`numpy_pages`)."""
     import pandas as pd
 
     from her2audit.stages.outcomes import compare, km
@@ -173,7 +175,7 @@ def fit(task: Task) -> Any:
     kind, args = task
     function = {"km": km.estimate_groups, "compare": compare.compare_concordance,
                 "follow_up": km.median_follow_up}[kind]
-    with pd.option_context("mode.string_storage", "python"):
+    with pd.option_context("mode.string_storage", "python"), small_pages():
         return function(*args)
 
 
