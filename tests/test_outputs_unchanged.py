@@ -10,10 +10,18 @@ When the outcomes stage began to publish `median_follow_up` (the report's median
 estimated once instead of by the report), that table's entry was added; every other table
 was identical.
 
+The run is pinned to the synthetic registry's own data cut-off (2026-06-30). Without a
+cut-off a date is "in the future" after the day the test runs, so the quarantine's details
+(which name that date) and, in time, which rows are quarantined changed with the calendar:
+the reference made on 2026-11-30 no longer matched on 2026-12-01. It was regenerated with
+the cut-off by the code of that day (dc71139), before the next change was checked against
+it.
+
 A change that is meant to alter the published outputs regenerates the reference:
 
     her2audit synth --patients 10000 --seed 7 --out /tmp/r
-    her2audit run --registry /tmp/r --db /tmp/w.duckdb --reports /tmp/reports
+    her2audit run --registry /tmp/r --db /tmp/w.duckdb --reports /tmp/reports \
+        --data-cutoff 2026-06-30
     python -m tests.output_fingerprint /tmp/w.duckdb > tests/data/outputs_10k_seed7.json
 """
 
@@ -31,6 +39,8 @@ from her2audit.synth import write_registry
 from tests.output_fingerprint import fingerprint
 
 REFERENCE = Path(__file__).parent / "data" / "outputs_10k_seed7.json"
+# the data cut-off of the synthetic registry (her2audit.synth.model.DATA_CUTOFF)
+DATA_CUTOFF = "2026-06-30"
 
 
 @pytest.mark.slow
@@ -38,7 +48,8 @@ def test_published_tables_match_the_reference_run(tmp_path: Path) -> None:
     registry = tmp_path / "registry"
     write_registry(registry, patients=10_000, seed=7, fmt="csv")
     db = tmp_path / "warehouse.duckdb"
-    pipeline.run_pipeline(db, str(registry), load_parameters(), tmp_path / "reports", "test",
+    params = load_parameters(overrides={"data_cutoff": DATA_CUTOFF})
+    pipeline.run_pipeline(db, str(registry), params, tmp_path / "reports", "test",
                           progress=lambda _m: None)
     with duckdb.connect(str(db), read_only=True) as con:
         got = fingerprint(con)
