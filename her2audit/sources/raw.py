@@ -2,8 +2,15 @@
 
 A raw table has the registry columns as text (canonical names, lower case), any extra
 source columns, and the load metadata `_source_file`, `_row_number`, `_file_sha256`,
-`_loaded_at`. Spec columns a source left out are added as NULL so staging SQL sees one
-shape. Rows a source could not parse at all land in `raw.load_rejects`.
+`_loaded_at`. Its text is trimmed, and empty text is NULL. Spec columns a source left out
+are added as NULL so staging SQL sees one shape. Rows a source could not parse at all land
+in `raw.load_rejects`.
+
+Next to each `raw.<table>`, the view `raw.<table>_as_read` has the same columns with the
+text as the source gave it (for a CSV file: untrimmed, as written in the file). A CSV is
+landed as read (`raw.<table>_rows`) and trimmed when `raw.<table>` is read, so a reader
+that works on the distinct values of a column (the treatments' drug texts: a few thousand
+among 100 million rows) trims each distinct value once instead of every row.
 """
 
 from __future__ import annotations
@@ -91,6 +98,7 @@ def drop_relation(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> Non
 
 def reset_raw(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
     for name in tables:
+        drop_relation(con, "raw", as_read(name))
         drop_relation(con, "raw", name)
         drop_relation(con, "raw", rows_table(name))
         drop_relation(con, "raw", f"{name}_reject_shifts")
@@ -140,6 +148,7 @@ def land(
         """,
         ([] if source_file_sql else [source_file]) + [sha256, loaded_at],
     )
+    _create_as_read_alias(con, table.name)
     n = con.execute(f"select count(*) from raw.{table.name}").fetchall()[0][0]
     n_rejected = con.execute(
         "select (select count(*) from raw.load_rejects where source_table = $1) "
@@ -158,11 +167,30 @@ def rows_table(name: str) -> str:
     return f"{name}_rows"
 
 
-def _text_columns(table: Table, source_columns: dict[str, str]) -> list[str]:
-    select_list = [
-        f"nullif(trim(cast({quote_ident(src)} as varchar)), '') as {quote_ident(canon)}"
-        for canon, src in source_columns.items()
-    ]
+def as_read(name: str) -> str:
+    """The view of `raw.<name>` with its text as the source gave it (untrimmed)."""
+    return f"{name}_as_read"
+
+
+def clean_text(expression: str) -> str:
+    """Text as `raw` holds it: trimmed, and NULL when empty (the SQL macro `clean_text`
+    of the staging steps is the same expression)."""
+    return f"nullif(trim({expression}), '')"
+
+
+def _create_as_read_alias(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """`raw.<name>_as_read` over a raw table whose text is already clean (an adapter's
+    output, an empty table): the same rows, for readers of the as-read text."""
+    con.execute(f"create or replace view raw.{as_read(name)} as select * from raw.{name}")
+
+
+def _text_columns(table: Table, source_columns: dict[str, str],
+                  clean: bool = True) -> list[str]:
+    def text(src: str) -> str:
+        value = f"cast({quote_ident(src)} as varchar)"
+        return clean_text(value) if clean else value
+
+    select_list = [f"{text(src)} as {quote_ident(canon)}" for canon, src in source_columns.items()]
     select_list += [
         f"null::varchar as {quote_ident(c)}" for c in table.column_names if c not in source_columns
     ]
@@ -178,8 +206,9 @@ def land_in_order(
     source_columns: dict[str, str],
 ) -> int:
     """Land a file whose rows come in file order (a CSV scan): `raw.<table>_rows` holds
-    the text in that order, and the view `raw.<table>` adds the load metadata, the row's
-    line number being its position in the table (`rowid`) after the header line.
+    the text as read in that order; the view `raw.<table>_as_read` adds the load metadata,
+    the row's line number being its position in the table (`rowid`) after the header
+    line, and the view `raw.<table>` cleans the text (`clean_text`) as it is read.
 
     No window numbers the rows, so DuckDB reads and writes the file in parallel; rows
     the parser rejected are numbered around by `number_rows_around_rejects`. `sha256` may
@@ -188,7 +217,7 @@ def land_in_order(
     loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     rows = f"raw.{rows_table(table.name)}"
     with warehouse.settings(con, preserve_insertion_order=True):
-        columns = ", ".join(_text_columns(table, source_columns))
+        columns = ", ".join(_text_columns(table, source_columns, clean=False))
         con.execute(
             f"create or replace table {rows} as select {columns} from ({select_sql}) as source"
         )
@@ -207,30 +236,39 @@ def _create_row_view(
     con: duckdb.DuckDBPyConnection, table: Table, source_file: str, sha256: str,
     loaded_at: dt.datetime, row_number_sql: str, joins: str = "",
 ) -> None:
-    columns = ", ".join(f"rows.{quote_ident(c)}" for c in table.column_names)
+    """The views `raw.<table>_as_read` (the landed text and the load metadata) and
+    `raw.<table>` (the same, its text cleaned) over `raw.<table>_rows`."""
     extra = [
-        c for c in con.execute(
+        c for (c,) in con.execute(
             "select column_name from information_schema.columns where table_schema = 'raw' "
             "and table_name = ? and table_catalog = current_database() order by ordinal_position",
             [rows_table(table.name)],
         ).fetchall()
-        if c[0] not in table.column_names
+        if c not in table.column_names
     ]
-    columns += "".join(f", rows.{quote_ident(c)}" for (c,) in extra)
+    names = [*table.column_names, *extra]
 
     def text(value: str) -> str:
         return "'" + value.replace("'", "''") + "'"
 
     con.execute(
         f"""
-        create or replace view raw.{table.name} as
-        select {columns},
+        create or replace view raw.{as_read(table.name)} as
+        select {", ".join(f"rows.{quote_ident(c)}" for c in names)},
             {text(source_file)}::varchar as _source_file,
             ({row_number_sql})::bigint as _row_number,
             {text(sha256)}::varchar as _file_sha256,
             {text(loaded_at.isoformat(sep=" "))}::timestamp as _loaded_at
         from raw.{rows_table(table.name)} as rows
         {joins}
+        """
+    )
+    cleaned = ", ".join(f"{clean_text(quote_ident(c))} as {quote_ident(c)}" for c in names)
+    con.execute(
+        f"""
+        create or replace view raw.{table.name} as
+        select {cleaned}, _source_file, _row_number, _file_sha256, _loaded_at
+        from raw.{as_read(table.name)}
         """
     )
 
@@ -279,6 +317,7 @@ def land_empty(con: duckdb.DuckDBPyConnection, table: Table) -> None:
         "_loaded_at timestamp",
     ]
     con.execute(f"create or replace table raw.{table.name} ({', '.join(cols)})")
+    _create_as_read_alias(con, table.name)
 
 
 def land_adapter_outputs(

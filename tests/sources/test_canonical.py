@@ -192,6 +192,47 @@ def test_treatment_rows_sharing_a_text_keep_their_own_rule_and_record_key(
                        "from staging.treatments_checked").fetchall() == [(5, 5)]
 
 
+def test_treatment_texts_padded_with_spaces_stage_like_the_clean_ones(
+        run_context, registry_factory):
+    # raw.treatments_as_read keeps the file's text; raw.treatments and everything staged
+    # see it trimmed (and blank as empty), whichever spelling of the same text a row has
+    row = {"patient_id": "P1", "drug": "Herceptin", "drug_code": "", "code_system": "",
+           "start_date": "2020-02-01", "end_date": "", "setting": "metastatic", "route": "IV"}
+    folder = registry_factory({**MINIMAL_REGISTRY, "treatments": [
+        row,
+        {**row, "patient_id": " P1", "drug": "  Herceptin ", "start_date": "2020-02-01 ",
+         "setting": " metastatic", "route": "IV  "},
+        {**row, "setting": "   ", "route": " "},
+        {**row, "setting": " palliative "},
+    ]})
+    con = run_extract(run_context, folder)
+    assert con.execute(
+        "select drug, setting, route from raw.treatments_as_read order by _row_number"
+    ).fetchall() == [("Herceptin", "metastatic", "IV"), ("  Herceptin ", " metastatic", "IV  "),
+                     ("Herceptin", "   ", " "), ("Herceptin", " palliative ", "IV")]
+    assert con.execute(
+        "select drug, setting, route from raw.treatments order by _row_number"
+    ).fetchall() == [("Herceptin", "metastatic", "IV"), ("Herceptin", "metastatic", "IV"),
+                     ("Herceptin", None, None), ("Herceptin", "palliative", "IV")]
+    assert con.execute(
+        "select record_key, patient_id, drug, drug_key, start_date, setting, route "
+        "from staging.treatments order by record_key").fetchall() == [
+        ("treatments.csv:2", "P1", "Herceptin", "herceptin", dt.date(2020, 2, 1),
+         "metastatic", "IV"),
+        ("treatments.csv:3", "P1", "Herceptin", "herceptin", dt.date(2020, 2, 1),
+         "metastatic", "IV"),
+        ("treatments.csv:4", "P1", "Herceptin", "herceptin", dt.date(2020, 2, 1),
+         "unknown", None),
+    ]
+    assert [(k, r, d) for t, k, r, d in quarantine(con) if t == "treatments"] == [
+        ("treatments.csv:5", "value_not_allowed",
+         "setting 'palliative' is not one of neoadjuvant, adjuvant, metastatic, unknown"),
+    ]
+    # one spelling of the drug as far as the mapping is concerned
+    assert con.execute("select drug, n_records from staging.drug_sources").fetchall() == [
+        ("Herceptin", 3)]
+
+
 def test_malformed_csv_lines_are_quarantined_and_good_rows_flow(run_context, registry_factory):
     folder = registry_factory()
     (folder / "treatments.csv").write_text(

@@ -6,8 +6,12 @@
 --                              YYYY-MM-DD (optionally with a time hh:mm:ss); 2023-1-5 is not
 --   date_problem(name, text, parsed) -> a quarantine problem struct, or null when fine
 --   text_key(text)          -> trimmed, lower-cased text used for matching
+--   clean_text(text)        -> text as raw.<table> holds it: trimmed, null when empty
+--                              (for readers of raw.<table>_as_read, the text as read)
 
 create or replace macro text_key(x) as nullif(lower(trim(x)), '');
+
+create or replace macro clean_text(x) as nullif(trim(x), '');
 
 -- A date is text written exactly YYYY-MM-DD that reads back the same as a date (so
 -- 2023-1-5 and 2023-02-30 are not dates), optionally followed by a valid time (T or space,
