@@ -7,10 +7,11 @@ are added as NULL so staging SQL sees one shape. Rows a source could not parse a
 in `raw.load_rejects`.
 
 Next to each `raw.<table>`, the view `raw.<table>_as_read` has the same columns with the
-text as the source gave it (for a CSV file: untrimmed, as written in the file). A CSV is
-landed as read (`raw.<table>_rows`) and trimmed when `raw.<table>` is read, so a reader
-that works on the distinct values of a column (the treatments' drug texts: a few thousand
-among 100 million rows) trims each distinct value once instead of every row.
+text as landed: for a CSV file as written in the file (untrimmed); for the other sources,
+which land clean text, the same rows as `raw.<table>`. A CSV is landed as written
+(`raw.<table>_rows`) and trimmed when `raw.<table>` is read, so a reader that works on the
+distinct values of a column (the treatments' drug texts: a few thousand among 100 million
+rows) can trim each distinct value once instead of every row.
 """
 
 from __future__ import annotations

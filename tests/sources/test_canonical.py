@@ -231,6 +231,12 @@ def test_treatment_texts_padded_with_spaces_stage_like_the_clean_ones(
     # one spelling of the drug as far as the mapping is concerned
     assert con.execute("select drug, n_records from staging.drug_sources").fetchall() == [
         ("Herceptin", 3)]
+    # the combinations as read are numbered in the order of their texts (the same registry
+    # gives the same value_ids)
+    assert con.execute(
+        "select list(value_id order by source_file, drug_as_read, drug_code_as_read, "
+        "code_system_as_read, setting_as_read, route_as_read) from staging.treatment_values"
+    ).fetchone()[0] == [1, 2, 3, 4]
 
 
 def test_malformed_csv_lines_are_quarantined_and_good_rows_flow(run_context, registry_factory):

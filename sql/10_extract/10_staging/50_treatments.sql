@@ -61,7 +61,9 @@ typed as (
 )
 
 select
-    (row_number() over ())::integer as value_id,
+    -- numbered in the order of the texts, so the same registry gives the same value_ids
+    (row_number() over (order by source_file, drug_as_read, drug_code_as_read,
+        code_system_as_read, setting_as_read, route_as_read))::integer as value_id,
     source_file,
     drug_as_read,
     drug_code_as_read,
