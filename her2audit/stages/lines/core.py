@@ -81,14 +81,26 @@ def gap_episodes(pid, start, last, max_gap: int):
     if n == 0:
         return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
     base = int(min(start.min(), last.min())) - 1
-    composite = pid.astype(np.int64) * (1 << 32) + (last.astype(np.int64) - base)
-    running = np.maximum.accumulate(composite)
-    del composite
-    same_patient = np.r_[False, pid[1:] == pid[:-1]]
-    previous_last = np.r_[0, ((running[:-1] & 0xFFFFFFFF) + base).astype(np.int32)]
+    # (patient, last day) in one int64 whose running maximum is the latest end so far of
+    # the patient; worked in place: at a million patients each temporary is 0.5 GB of
+    # fresh memory for the kernel to clear
+    running = pid.astype(np.int64)
+    running <<= 32
+    running += last
+    running -= base
+    np.maximum.accumulate(running, out=running)
+    running &= 0xFFFFFFFF
+    same_patient = np.empty(n, dtype=bool)
+    same_patient[0] = False
+    np.equal(pid[1:], pid[:-1], out=same_patient[1:])
+    gap = np.empty(n, dtype=np.int32)
+    gap[0] = 0
+    np.add(running[:-1], base, out=gap[1:], casting="unsafe")  # the previous latest end
     del running
-    gap = np.where(same_patient, start - previous_last, 0).astype(np.int32)
-    episode_start = ~same_patient | (gap > max_gap)
+    np.subtract(start, gap, out=gap)
+    gap[~same_patient] = 0
+    episode_start = gap > max_gap
+    episode_start |= ~same_patient
     return episode_start, gap
 
 
@@ -308,12 +320,26 @@ def _line_totals(found, pid, start, last, ingredient, rules: IngredientRules, wi
     del row_keys
     begins = np.zeros(pid.size, dtype=np.int32)
     begins[first_rows] = 1
-    line_of = np.cumsum(begins, dtype=np.int64) - 1
+    line_of = np.cumsum(begins, dtype=np.int64)
+    line_of -= 1
     del begins
     seg = _segment_starts(line_of)  # rows are sorted by (pid, start): one segment per line
+    # outside = the row's substitution key is not in its line's regimen, after the window
+    # (in place, one temporary at a time: each is the size of the input)
     lo, hi = _bits_of(rules.key_id, ingredient)
-    outside = (((found["mask_lo"][line_of] & lo) | (found["mask_hi"][line_of] & hi)) == 0) \
-        & (start > found["start_day"][line_of] + window)
+    in_regimen = found["mask_lo"][line_of]
+    in_regimen &= lo
+    del lo
+    high = found["mask_hi"][line_of]
+    high &= hi
+    in_regimen |= high
+    del high, hi
+    outside = in_regimen == 0
+    del in_regimen
+    window_end = found["start_day"][line_of]
+    window_end += window
+    outside &= start > window_end
+    del window_end
     lines = {k: found[k] for k in ("pid", "line_number", "start_day", "start_rule", "gap_days",
                                    "regimen_lo", "regimen_hi", "trigger_lo", "trigger_hi")}
     lines["last_day"] = np.maximum.reduceat(last, seg)
