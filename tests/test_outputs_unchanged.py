@@ -27,6 +27,7 @@ A change that is meant to alter the published outputs regenerates the reference:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -35,12 +36,12 @@ import pytest
 
 from her2audit import pipeline
 from her2audit.parameters import load_parameters
-from her2audit.synth import write_registry
+from her2audit.synth import model, write_registry
 from tests.output_fingerprint import fingerprint
 
 REFERENCE = Path(__file__).parent / "data" / "outputs_10k_seed7.json"
-# the data cut-off of the synthetic registry (her2audit.synth.model.DATA_CUTOFF)
-DATA_CUTOFF = "2026-06-30"
+# the synthetic registry's own data cut-off (2026-06-30), as an ISO date
+DATA_CUTOFF = (model.EPOCH + dt.timedelta(days=model.DATA_CUTOFF)).isoformat()
 
 
 @pytest.mark.slow
