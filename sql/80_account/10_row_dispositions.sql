@@ -37,7 +37,9 @@ patient_flags as (
     select
         patients.patient_id,
         cohort.patient_id is not null as in_cohort,
-        cohort.metastatic_date,
+        -- a date, so that each treatment row compares dates (not a timestamp per row)
+        cohort.metastatic_date - getvariable('pre_index_days')::integer
+            as pre_index_window_start,
         exclusions.reason as exclusion_reason,
         line_patients.first_line_start,
         line_patients.metastatic_setting_from
@@ -92,8 +94,7 @@ treatment_rows as (
         value_flags.line_forming,
         value_flags.her2_directed,
         value_flags.early_setting
-            or treatments.start_date
-                < patients.metastatic_date - to_days(getvariable('pre_index_days')::integer)
+            or treatments.start_date < patients.pre_index_window_start
             as before_metastatic,
         coalesce(
             value_flags.forms_lines
@@ -108,6 +109,23 @@ treatment_rows as (
     where treatments.rule is null
 ),
 
+treatment_kinds as (
+    -- the rows counted by what the pipeline did with them (a few dozen combinations) before
+    -- any reason is written: a reason text made and grouped for each of 100 million rows
+    -- was most of this step's time
+    select
+        in_cohort,
+        exclusion_reason,
+        mapped,
+        line_forming,
+        her2_directed,
+        before_metastatic,
+        in_line,
+        count(*) as n_rows
+    from treatment_rows
+    group by all
+),
+
 treatment_reasons as (
     select
         case
@@ -118,8 +136,9 @@ treatment_reasons as (
             when before_metastatic and her2_directed then 'prior_her2_treatment_early_relapse'
             when before_metastatic then 'before_metastatic_disease'
             else 'outside_metastatic_lines'
-        end as reason
-    from treatment_rows
+        end as reason,
+        n_rows
+    from treatment_kinds
 ),
 
 treatment_dispositions as (
@@ -130,7 +149,7 @@ treatment_dispositions as (
             else 'out_of_scope'
         end as disposition,
         reason,
-        count(*) as n_rows
+        sum(n_rows)::bigint as n_rows
     from treatment_reasons
     group by all
 ),
