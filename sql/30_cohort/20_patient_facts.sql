@@ -34,7 +34,7 @@ her2_at_metastasis as (
     from staging.diagnoses as diagnoses
     inner join her2_specimens
         on her2_specimens.patient_id = diagnoses.patient_id
-        and her2_specimens.test_date <= diagnoses.metastatic_date + interval 60 day
+        and her2_specimens.test_date <= diagnoses.metastatic_date + 60
     where diagnoses.metastatic_date is not null
     group by diagnoses.patient_id
 ),
@@ -47,8 +47,8 @@ hormone_tests as (
         row_number() over (
             partition by biomarkers.patient_id, biomarkers.marker
             order by
-                biomarkers.test_date <= diagnoses.metastatic_date + interval 60 day desc,
-                case when biomarkers.test_date <= diagnoses.metastatic_date + interval 60 day
+                biomarkers.test_date <= diagnoses.metastatic_date + 60 desc,
+                case when biomarkers.test_date <= diagnoses.metastatic_date + 60
                     then -epoch(biomarkers.test_date) else epoch(biomarkers.test_date) end
         ) as preference
     from staging.biomarkers as biomarkers
@@ -65,27 +65,25 @@ hr_status as (
     group by patient_id
 ),
 
-prior_her2_treatment as (
-    -- HER2-directed administrations given before metastatic disease (neo/adjuvant)
+administration_dates as (
+    -- one pass over the administrations: each patient's latest, and the latest
+    -- HER2-directed one given before metastatic disease (neo/adjuvant)
     select
         administrations.patient_id,
-        max(greatest(administrations.start_date, administrations.end_date)) as last_prior_her2_date
+        max(greatest(administrations.start_date, administrations.end_date)) filter (
+            where administrations.her2_directed
+                and administrations.start_date < diagnoses.metastatic_date
+                and (
+                    administrations.setting in ('neoadjuvant', 'adjuvant')
+                    or administrations.start_date
+                        < diagnoses.metastatic_date - getvariable('pre_index_days')::integer
+                )
+        ) as last_prior_her2_date,
+        max(greatest(administrations.start_date, administrations.end_date))
+            as last_administration_date
     from staging.administrations as administrations
-    inner join staging.diagnoses as diagnoses using (patient_id)
-    where administrations.her2_directed
-        and administrations.start_date < diagnoses.metastatic_date
-        and (
-            administrations.setting in ('neoadjuvant', 'adjuvant')
-            or administrations.start_date
-                < diagnoses.metastatic_date - to_days(getvariable('pre_index_days')::integer)
-        )
+    left join staging.diagnoses as diagnoses using (patient_id)
     group by administrations.patient_id
-),
-
-latest_administration as (
-    select patient_id, max(greatest(start_date, end_date)) as last_administration_date
-    from staging.administrations
-    group by patient_id
 )
 
 select
@@ -105,17 +103,17 @@ select
     her2_at_metastasis.her2_test_date,
     coalesce(hr_status.hr_status, 'unknown') as hr_status,
     coalesce(hr_status.hr_status = 'positive', false) as hr_positive,
-    prior_her2_treatment.last_prior_her2_date,
+    administration_dates.last_prior_her2_date,
     coalesce(
         diagnoses.metastatic_date - diagnoses.diagnosis_date > 90
-        and diagnoses.metastatic_date - prior_her2_treatment.last_prior_her2_date <= 183,
+        and diagnoses.metastatic_date - administration_dates.last_prior_her2_date <= 183,
         false
     ) as early_relapse,
     patients.death_date,
     patients.last_contact_date,
-    latest_administration.last_administration_date,
+    administration_dates.last_administration_date,
     case when patients.death_date is null then
-        greatest(patients.last_contact_date, latest_administration.last_administration_date,
+        greatest(patients.last_contact_date, administration_dates.last_administration_date,
             cutoff.data_cutoff)
     end as last_known_alive_date
 from staging.patients as patients
@@ -123,5 +121,4 @@ cross join staging.data_cutoff as cutoff
 left join staging.diagnoses as diagnoses using (patient_id)
 left join her2_at_metastasis using (patient_id)
 left join hr_status using (patient_id)
-left join prior_her2_treatment using (patient_id)
-left join latest_administration using (patient_id);
+left join administration_dates using (patient_id);
