@@ -1,7 +1,8 @@
 -- stage: staging / step: biomarkers
 -- reads: raw.biomarkers_as_read, staging.patients, staging.allowed_values,
---        staging.allowed_results, staging.result_spellings, staging.ratio_relations, variables her2_ratio_pattern and
---        her2_amplified_at (rules/registry_schema.yaml, rules/biomarker_results.yaml)
+--        staging.allowed_results, staging.result_spellings, staging.ratio_relations,
+--        variables her2_ratio_pattern and her2_amplified_at (rules/registry_schema.yaml,
+--        rules/biomarker_results.yaml)
 -- writes: staging.biomarker_values (one row per distinct marker, method and result as read:
 --         their clean texts, canonical forms and problems), staging.biomarkers_checked
 --         (every row, with its rule and detail), staging.biomarkers (the good rows)
