@@ -173,7 +173,38 @@ def protect(
                           and (values.get(c) or 0) > 0]
             if candidates:
                 extra.add(min(candidates, key=key))
-        if len(extra) == before:  # nothing left to hide next to it: hide the relations whole
-            extra |= {c for cell in exposed for rel in relations if cell in rel for c in rel
-                      if c not in virtual and (values.get(c) or 0) > 0}
-            return suppress_relations(values, relations, extra, key, virtual)
+        if len(extra) == before:
+            # Every cell next to it is hidden or zero: the combination that gives it away
+            # runs through farther relations (a row's total less another row's, ...). Hide
+            # the smallest shown non-zero cell tied to it through hidden cells, and check
+            # again; with all of those hidden, zeros alone cannot determine a non-zero count.
+            candidates = [c for c in _tied_cells(exposed, relations, hidden | virtual)
+                          if c not in hidden and c not in virtual and c not in extra
+                          and (values.get(c) or 0) > 0]
+            if not candidates:
+                return hidden
+            extra.add(min(candidates, key=key))
+
+
+def _tied_cells(
+    cells: Iterable[Hashable], relations: Sequence[Sequence[Hashable]],
+    unknown: set[Hashable],
+) -> set[Hashable]:
+    """The cells of every relation reachable from `cells` through `unknown` cells (the
+    relations a linear combination determining one of `cells` can be made of)."""
+    reached: set[Hashable] = set()
+    frontier = set(cells)
+    used: set[int] = set()
+    while frontier:
+        following: set[Hashable] = set()
+        for i, rel in enumerate(relations):
+            if i in used or frontier.isdisjoint(rel):
+                continue
+            used.add(i)
+            for c in rel:
+                if c not in reached:
+                    reached.add(c)
+                    if c in unknown:
+                        following.add(c)
+        frontier = following
+    return reached

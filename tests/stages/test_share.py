@@ -53,6 +53,25 @@ def test_a_small_count_is_hidden_with_a_complement_along_its_margin():
     assert (out[0]["numerator"], out[0]["denominator"]) == (60, 100)
 
 
+
+def test_a_count_given_away_through_farther_margins_is_hidden_too():
+    # Every cell next to S2's 2022 denominator (1) is hidden or zero, yet the shown totals
+    # give it away through a chain of margins: (all, 2022) - (S3, 2022) = (all, 2021) +
+    # (all, 2022) - (S3, 2021) - (S3, 2022) = (16 - 13) - (13 - 11) = 1. A shown cell tied
+    # to it through hidden cells is hidden as well. (Found by the generated tables below.)
+    denominators = {("S1", "2023"): 1, ("S2", "2022"): 1, ("S2", "2023"): 1,
+                    ("S3", "2021"): 1, ("S3", "2022"): 1, ("S3", "2023"): 11}
+    rows = []
+    for site in ("S1", "S2", "S3", "all"):
+        for period in ("2021", "2022", "2023", "all"):
+            rows.append(qi(site, period, 0, sum(
+                d for (s, p), d in denominators.items()
+                if site in ("all", s) and period in ("all", p))))
+    out = assert_protected(rows, SPECS["quality_indicators"])
+    shown = {(r["site_id"], r["period"]) for r in out if r["denominator"] is not None}
+    assert ("S3", "2023") not in shown
+    assert ("all", "all") in shown
+
 def test_a_rate_whose_remainder_is_small_is_hidden():
     rows = [qi("all", "all", 95, 100)]  # 5 patients did not meet it: recoverable from the rate
     out = assert_protected(rows, SPECS["quality_indicators"])
