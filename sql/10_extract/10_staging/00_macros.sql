@@ -5,6 +5,8 @@
 --   parse_iso_date(text)    -> date, or null when the text is not a real date written exactly
 --                              YYYY-MM-DD (optionally with a time hh:mm:ss); 2023-1-5 is not
 --   date_problem(name, text, parsed) -> a quarantine problem struct, or null when fine
+--   missing_patient_problem(patient_id), unknown_patient_problem(patient_id, known) -> the
+--                              same, for the row's patient
 --   text_key(text)          -> trimmed, lower-cased text used for matching
 --   clean_text(text)        -> text as raw.<table> holds it: trimmed, null when empty
 --                              (for readers of raw.<table>_as_read, the text as read)
@@ -41,6 +43,19 @@ create or replace macro date_problem(column_name, raw_text, parsed) as
         when parsed > getvariable('latest_valid_date')::date then
             problem('impossible_date', column_name || ' ' || strftime(parsed, '%Y-%m-%d')
                 || ' is in the future (after ' || getvariable('latest_valid_date_meaning') || ')')
+    end;
+
+-- The row's patient: missing, or not among the staged patients (the same two rules for
+-- every table that refers to a patient).
+create or replace macro missing_patient_problem(patient_id) as
+    case when patient_id is null then
+        problem('missing_patient_id', 'patient_id is empty')
+    end;
+
+create or replace macro unknown_patient_problem(patient_id, known_patient) as
+    case when patient_id is not null and not known_patient then
+        problem('unknown_patient', 'patient_id ' || patient_id
+            || ' is not in patients (or its patients row was quarantined)')
     end;
 
 create or replace macro required_problem(column_name, raw_text) as

@@ -38,8 +38,7 @@ checked as (
     select
         *,
         [
-            case when patient_id is null then
-                problem('missing_patient_id', 'patient_id is empty') end,
+            missing_patient_problem(patient_id),
             case when patient_id is not null and occurrence > 1 then
                 problem('duplicate_patient_id', 'patient_id ' || patient_id
                     || ' already appears on row ' || first_row || '; the first row is kept') end,

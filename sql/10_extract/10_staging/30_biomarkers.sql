@@ -181,12 +181,8 @@ with source as (
 checked as (
     select
         *,
-        case when patient_id is null then
-            problem('missing_patient_id', 'patient_id is empty') end as patient_problem,
-        case when patient_id is not null and not known_patient then
-            problem('unknown_patient', 'patient_id ' || patient_id
-                || ' is not in patients (or its patients row was quarantined)') end
-            as known_patient_problem,
+        missing_patient_problem(patient_id) as patient_problem,
+        unknown_patient_problem(patient_id, known_patient) as known_patient_problem,
         required_problem('test_date', test_date_text) as test_date_required_problem,
         date_problem('test_date', test_date_text, test_date) as test_date_problem
     from source

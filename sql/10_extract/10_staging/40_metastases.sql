@@ -26,11 +26,8 @@ checked as (
     select
         *,
         [
-            case when patient_id is null then
-                problem('missing_patient_id', 'patient_id is empty') end,
-            case when patient_id is not null and not known_patient then
-                problem('unknown_patient', 'patient_id ' || patient_id
-                    || ' is not in patients (or its patients row was quarantined)') end,
+            missing_patient_problem(patient_id),
+            unknown_patient_problem(patient_id, known_patient),
             required_problem('diagnosis_date', diagnosis_date_text),
             date_problem('diagnosis_date', diagnosis_date_text, diagnosis_date),
             required_problem('site', site_text),

@@ -135,13 +135,8 @@ with source as (
 checked as (
     select
         *,
-        case when patient_id is null then
-            problem('missing_patient_id', 'patient_id is empty')
-        end as patient_problem,
-        case when patient_id is not null and not known_patient then
-            problem('unknown_patient', 'patient_id ' || patient_id
-                || ' is not in patients (or its patients row was quarantined)')
-        end as known_patient_problem,
+        missing_patient_problem(patient_id) as patient_problem,
+        unknown_patient_problem(patient_id, known_patient) as known_patient_problem,
         required_problem('start_date', start_date_text) as start_required_problem,
         date_problem('start_date', start_date_text, start_date) as start_date_problem,
         date_problem('end_date', end_date_text, end_date) as end_date_problem,
