@@ -11,6 +11,7 @@ linear combination of the relations may determine a hidden small count either.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -23,12 +24,36 @@ def is_small(count: int | float | None) -> bool:
     return count is not None and count == count and 0 < count < THRESHOLD
 
 
+@dataclasses.dataclass(frozen=True)
+class ShownElsewhere:
+    """The total of a relation that another table shows (e.g. a column's sum over sites,
+    shown in the all-sites table): known to a reader, never a cell of this table. It goes
+    first in the relation, as its total."""
+
+    key: Hashable
+
+
+def shown_elsewhere(sums: Mapping[Hashable, int], total: Hashable | None = None
+                    ) -> set[Hashable]:
+    """Which of a table's margins (`sums`: its columns' sums over the rows) a reader knows
+    from the table that shows them as one row under the same rule (`total`, when given, the
+    sum of the others): those `protect` does not hide there. A hidden one tells nothing
+    here, so only the others make relations with `ShownElsewhere` totals."""
+    relations = [[total, *(k for k in sums if k != total)]] if total in sums else []
+    hidden = protect(sums, relations)
+    return {k for k in sums if k not in hidden}
+
+
+Together = Callable[[Hashable], Iterable[Hashable]]
+
+
 def suppress_relations(
     values: Mapping[Hashable, int | None],
     relations: Iterable[Iterable[Hashable]],
     hidden: Iterable[Hashable] | None = None,
     prefer: Callable[[Any], Any] | None = None,
     unpublished: Iterable[Hashable] = (),
+    together: Together | None = None,
 ) -> set[Any]:
     """Complementary suppression over a whole table (e.g. sites × line groups with margins).
 
@@ -41,11 +66,15 @@ def suppress_relations(
     unknown non-zero cell that needs protecting would give it away, so the smallest other
     shown non-zero cell of that relation is hidden too, until no relation has exactly one.
     Starts from the small cells (1–10) and from `hidden`; `prefer` orders the candidates
-    (smallest first) instead of the count. Returns every shown cell to hide.
+    (smallest first) instead of the count. `together(cell)` gives the cells shown and
+    hidden as one with `cell` (e.g. a rate's numerator, denominator and remainder); by
+    default each cell stands alone. Returns every shown cell to hide.
     """
     virtual = set(unpublished)
+    grow = together or (lambda c: (c,))
     out = {c for c, v in values.items() if is_small(v) and c not in virtual}
     out |= set(hidden or ())
+    out = {g for c in out for g in grow(c)}
     protected_virtual = {c for c in virtual if is_small(values.get(c))}
     rels = [[c for c in rel if c in values] for rel in relations]
     key = prefer or (lambda c: (values[c] or 0, str(c)))
@@ -59,7 +88,7 @@ def suppress_relations(
             candidates = [c for c in rel
                           if c not in out and c not in virtual and (values[c] or 0) > 0]
             if candidates:
-                out.add(min(candidates, key=key))
+                out.update(grow(min(candidates, key=key)))
                 changed = True
     return out
 
@@ -151,17 +180,24 @@ def protect(
     relations: Sequence[Sequence[Hashable]],
     unpublished: Iterable[Hashable] = (),
     prefer: Callable[[Any], Any] | None = None,
+    together: Together | None = None,
+    hidden: Iterable[Hashable] = (),
 ) -> set[Any]:
     """The shown cells to hide so that no count from 1 to 10 (shown, or an unpublished
     remainder) can be worked out from the rest: complementary suppression relation by
     relation (`suppress_relations`), then, while a linear combination of relations still
     determines such a count (`determined`), one more cell of a relation holding it is hidden
-    (the smallest shown non-zero one) and the relations are checked again."""
+    (the smallest shown non-zero one) and the relations are checked again.
+
+    Each relation is `[total, part, part, ...]`; a total that another table shows is a
+    `ShownElsewhere`. `together` and `hidden` (cells to hide anyway, e.g. because another
+    table hides them) as in `suppress_relations`."""
     virtual = set(unpublished)
     key = prefer or (lambda c: (values[c] or 0, str(c)))
-    extra: set[Hashable] = set()
+    grow = together or (lambda c: (c,))
+    extra: set[Hashable] = {g for c in hidden for g in grow(c)}
     while True:
-        hidden = suppress_relations(values, relations, extra, key, virtual)
+        hidden = suppress_relations(values, relations, extra, key, virtual, together)
         sensitive = {c for c in hidden | virtual if is_small(values.get(c))}
         exposed = determined(values, relations, hidden | virtual) & sensitive
         if not exposed:
@@ -172,7 +208,7 @@ def protect(
                           if c not in hidden and c not in virtual and c not in extra
                           and (values.get(c) or 0) > 0]
             if candidates:
-                extra.add(min(candidates, key=key))
+                extra.update(grow(min(candidates, key=key)))
         if len(extra) == before:
             # Every cell next to it is hidden or zero: the combination that gives it away
             # runs through farther relations (a row's total less another row's, ...). Hide
@@ -183,7 +219,7 @@ def protect(
                           and (values.get(c) or 0) > 0]
             if not candidates:
                 return hidden
-            extra.add(min(candidates, key=key))
+            extra.update(grow(min(candidates, key=key)))
 
 
 def _tied_cells(

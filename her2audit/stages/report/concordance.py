@@ -32,7 +32,7 @@ def category_kinds() -> list[str]:
 
 
 def prepare(src: Source) -> dict[str, Any]:
-    by_line = suppress_category_rows(data.concordance_by_line(src))
+    by_line = suppress_category_rows(data.concordance_by_line(src), total_key="line")
     for r in by_line:
         r["line_label"] = labels.line(r["line"])
     eras = suppress_category_rows(data.concordance_by_guideline(src))

@@ -51,7 +51,8 @@ def findings(src: Source, sites: dict[str, Any], deviations: dict[str, Any]
     """Sentences for the first screen, each with the anchor of the section that shows it;
     each from an already suppressed figure (nothing is said that a section would hide)."""
     out = []
-    by_line = {r["line"]: r for r in suppress_category_rows(data.concordance_by_line(src))}
+    rows = suppress_category_rows(data.concordance_by_line(src), total_key="line")
+    by_line = {r["line"]: r for r in rows}
     overall = by_line.get("all")
     if overall and overall["rate"] is not None:
         worst = min((r for k, r in by_line.items() if k != "all" and r["rate"] is not None),

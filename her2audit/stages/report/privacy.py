@@ -8,9 +8,10 @@
 - **Small cells** (threshold and complementary suppression in `her2audit.disclosure`, shared
   with the `share` layer): every count from 1 to 10 is shown as "<11" (zero is shown: it
   discloses no one). Where a total is shown beside its parts, a second part is suppressed
-  too when only one would be (complementary suppression, shown as "*"), so no suppressed
-  count can be recovered by subtraction. A rate whose numerator or denominator is
-  suppressed is hidden.
+  too when only one would be (complementary suppression, shown as "*"); tables with rows
+  and columns are then checked exactly (`disclosure.protect`: no combination of rows,
+  columns and the margins another table shows may give a hidden count away). A rate whose
+  numerator or denominator is suppressed is hidden.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from her2audit.disclosure import THRESHOLD, is_small, suppress_relations
+from her2audit.disclosure import (
+    THRESHOLD,
+    ShownElsewhere,
+    is_small,
+    protect,
+    suppress_relations,
+)
 
 __all__ = ["THRESHOLD", "SUPPRESSED", "COMPLEMENT", "Pseudonymiser", "is_small", "fmt_count",
            "fmt_rate", "safe_rate", "suppress_parts", "suppress_rate_grid", "suppress_relations"]
@@ -117,25 +124,39 @@ def suppress_rate_grid(
     column (`total_column`, the sum of the other columns of its row) and, when
     `columns_add_up`, columns whose sums over the rows are shown elsewhere. A cell is
     hidden (numerator, denominator and rate) when its numerator, denominator or remainder
-    is small, and then by complementary suppression along rows and columns."""
-    def parts(c):
-        num, den = cells[c]
-        return num or 0, den or 0
-
-    start = {c for c in cells
-             if is_small(parts(c)[1]) or is_small(parts(c)[0])
-             or is_small(parts(c)[1] - parts(c)[0])}
+    is small, and then by complementary suppression along rows and columns, checked
+    exactly (`disclosure.protect`): numerators, denominators and remainders are three
+    tables of counts hidden cell by cell, so no combination of rows and columns may give
+    away a small one of any of them."""
+    values: dict[tuple[str, Any], int] = {}
+    for c, (num, den) in cells.items():
+        values["numerator", c] = num or 0
+        values["denominator", c] = den or 0
+        values["remainder", c] = (den or 0) - (num or 0)
+    quantities = ("numerator", "denominator", "remainder")
     rows: dict[Any, list] = {}
     cols: dict[Any, list] = {}
     for c in cells:
         rows.setdefault(c[0], []).append(c)
         cols.setdefault(c[1], []).append(c)
-    relations = [r for r in rows.values() if any(c[1] == total_column for c in r)]
+    relations = [[(q, (row, total_column)), *((q, c) for c in r if c[1] != total_column)]
+                 for row, r in rows.items() if (row, total_column) in cells for q in quantities]
     if columns_add_up:
-        relations += list(cols.values())
+        # The column sums are shown elsewhere under this same rule, as one row: a sum hidden
+        # there (small, or its complement) tells nothing here.
+        sums = {(None, col): (sum(values["numerator", c] for c in members),
+                              sum(values["denominator", c] for c in members))
+                for col, members in cols.items()}
+        hidden_there = suppress_rate_grid(sums, total_column, columns_add_up=False)
+        relations += [[ShownElsewhere((q, col)), *((q, c) for c in members)]
+                      for col, members in cols.items() if (None, col) not in hidden_there
+                      for q in quantities]
 
-    def prefer(c):  # complements whose numerator and remainder are both non-zero first
-        num, den = parts(c)
-        return (min(num, den - num) == 0, den, str(c))
+    def prefer(key):  # complements whose numerator and remainder are both non-zero first
+        c = key[1]
+        num, rem = values["numerator", c], values["remainder", c]
+        return (min(num, rem) == 0, num + rem, str(c))
 
-    return suppress_relations({c: parts(c)[1] for c in cells}, relations, start, prefer)
+    hidden = protect(values, relations, prefer=prefer,
+                     together=lambda key: [(q, key[1]) for q in quantities])
+    return {c for _, c in hidden}

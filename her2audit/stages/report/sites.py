@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from her2audit.disclosure import ShownElsewhere, protect, shown_elsewhere
 from her2audit.stages.report import data, figures, labels
 from her2audit.stages.report.data import Source
 from her2audit.stages.report.privacy import fmt_count, is_small, suppress_relations
@@ -40,13 +41,7 @@ def suppress_sites(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     hidden), texts for the counts and `position` (always, when there is an evaluable line).
     """
     shown = rate_cells(rows, "site_id", "line", "n_concordant", "n_evaluable")
-    cells = {(r["site_id"], r["line"]): r.get("n_evaluable") or 0 for r in rows}
-    relations: dict[Any, list] = {}
-    for site, line in cells:
-        relations.setdefault(("site", site), []).append((site, line))
-        if line != "all":
-            relations.setdefault(("line", line), []).append((site, line))
-    hidden_den = suppress_relations(cells, list(relations.values()))
+    hidden_den = _hidden_evaluable(rows)
     by_line: dict[str, list] = {}
     for r in shown:
         by_line.setdefault(r["line"], []).append(r)
@@ -73,6 +68,25 @@ def suppress_sites(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "position": r.get("funnel_position") if evaluable else None,
             })
     return out
+
+
+def _hidden_evaluable(rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """The (site, line group) numbers of evaluable lines to hide: a site's line groups add
+    up to its 'all', and each line group's sites to the all-sites number shown in the
+    concordance tables (known there unless hidden)."""
+    cells = {(r["site_id"], r["line"]): r.get("n_evaluable") or 0 for r in rows}
+    sites: dict[str, list] = {}
+    lines: dict[str, list] = {}
+    for site, line in cells:
+        sites.setdefault(site, []).append((site, line))
+        lines.setdefault(line, []).append((site, line))
+    relations = [[(site, "all"), *(c for c in members if c[1] != "all")]
+                 for site, members in sites.items() if (site, "all") in cells]
+    known = shown_elsewhere({line: sum(cells[c] for c in members)
+                             for line, members in lines.items()}, "all")
+    relations += [[ShownElsewhere(line), *members] for line, members in lines.items()
+                  if line in known]
+    return protect(cells, relations)
 
 
 def _line_sort(line: str) -> int:

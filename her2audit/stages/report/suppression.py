@@ -7,13 +7,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from her2audit.disclosure import ShownElsewhere, protect, shown_elsewhere
 from her2audit.stages.report.labels import categories
 from her2audit.stages.report.privacy import (
     SUPPRESSED,
     fmt_count,
     is_small,
     suppress_rate_grid,
-    suppress_relations,
 )
 
 
@@ -31,16 +31,28 @@ def fraction(numerator: int | None, denominator: int | None) -> tuple[str, str, 
     return fmt_count(numerator), fmt_count(denominator), rate
 
 
-def suppress_category_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def suppress_category_rows(rows: list[dict[str, Any]], total_key: str | None = None
+                           ) -> list[dict[str, Any]]:
     """Category counts of a table (one row per line group or era) with complementary
     suppression along each row (the categories add up to `n_lines`) and down each column
-    (the rows add up to the table's 'all' row, or to the total shown in another table).
+    (the rows add up to the row whose `total_key` is 'all', or else to the total row shown
+    in another table), checked exactly (`disclosure.protect`).
     The concordance rate of a row is shown only when none of its counts is hidden."""
-    cols = [f"n_{c}" for c in categories()] + ["n_lines"]
+    cats = [f"n_{c}" for c in categories()]
+    cols = [*cats, "n_lines"]
     values = {(i, c): r.get(c) or 0 for i, r in enumerate(rows) for c in cols}
-    relations = [[(i, c) for c in cols] for i in range(len(rows))]
-    relations += [[(i, c) for i in range(len(rows))] for c in cols]
-    hidden = suppress_relations(values, relations)
+    relations = [[(i, "n_lines"), *((i, c) for c in cats)] for i in range(len(rows))]
+    total = next((i for i, r in enumerate(rows) if total_key and r.get(total_key) == "all"),
+                 None)
+    if total is not None:
+        relations += [[(total, c), *((i, c) for i in range(len(rows)) if i != total)]
+                      for c in cols]
+    elif len(rows) > 1:  # (a single row is that total itself: nothing to add up)
+        known = shown_elsewhere({c: sum(values[i, c] for i in range(len(rows))) for c in cols},
+                                "n_lines")
+        relations += [[ShownElsewhere(c), *((i, c) for i in range(len(rows)))]
+                      for c in cols if c in known]
+    hidden = protect(values, relations)
     out = []
     for i, row in enumerate(rows):
         o = dict(row)
@@ -115,20 +127,36 @@ def merge_small_steps(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def suppress_summary(summary: list[dict[str, Any]]) -> tuple[set[int], set[int]]:
     """Rows of `survival_summary` whose patients (n) and whose events must be hidden. The
     groups of one endpoint × grouping (and of one line within it) add up to totals shown
-    elsewhere, so complementary suppression runs within each; events are hidden with a
-    small remainder (n − events) too."""
+    elsewhere, so complementary suppression runs within each, checked exactly
+    (`disclosure.protect`); events are hidden with their row's patients, and with a small
+    remainder (n − events, the censored), which is protected the same way."""
     blocks: dict[tuple, list[int]] = {}
     for i, r in enumerate(summary):
         blocks.setdefault((r["endpoint"], r["grouping"]), []).append(i)
         if r.get("line_number") is not None:
             blocks.setdefault((r["endpoint"], r["grouping"], r["line_number"]), []).append(i)
-    relations = list(blocks.values())
-    hidden_n = suppress_relations({i: r["n"] for i, r in enumerate(summary)}, relations)
-    start = hidden_n | {i for i, r in enumerate(summary)
-                        if is_small((r["n"] or 0) - (r["events"] or 0))}
-    hidden_events = suppress_relations({i: r["events"] for i, r in enumerate(summary)},
-                                       relations, start)
-    return hidden_n, hidden_events
+    values = {}
+    for i, r in enumerate(summary):
+        values["n", i] = r["n"] or 0
+        values["events", i] = r["events"] or 0
+        values["censored", i] = (r["n"] or 0) - (r["events"] or 0)
+
+    def relations(*quantities: str) -> list[list]:
+        out = []
+        for block, members in blocks.items():
+            sums = {q: sum(values[q, i] for i in members) for q in ("n", "events", "censored")}
+            if any(is_small(sums[q]) for q in ("n", *quantities)):
+                continue  # hidden where it is shown, so it tells nothing here
+            out += [[ShownElsewhere((q, block)), *((q, i) for i in members)] for q in quantities]
+        return out
+
+    hidden_n = {i for _, i in protect(
+        {k: v for k, v in values.items() if k[0] == "n"}, relations("n"))}
+    hidden_events = protect(
+        {k: v for k, v in values.items() if k[0] != "n"}, relations("events", "censored"),
+        together=lambda k: [("events", k[1]), ("censored", k[1])],
+        hidden=[("events", i) for i in hidden_n])
+    return hidden_n, {i for _, i in hidden_events}
 
 
 def observed(value: Any, expectation: str | None) -> Any:

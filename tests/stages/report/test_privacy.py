@@ -9,8 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from her2audit import disclosure
 from her2audit.stages.report import privacy
-from her2audit.stages.report.suppression import fraction, merge_small_steps, suppress_categories
+from her2audit.stages.report.suppression import (
+    fraction,
+    merge_small_steps,
+    suppress_categories,
+    suppress_category_rows,
+)
 
 
 def test_counts_from_1_to_10_are_shown_as_less_than_11():
@@ -112,48 +118,123 @@ def _assert_no_relation_gives_one_away(cells, hidden):
         assert sum(1 for c in rel if c in hidden) != 1, rel
 
 
-@given(st.lists(st.lists(st.integers(0, 40), min_size=2, max_size=4), min_size=2, max_size=6))
-@settings(max_examples=200, deadline=None)
-def test_no_row_or_column_ever_holds_exactly_one_hidden_cell(grid):
-    width = min(len(r) for r in grid)
-    cells = {}
-    for i, row in enumerate(grid):
-        dens = row[:width]
-        for j, den in enumerate(dens):
-            cells[(i, j)] = (den // 2, den)
-        cells[(i, "all")] = (sum(d // 2 for d in dens), sum(dens))
+def _given_away(cells, hidden):
+    """The hidden small numerators, denominators and remainders a reader can work out:
+    each of the three is a table of its own (rows add up to their 'all' cell, columns to the
+    sums the all-rows table shows under the same rule), with the same cells hidden."""
+    column_sums = {(None, col): tuple(sum(cells[c][k] for c in cells if c[1] == col)
+                                      for k in (0, 1))
+                   for col in {c[1] for c in cells}}
+    hidden_there = privacy.suppress_rate_grid(column_sums, columns_add_up=False)
+    out = set()
+    for name, value in (("numerator", lambda n, d: n), ("denominator", lambda n, d: d),
+                        ("remainder", lambda n, d: d - n)):
+        values = {c: value(*nd) for c, nd in cells.items()}
+        relations = [[(row, "all"), *(c for c in cells if c[0] == row and c[1] != "all")]
+                     for row in {c[0] for c in cells}]
+        relations += [["shown in the all-rows table", *(c for c in cells if c[1] == col)]
+                      for (_, col) in column_sums if (None, col) not in hidden_there]
+        small = {c for c in hidden if privacy.is_small(values[c])}
+        out |= {(name, c) for c in disclosure.determined(values, relations, hidden) & small}
+    return out
+
+
+def test_a_column_with_one_non_zero_cell_gives_that_cell_away():
+    # 2021 has one non-zero site, S3: its 30 evaluable lines are the 2021 total shown in
+    # the all-sites table, so S3's 2022 (2 lines, 1 concordant) = S3's total − 30 unless
+    # S3's total is hidden too; hiding S3's 2021 alone (its partner in the column is zero)
+    # protects nothing.
+    cells = {
+        ("S1", "2021"): (0, 0), ("S1", "2022"): (10, 12), ("S1", "all"): (10, 12),
+        ("S2", "2021"): (0, 0), ("S2", "2022"): (20, 30), ("S2", "all"): (20, 30),
+        ("S3", "2021"): (15, 30), ("S3", "2022"): (1, 2), ("S3", "all"): (16, 32),
+    }
     hidden = privacy.suppress_rate_grid(cells)
-    for c in cells:
-        num, den = cells[c]
+    assert {("S3", "2022"), ("S3", "all")} <= hidden
+    assert not _given_away(cells, hidden)
+
+
+def test_a_complement_alone_in_its_column_protects_nothing():
+    # S2's 2021 denominator of 5 needs a complement in S2's row; its 2023 (12 lines) is the
+    # only non-zero cell of 2023, whose total the all-sites table shows: hiding it gives
+    # nothing, so S2's total is hidden instead (or as well)
+    cells = {
+        ("S1", "2021"): (15, 30), ("S1", "2022"): (1, 2), ("S1", "2023"): (0, 0),
+        ("S1", "all"): (16, 32),
+        ("S2", "2021"): (0, 5), ("S2", "2022"): (0, 0), ("S2", "2023"): (0, 12),
+        ("S2", "all"): (0, 17),
+    }
+    hidden = privacy.suppress_rate_grid(cells)
+    assert {("S2", "2021"), ("S2", "all")} <= hidden
+    assert not _given_away(cells, hidden)
+
+
+def _grids():
+    def grid(rows):
+        width = min(len(r) for r in rows)
+        cells = {}
+        for i, row in enumerate(rows):
+            for j, (num, extra) in enumerate(row[:width]):
+                cells[(i, j)] = (num, num + extra)
+            cells[(i, "all")] = tuple(sum(cells[(i, j)][k] for j in range(width))
+                                      for k in (0, 1))
+        return cells
+
+    count = st.integers(0, 40) | st.integers(0, 12)
+    return st.lists(st.lists(st.tuples(count, count), min_size=2, max_size=4),
+                    min_size=2, max_size=6).map(grid)
+
+
+@given(_grids())
+@settings(max_examples=300, deadline=None)
+def test_no_small_count_of_a_rate_grid_can_be_worked_out(cells):
+    hidden = privacy.suppress_rate_grid(cells)
+    for c, (num, den) in cells.items():
         if privacy.is_small(den) or privacy.is_small(num) or privacy.is_small(den - num):
             assert c in hidden
-    # a relation may keep a single hidden cell only when nothing non-zero is left to pair it
-    rows, cols = {}, {}
-    for c in cells:
-        rows.setdefault(c[0], []).append(c)
-        cols.setdefault(c[1], []).append(c)
-    for rel in [*rows.values(), *cols.values()]:
-        nonzero_hidden = [c for c in rel if c in hidden and cells[c][1] > 0]
-        if len(nonzero_hidden) == 1:
-            assert all(c in hidden or cells[c][1] == 0 for c in rel), rel
+    assert not _given_away(cells, hidden)
+
+
+def _category_row(line, pref, alt, notrec, trial, ne):
+    n = pref + alt + notrec + trial + ne
+    return {"line": line, "n_preferred": pref, "n_alternative": alt,
+            "n_not_recommended": notrec, "n_trial": trial, "n_not_evaluable": ne,
+            "n_lines": n, "n_evaluable": pref + alt + notrec, "n_concordant": pref + alt}
+
+
+CATEGORY_COUNTS = ("n_preferred", "n_alternative", "n_not_recommended", "n_trial",
+                   "n_not_evaluable")
 
 
 def test_category_tables_are_protected_down_the_columns_too():
-    from her2audit.stages.report.suppression import suppress_category_rows
-
-    def row(line, pref, alt, notrec, trial, ne):
-        n = pref + alt + notrec + trial + ne
-        return {"line": line, "n_preferred": pref, "n_alternative": alt,
-                "n_not_recommended": notrec, "n_trial": trial, "n_not_evaluable": ne,
-                "n_lines": n, "n_evaluable": pref + alt + notrec, "n_concordant": pref + alt}
-
+    row = _category_row
     lines = [row("1", 300, 50, 60, 0, 20), row("2", 200, 40, 50, 5, 30),
              row("3", 100, 30, 40, 25, 15)]
     total = row("all", *(sum(r[k] for r in lines) for k in (
         "n_preferred", "n_alternative", "n_not_recommended", "n_trial", "n_not_evaluable")))
-    out = suppress_category_rows([total, *lines])
+    out = suppress_category_rows([total, *lines], total_key="line")
     trial = [r["n_trial_text"] for r in out]
     assert trial[2] == "<11"
     # the trial column adds up to the 'all' row: a second trial cell (or the total) is hidden
     assert sum(t in ("<11", "*") for t in trial) >= 2
     assert out[2]["rate"] is None
+
+
+@given(st.lists(st.tuples(*[st.integers(0, 30) | st.integers(0, 12)] * 5), min_size=2,
+                max_size=5))
+@settings(max_examples=200, deadline=None)
+def test_no_small_count_of_a_table_by_line_can_be_worked_out(counts):
+    # line groups and their 'all' row: the categories of a row add up to its lines, the
+    # line groups to 'all'
+    lines = [_category_row(str(i + 1), *c) for i, c in enumerate(counts)]
+    total = _category_row("all", *(sum(r[k] for r in lines) for k in CATEGORY_COUNTS))
+    rows = [total, *lines]
+    out = suppress_category_rows(rows, total_key="line")
+    columns = [*CATEGORY_COUNTS, "n_lines"]
+    values = {(i, c): r[c] for i, r in enumerate(rows) for c in columns}
+    hidden = {(i, c) for i, r in enumerate(out) for c in columns if r[c] is None}
+    relations = [[(i, "n_lines"), *((i, c) for c in CATEGORY_COUNTS)] for i in range(len(rows))]
+    relations += [[(0, c), *((i, c) for i in range(1, len(rows)))] for c in columns]
+    small = {c for c in hidden if privacy.is_small(values[c])}
+    assert {c for c, v in values.items() if privacy.is_small(v)} <= hidden
+    assert not disclosure.determined(values, relations, hidden) & small
