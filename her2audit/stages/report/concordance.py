@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from her2audit.disclosure import ShownElsewhere, protect
 from her2audit.stages.report import data, figures, labels, stats
 from her2audit.stages.report.data import Source
-from her2audit.stages.report.privacy import THRESHOLD, fmt_count, fmt_rate, suppress_parts
+from her2audit.stages.report.privacy import THRESHOLD, fmt_count, fmt_rate, is_small
 from her2audit.stages.report.render import figure_html
 from her2audit.stages.report.suppression import rate_cells, suppress_category_rows
 
@@ -107,9 +108,10 @@ def prepare_deviations(src: Source, site: str | None = None) -> dict[str, Any]:
     """What was given instead of the preferred regimen, per line group and rulebook: the
     alternative regimens together, then each not-recommended, trial or not-evaluable
     regimen group given for 11 lines or more, then the rest pooled, each with its lines and
-    share of the block's lines. Complementary suppression runs within each block (its rows
-    add up to the block's lines); each line is counted in one row only, so no difference of
-    two rows gives a small count away."""
+    share of the block's lines. Each line is counted in one row only; the rows of a block
+    add up to its lines, and a verdict's rows over the rulebooks of a line group (or over
+    the line groups of a rulebook) add up to the counts of the concordance tables, so the
+    blocks are suppressed together (`hidden_deviations`)."""
     raw = data.deviations(src, site)
     if not raw:
         return {"available": False}
@@ -118,16 +120,14 @@ def prepare_deviations(src: Source, site: str | None = None) -> dict[str, Any]:
     for r in raw:
         blocks.setdefault((r["line"], r["guideline_id"]), []).append(r)
     order = {"1": 1, "2": 2, "3": 3, "4+": 4}
-    out_blocks = []
+    built = []
     for (line, era), rows in sorted(blocks.items(),
                                     key=lambda kv: (order.get(kv[0][0], 9), str(kv[0][1]))):
-        total = sum(r["n"] for r in rows)
-        preferred_n = sum(r["n"] for r in rows if r["category"] == "preferred")
-        preferred = max((r for r in rows if r["preferred"]), key=lambda r: r["n"], default=None)
         alternatives = sorted((r for r in rows if r["category"] == "alternative"),
                               key=lambda r: -r["n"])
         deviating = [r for r in rows if r["category"] not in ("preferred", "alternative")]
-        items = []
+        items = [{"label": "Preferred", "category": "preferred",
+                  "n": sum(r["n"] for r in rows if r["category"] == "preferred")}]
         if alternatives:
             named = [labels.regimen_group(r["regimen_group"]) for r in alternatives
                      if r["n"] >= THRESHOLD]
@@ -137,28 +137,39 @@ def prepare_deviations(src: Source, site: str | None = None) -> dict[str, Any]:
         items += [{"label": labels.regimen_group(r["regimen_group"]),
                    "category": r["category"], "n": r["n"]}
                   for r in deviating if r["n"] >= THRESHOLD]
-        pooled = sum(r["n"] for r in deviating if r["n"] < THRESHOLD)
+        pooled: dict[str, int] = {}
+        for r in deviating:
+            if r["n"] < THRESHOLD:
+                pooled[r["category"]] = pooled.get(r["category"], 0) + r["n"]
         if pooled:
             items.append({"label": f"Other regimens (each fewer than {THRESHOLD} lines)",
-                          "category": None, "n": pooled})
-        hidden = suppress_parts([preferred_n] + [i["n"] for i in items]) if total else []
+                          "category": None, "n": sum(pooled.values()), "pooled": pooled})
+        preferred = max((r for r in rows if r["preferred"]), key=lambda r: r["n"], default=None)
+        built.append((line, era, preferred, items))
+    hidden = hidden_deviations([(line, era, items) for line, era, _, items in built])
+    out_blocks = []
+    for b, (line, era, preferred, items) in enumerate(built):
+        total = sum(i["n"] for i in items)
         start, end = eras.get(era, (None, None))
         rows_out = []
-        for item, h in zip(items, hidden[1:], strict=True):
+        for k, item in enumerate(items[1:], start=1):
+            h = (b, k) in hidden
             rows_out.append({
-                **item, "n_text": fmt_count(item["n"], h),
+                **{key: v for key, v in item.items() if key != "pooled"},
+                "n_text": fmt_count(item["n"], h),
                 "share": None if h or not total else item["n"] / total,
                 "category_label": labels.category(item["category"]) if item["category"]
                 else "various",
                 "colour": labels.category_colour(item["category"]) if item["category"]
                 else "#BBBBBB"})
+        preferred_hidden = (b, 0) in hidden
         out_blocks.append({
             "line": labels.line(line), "era": era,
             "span": f"{start:%Y-%m} to {end:%Y-%m}" if start and end else "",
             "total_text": fmt_count(total),
-            "preferred_text": fmt_count(preferred_n, hidden[0] if hidden else None),
-            "preferred_share": None if (hidden and hidden[0]) or not total
-            else preferred_n / total,
+            "preferred_text": fmt_count(items[0]["n"], preferred_hidden),
+            "preferred_share": None if preferred_hidden or not total
+            else items[0]["n"] / total,
             "preferred_label": _groups_label(preferred["preferred"] if preferred else None),
             "rows": rows_out,
         })
@@ -166,3 +177,40 @@ def prepare_deviations(src: Source, site: str | None = None) -> dict[str, Any]:
                if row["category"] == "not_recommended" and row["share"] is not None),
               key=lambda row: row["n"], default=None)
     return {"available": True, "blocks": out_blocks, "top": top}
+
+
+def hidden_deviations(blocks: list[tuple[str, str, list[dict[str, Any]]]]
+                      ) -> set[tuple[int, int]]:
+    """The (block, item) counts of `prepare_deviations` to hide. Each block (line group,
+    rulebook, its items: preferred first, then alternatives, regimen groups and the pooled
+    rest with its lines per verdict) adds up to its lines, shown; a verdict's lines over a
+    line group's blocks, and over a rulebook's, are shown in the concordance tables (by line
+    and by rulebook) unless small there. The pooled row's lines per verdict are not shown
+    but follow from those totals, so they are protected as unpublished counts."""
+    values: dict[Any, int] = {}
+    unpublished: set[Any] = set()
+    relations: list[list[Any]] = []
+    by_verdict: dict[tuple[str, str, str], list[Any]] = {}
+    for b, (line, era, items) in enumerate(blocks):
+        cells = [(b, k) for k in range(len(items))]
+        for cell, item in zip(cells, items, strict=True):
+            values[cell] = item["n"]
+            parts = item.get("pooled")
+            if parts is None:
+                for margin in (("line", line), ("rulebook", era)):
+                    by_verdict.setdefault((*margin, item["category"]), []).append(cell)
+                continue
+            pooled_cells = [(*cell, category) for category in parts]
+            for part, category in zip(pooled_cells, parts, strict=True):
+                values[part] = parts[category]
+                unpublished.add(part)
+                for margin in (("line", line), ("rulebook", era)):
+                    by_verdict.setdefault((*margin, category), []).append(part)
+            relations.append([cell, *pooled_cells])
+        total = sum(values[c] for c in cells)
+        if not is_small(total):
+            relations.append([ShownElsewhere(("lines", b)), *cells])
+    for margin, cells in by_verdict.items():
+        if not is_small(sum(values[c] for c in cells)):
+            relations.append([ShownElsewhere(margin), *cells])
+    return protect(values, relations, unpublished)

@@ -1,0 +1,45 @@
+"""The report's "where do we deviate" blocks under the disclosure rule."""
+
+from __future__ import annotations
+
+from her2audit import disclosure
+from her2audit.stages.report.concordance import hidden_deviations
+
+
+def _block(preferred: int, alternative: int, pooled: dict[str, int] | None = None) -> list:
+    items = [{"label": "Preferred", "category": "preferred", "n": preferred},
+             {"label": "Alternative regimens", "category": "alternative", "n": alternative}]
+    if pooled:
+        items.append({"label": "Other regimens", "category": None, "n": sum(pooled.values()),
+                      "pooled": pooled})
+    return items
+
+
+def test_a_small_count_in_one_rulebook_is_not_given_away_by_the_line_total():
+    # line 1 has 45 lines on alternative regimens (shown in the table by line): 5 under
+    # rulebook A, 40 under B. Hiding A's 5 and a complement inside A's block only would
+    # leave 45 − 40 = 5 to read; a count of B's block goes too.
+    blocks = [("1", "A", _block(50, 5)), ("1", "B", _block(60, 40)),
+              ("2", "A", _block(30, 20)), ("2", "B", _block(30, 25))]
+    hidden = hidden_deviations(blocks)
+    assert (0, 1) in hidden
+    values = {(b, k): item["n"] for b, (_, _, items) in enumerate(blocks)
+              for k, item in enumerate(items)}
+    known = "shown elsewhere"
+    relations = [[known, (b, 0), (b, 1)] for b in range(4)]  # each block's lines
+    relations += [[known, (0, k), (1, k)] for k in (0, 1)]  # line 1, per verdict
+    relations += [[known, (2, k), (3, k)] for k in (0, 1)]  # line 2
+    relations += [[known, (0, k), (2, k)] for k in (0, 1)]  # rulebook A
+    relations += [[known, (1, k), (3, k)] for k in (0, 1)]  # rulebook B
+    assert (0, 1) not in disclosure.determined(values, relations, hidden)
+
+
+def test_the_pooled_rest_does_not_give_away_a_small_verdict_count():
+    # line 1, one rulebook: 30 trial lines in the table by line, none in a regimen group of
+    # 11 or more, so the pooled rest holds them all with 4 not-evaluable lines: the pooled
+    # row (34) would give the 4 away beside the table's 30, so it is hidden (with another
+    # count of its block, and the table's 30 would then still leave it unknown)
+    blocks = [("1", "A", _block(200, 50, {"trial": 30, "not_evaluable": 4}))]
+    hidden = hidden_deviations(blocks)
+    assert (0, 2) in hidden
+    assert len(hidden) >= 2
