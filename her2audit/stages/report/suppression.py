@@ -125,16 +125,29 @@ def merge_small_steps(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def suppress_summary(summary: list[dict[str, Any]]) -> tuple[set[int], set[int]]:
-    """Rows of `survival_summary` whose patients (n) and whose events must be hidden. The
-    groups of one endpoint × grouping (and of one line within it) add up to totals shown
-    elsewhere, so complementary suppression runs within each, checked exactly
-    (`disclosure.protect`); events are hidden with their row's patients, and with a small
-    remainder (n − events, the censored), which is protected the same way."""
+    """Rows of `survival_summary` whose patients (n) and whose events must be hidden,
+    checked exactly (`disclosure.protect`). The groups of one line within a grouping add
+    up to that line's row of the grouping 'line'; the groups of a grouping without lines
+    to the endpoint's 'overall' row; the lines of the grouping 'line' to the number of
+    lines shown in the concordance tables. Events are hidden with their row's patients, and with a
+    small remainder (n − events, the censored), which is protected the same way."""
+    line_rows = {(r["endpoint"], r["line_number"]): i for i, r in enumerate(summary)
+                 if r["grouping"] == "line"}
+    overall = {r["endpoint"]: i for i, r in enumerate(summary) if r["grouping"] == "overall"}
     blocks: dict[tuple, list[int]] = {}
     for i, r in enumerate(summary):
-        blocks.setdefault((r["endpoint"], r["grouping"]), []).append(i)
-        if r.get("line_number") is not None:
+        if r["grouping"] == "overall":
+            continue
+        if r.get("line_number") is None or r["grouping"] == "line":
+            blocks.setdefault((r["endpoint"], r["grouping"]), []).append(i)
+        else:
             blocks.setdefault((r["endpoint"], r["grouping"], r["line_number"]), []).append(i)
+
+    def total_of(block: tuple) -> int | None:
+        if len(block) == 3:
+            return line_rows.get((block[0], block[2]))
+        return None if block[1] == "line" else overall.get(block[0])
+
     values = {}
     for i, r in enumerate(summary):
         values["n", i] = r["n"] or 0
@@ -144,10 +157,14 @@ def suppress_summary(summary: list[dict[str, Any]]) -> tuple[set[int], set[int]]
     def relations(*quantities: str) -> list[list]:
         out = []
         for block, members in blocks.items():
-            sums = {q: sum(values[q, i] for i in members) for q in ("n", "events", "censored")}
-            if any(is_small(sums[q]) for q in ("n", *quantities)):
-                continue  # hidden where it is shown, so it tells nothing here
-            out += [[ShownElsewhere((q, block)), *((q, i) for i in members)] for q in quantities]
+            total = total_of(block)
+            if total is not None:
+                out += [[(q, total), *((q, i) for i in members)] for q in quantities]
+                continue
+            # the lines of the grouping 'line' (no total row): their number is shown in
+            # the concordance tables (unless small there), their events nowhere else
+            if quantities == ("n",) and not is_small(sum(values["n", i] for i in members)):
+                out.append([ShownElsewhere(block), *(("n", i) for i in members)])
         return out
 
     hidden_n = {i for _, i in protect(

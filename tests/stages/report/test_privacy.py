@@ -238,3 +238,54 @@ def test_no_small_count_of_a_table_by_line_can_be_worked_out(counts):
     small = {c for c in hidden if privacy.is_small(values[c])}
     assert {c for c, v in values.items() if privacy.is_small(v)} <= hidden
     assert not disclosure.determined(values, relations, hidden) & small
+
+
+def _summary(lines):
+    """Survival summary rows as the outcomes stage writes them: per endpoint 'os' a row per
+    line (grouping 'line') and that line's groups by verdict (grouping 'line_category');
+    per endpoint 'os_from_metastatic' an 'overall' row and groups by site."""
+    rows = []
+    for line, groups in enumerate(lines, start=1):
+        rows.append({"endpoint": "os", "grouping": "line", "line_number": line,
+                     "n": sum(n for n, _ in groups), "events": sum(e for _, e in groups)})
+        rows += [{"endpoint": "os", "grouping": "line_category", "line_number": line,
+                  "n": n, "events": e} for n, e in groups]
+    sites = [g for groups in lines for g in groups]
+    rows.append({"endpoint": "os_from_metastatic", "grouping": "overall", "line_number": None,
+                 "n": sum(n for n, _ in sites), "events": sum(e for _, e in sites)})
+    rows += [{"endpoint": "os_from_metastatic", "grouping": "site", "line_number": None,
+              "n": n, "events": e} for n, e in sites]
+    return rows
+
+
+_group = st.tuples(st.integers(0, 40), st.integers(0, 40)).map(lambda t: (t[0], min(t)))
+
+
+@given(st.lists(st.lists(_group, min_size=1, max_size=4), min_size=1, max_size=4))
+@settings(max_examples=300, deadline=None)
+def test_no_small_count_of_the_survival_summary_can_be_worked_out(lines):
+    from her2audit.stages.report.suppression import suppress_summary
+
+    summary = _summary(lines)
+    hidden_n, hidden_events = suppress_summary(summary)
+    assert hidden_n <= hidden_events  # a row's events go with its patients
+    idx = {(r["endpoint"], r["grouping"], r["line_number"]): i for i, r in enumerate(summary)
+           if r["grouping"] in ("line", "overall")}
+    by_line = [[idx["os", "line", line], *(i for i, r in enumerate(summary)
+                                            if r["grouping"] == "line_category"
+                                            and r["line_number"] == line)]
+               for line in range(1, len(lines) + 1)]
+    by_site = [[idx["os_from_metastatic", "overall", None],
+                *(i for i, r in enumerate(summary) if r["grouping"] == "site")]]
+    all_lines = [i for i, r in enumerate(summary) if r["grouping"] == "line"]
+    for name, value, hidden in (
+            ("n", lambda r: r["n"], hidden_n),
+            ("events", lambda r: r["events"], hidden_events),
+            ("censored", lambda r: r["n"] - r["events"], hidden_events)):
+        values = {i: value(r) for i, r in enumerate(summary)}
+        assert {i for i, v in values.items() if privacy.is_small(v)} <= hidden, name
+        relations = by_line + by_site
+        if name == "n" and not privacy.is_small(sum(values[i] for i in all_lines)):
+            relations.append(["lines shown in the concordance tables", *all_lines])
+        small = {i for i in hidden if privacy.is_small(values[i])}
+        assert not disclosure.determined(values, relations, hidden) & small, name
