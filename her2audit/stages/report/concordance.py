@@ -104,18 +104,11 @@ def _groups_label(groups: str | None) -> str:
     return " or ".join(labels.regimen_group(g) for g in groups.split(","))
 
 
-def prepare_deviations(src: Source, site: str | None = None) -> dict[str, Any]:
-    """What was given instead of the preferred regimen, per line group and rulebook: the
-    alternative regimens together, then each not-recommended, trial or not-evaluable
-    regimen group given for 11 lines or more, then the rest pooled, each with its lines and
-    share of the block's lines. Each line is counted in one row only; the rows of a block
-    add up to its lines, and a verdict's rows over the rulebooks of a line group (or over
-    the line groups of a rulebook) add up to the counts of the concordance tables, so the
-    blocks are suppressed together (`hidden_deviations`)."""
-    raw = data.deviations(src, site)
-    if not raw:
-        return {"available": False}
-    eras = data.deviation_eras(src)
+def _deviation_blocks(raw: list[dict[str, Any]]
+                      ) -> list[tuple[str, str, dict[str, Any] | None, list[dict[str, Any]]]]:
+    """(line group, rulebook, the most frequent preferred-regimen row, items) per block, in
+    line and rulebook order; items: preferred, the alternatives together, each other regimen
+    group of 11 lines or more, the rest pooled (with its lines per verdict)."""
     blocks: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in raw:
         blocks.setdefault((r["line"], r["guideline_id"]), []).append(r)
@@ -135,7 +128,8 @@ def prepare_deviations(src: Source, site: str | None = None) -> dict[str, Any]:
                 f" ({', '.join(named[:4])}{', …' if len(named) > 4 else ''})" if named else ""),
                 "category": "alternative", "n": sum(r["n"] for r in alternatives)})
         items += [{"label": labels.regimen_group(r["regimen_group"]),
-                   "category": r["category"], "n": r["n"]}
+                   "category": r["category"], "regimen_group": r["regimen_group"],
+                   "n": r["n"]}
                   for r in deviating if r["n"] >= THRESHOLD]
         pooled: dict[str, int] = {}
         for r in deviating:
@@ -146,14 +140,62 @@ def prepare_deviations(src: Source, site: str | None = None) -> dict[str, Any]:
                           "category": None, "n": sum(pooled.values()), "pooled": pooled})
         preferred = max((r for r in rows if r["preferred"]), key=lambda r: r["n"], default=None)
         built.append((line, era, preferred, items))
-    hidden = hidden_deviations([(line, era, items) for line, era, _, items in built])
+    return built
+
+
+def _item_key(item: dict[str, Any]) -> tuple | None:
+    """What an item counts, the same at a site and at all sites (None for the pooled rest,
+    whose regimens differ)."""
+    if item.get("pooled") is not None:
+        return None
+    if item["category"] in ("preferred", "alternative"):
+        return (item["category"],)
+    return (item["category"], item.get("regimen_group"))
+
+
+def prepare_deviations(src: Source, site: str | None = None) -> dict[str, Any]:
+    """What was given instead of the preferred regimen, per line group and rulebook: the
+    alternative regimens together, then each not-recommended, trial or not-evaluable
+    regimen group given for 11 lines or more, then the rest pooled, each with its lines and
+    share of the block's lines. Each line is counted in one row only; the rows of a block
+    add up to its lines, and a verdict's rows over the rulebooks of a line group (or over
+    the line groups of a rulebook) add up to the counts of the concordance tables, so the
+    blocks are suppressed together (`hidden_deviations`).
+
+    With `site`, the site's blocks are shown beside all sites' (the site report), and the
+    difference of the two is the other sites' count: a site's count is hidden where that
+    difference would be from 1 to 10, and a site's block is withheld where the other sites'
+    lines of it are (its total beside all sites' would give them away)."""
+    raw = data.deviations(src, site)
+    if not raw:
+        return {"available": False}
+    eras = data.deviation_eras(src)
+    built = _deviation_blocks(raw)
+    beside: dict[tuple[int, int], int] = {}
+    withheld: set[int] = set()
+    if site is not None:
+        everyone = _deviation_blocks(data.deviations(src))
+        hidden_there = hidden_deviations([(line, era, items) for line, era, _, items in everyone])
+        shown_there = {(line, era): {_item_key(item): None if (b, k) in hidden_there
+                                     else item["n"] for k, item in enumerate(items)}
+                       for b, (line, era, _, items) in enumerate(everyone)}
+        totals_there = {(line, era): sum(i["n"] for i in items)
+                        for line, era, _, items in everyone}
+        for b, (line, era, _, items) in enumerate(built):
+            if is_small(totals_there.get((line, era), 0) - sum(i["n"] for i in items)):
+                withheld.add(b)
+            for k, item in enumerate(items):
+                n_there = shown_there.get((line, era), {}).get(_item_key(item))
+                if n_there is not None and _item_key(item) is not None:
+                    beside[b, k] = n_there
+    hidden = hidden_deviations([(line, era, items) for line, era, _, items in built], beside)
     out_blocks = []
     for b, (line, era, preferred, items) in enumerate(built):
         total = sum(i["n"] for i in items)
         start, end = eras.get(era, (None, None))
         rows_out = []
         for k, item in enumerate(items[1:], start=1):
-            h = (b, k) in hidden
+            h = (b, k) in hidden or b in withheld
             rows_out.append({
                 **{key: v for key, v in item.items() if key != "pooled"},
                 "n_text": fmt_count(item["n"], h),
@@ -162,11 +204,11 @@ def prepare_deviations(src: Source, site: str | None = None) -> dict[str, Any]:
                 else "various",
                 "colour": labels.category_colour(item["category"]) if item["category"]
                 else "#BBBBBB"})
-        preferred_hidden = (b, 0) in hidden
+        preferred_hidden = (b, 0) in hidden or b in withheld
         out_blocks.append({
             "line": labels.line(line), "era": era,
             "span": f"{start:%Y-%m} to {end:%Y-%m}" if start and end else "",
-            "total_text": fmt_count(total),
+            "total_text": fmt_count(total, b in withheld),
             "preferred_text": fmt_count(items[0]["n"], preferred_hidden),
             "preferred_share": None if preferred_hidden or not total
             else items[0]["n"] / total,
@@ -179,14 +221,17 @@ def prepare_deviations(src: Source, site: str | None = None) -> dict[str, Any]:
     return {"available": True, "blocks": out_blocks, "top": top}
 
 
-def hidden_deviations(blocks: list[tuple[str, str, list[dict[str, Any]]]]
+def hidden_deviations(blocks: list[tuple[str, str, list[dict[str, Any]]]],
+                      beside: dict[tuple[int, int], int] | None = None
                       ) -> set[tuple[int, int]]:
     """The (block, item) counts of `prepare_deviations` to hide. Each block (line group,
     rulebook, its items: preferred first, then alternatives, regimen groups and the pooled
     rest with its lines per verdict) adds up to its lines, shown; a verdict's lines over a
     line group's blocks, and over a rulebook's, are shown in the concordance tables (by line
     and by rulebook) unless small there. The pooled row's lines per verdict are not shown
-    but follow from those totals, so they are protected as unpublished counts."""
+    but follow from those totals, so they are protected as unpublished counts. `beside`
+    maps an item to the same count over all sites, shown beside it (a site's report): their
+    difference, the other sites' count, is protected as an unpublished count too."""
     values: dict[Any, int] = {}
     unpublished: set[Any] = set()
     relations: list[list[Any]] = []
@@ -213,4 +258,9 @@ def hidden_deviations(blocks: list[tuple[str, str, list[dict[str, Any]]]]
     for margin, cells in by_verdict.items():
         if not is_small(sum(values[c] for c in cells)):
             relations.append([ShownElsewhere(margin), *cells])
+    for cell, n_there in (beside or {}).items():
+        others = (*cell, "other sites")
+        values[others] = n_there - values[cell]
+        unpublished.add(others)
+        relations.append([ShownElsewhere(("all sites", cell)), cell, others])
     return protect(values, relations, unpublished)

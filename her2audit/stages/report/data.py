@@ -735,13 +735,14 @@ def site_ids(src: Source) -> list[str]:
         f"select distinct site_id from {src.t('concordance_by_site')} order by site_id")]
 
 
-def site_indicators(src: Source, site: str) -> list[dict[str, Any]]:
+def site_indicators(src: Source) -> list[dict[str, Any]]:
+    """Every site's indicators over all periods (not the all-sites rows)."""
     if not src.has("quality_indicators"):
         return []
     return src.rows(
-        f"select indicator, period, numerator, denominator, rate "
-        f"from {src.t('quality_indicators')} where site_id = ? and period = 'all' "
-        "order by indicator", [site])
+        f"select indicator, site_id, period, numerator, denominator, rate "
+        f"from {src.t('quality_indicators')} where site_id <> 'all' and period = 'all' "
+        "order by indicator, site_id")
 
 
 # ---------------------------------------------------------------- sensitivity

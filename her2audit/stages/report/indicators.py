@@ -22,10 +22,12 @@ def prepare(src: Source, site: str | None = None) -> dict[str, Any]:
         columns_add_up=False)
     mine: dict[str, dict[str, Any]] = {}
     if site is not None:
-        site_rows = rate_cells([{**r, "site": site} for r in data.site_indicators(src, site)],
-                               "indicator", "site", "numerator", "denominator",
-                               total_column=None, columns_add_up=False)
-        mine = {r["indicator"]: r for r in site_rows}
+        # every site's cells protected together: an indicator's sites add up to its
+        # all-sites figures, shown beside them (with two sites, the other site's figures
+        # would otherwise be the difference)
+        site_rows = rate_cells(data.site_indicators(src), "site_id", "indicator", "numerator",
+                               "denominator", total_column=None, columns_add_up=True)
+        mine = {r["indicator"]: r for r in site_rows if r["site_id"] == site}
     cards, panels = [], []
     for r in (g for g in grid if g["period"] == "all"):
         title = labels.indicator(r["indicator"], r.get("label"))

@@ -23,6 +23,13 @@ def prepare_sequences(src: Source, cutoff: Any, site: str | None = None) -> dict
         return {"available": False}
     days = int(labels.wording()["follow_up"]["lost_after_days"])
     links = data.verdict_flows(src, cutoff, days, site=site)
+    if site is not None:
+        # the site report beside the shareable one: a flow whose other-site patients (all
+        # sites' flow less this site's) number 1 to 10 is left out, as a small flow is
+        everyone = {(r["source_line"], r["source"], r["target"]): r["n"]
+                    for r in data.verdict_flows(src, cutoff, days)}
+        links = [r for r in links if not is_small(
+            everyone.get((r["source_line"], r["source"], r["target"]), 0) - r["n"])]
     return {"available": True, "lost_after_days": days, "threshold": THRESHOLD,
             "figure": figure_html(figures.sankey_verdicts(links), "fig-sankey")}
 

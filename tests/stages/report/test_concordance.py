@@ -43,3 +43,45 @@ def test_the_pooled_rest_does_not_give_away_a_small_verdict_count():
     hidden = hidden_deviations(blocks)
     assert (0, 2) in hidden
     assert len(hidden) >= 2
+
+
+def test_a_site_count_beside_all_sites_does_not_give_the_other_sites_away():
+    # the site report: S01 gave the preferred regimen in 50 first lines under rulebook A,
+    # all sites together in 55, so the other sites' 5 would be the difference
+    site = [("1", "A", _block(50, 20))]
+    hidden = hidden_deviations(site, beside={(0, 0): 55, (0, 1): 20})
+    assert (0, 0) in hidden  # S01's 50
+    assert (0, 1) in hidden  # and a complement, as S01's block total is shown
+    assert hidden_deviations(site, beside={(0, 0): 80, (0, 1): 40}) == set()
+
+
+def _line_context(lines: list[tuple[str, int, str, str]]):
+    """An in-memory warehouse whose `audit.line_context` holds `lines`: (site, line
+    number, verdict, regimen group), all under rulebook A."""
+    import datetime as dt
+
+    import duckdb
+
+    from her2audit.stages.report.data import Source
+
+    con = duckdb.connect()
+    con.execute("create schema audit")
+    con.execute("create table audit.line_context (site_id varchar, line_number integer, "
+                "guideline_id varchar, category varchar, regimen_group varchar, "
+                "preferred_groups varchar[], start_date date)")
+    con.executemany("insert into audit.line_context values (?, ?, 'A', ?, ?, ['thp'], ?)",
+                    [(*line, dt.date(2024, 1, 1)) for line in lines])
+    return Source(con, "audit")
+
+
+def test_a_sites_block_is_withheld_where_the_other_sites_lines_are_few():
+    from her2audit.stages.report.concordance import prepare_deviations
+
+    lines = ([("S01", 1, "preferred", "thp")] * 60 + [("S01", 1, "alternative", "th")] * 20
+             + [("S02", 1, "preferred", "thp")] * 4)
+    src = _line_context(lines)
+    block, = prepare_deviations(src, site="S01")["blocks"]
+    assert block["total_text"] == "*" and block["preferred_text"] == "*"  # 84 − 80 = 4
+    assert all(r["n_text"] in ("*", "<11") for r in block["rows"])
+    block, = prepare_deviations(src)["blocks"]  # all sites: nothing small to hide
+    assert (block["total_text"], block["preferred_text"]) == ("84", "64")
