@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from her2audit.disclosure import ShownElsewhere, protect
 from her2audit.stages.report import data, figures, labels
 from her2audit.stages.report.data import Source
 from her2audit.stages.report.privacy import THRESHOLD, fmt_count, is_small
@@ -19,19 +20,55 @@ GROUP_COLOURS = {"concordant": labels.category_colour("preferred"),
 
 
 def prepare_sequences(src: Source, cutoff: Any, site: str | None = None) -> dict[str, Any]:
+    """The flows of patients between verdicts and what followed (Sankey), those that
+    `hidden_flows` hides left out. With `site` (the site report, read beside the shareable
+    one) a flow's other-site patients, all sites' flow less this site's, are protected too."""
     if not src.has("lines_of_therapy"):
         return {"available": False}
     days = int(labels.wording()["follow_up"]["lost_after_days"])
-    links = data.verdict_flows(src, cutoff, days, site=site)
+    links = data.verdict_flows(src, cutoff, days, threshold=1, site=site)
+    beside = None
     if site is not None:
-        # the site report beside the shareable one: a flow whose other-site patients (all
-        # sites' flow less this site's) number 1 to 10 is left out, as a small flow is
-        everyone = {(r["source_line"], r["source"], r["target"]): r["n"]
-                    for r in data.verdict_flows(src, cutoff, days)}
-        links = [r for r in links if not is_small(
-            everyone.get((r["source_line"], r["source"], r["target"]), 0) - r["n"])]
+        everyone = data.verdict_flows(src, cutoff, days, threshold=1)
+        hidden_there = hidden_flows(everyone)
+        shown_there = {_flow(r): r["n"] for i, r in enumerate(everyone) if i not in hidden_there}
+        beside = {i: shown_there[_flow(r)] for i, r in enumerate(links)
+                  if _flow(r) in shown_there}
+    hidden = hidden_flows(links, beside)
+    shown = [r for i, r in enumerate(links) if i not in hidden]
     return {"available": True, "lost_after_days": days, "threshold": THRESHOLD,
-            "figure": figure_html(figures.sankey_verdicts(links), "fig-sankey")}
+            "figure": figure_html(figures.sankey_verdicts(shown), "fig-sankey")}
+
+
+def _flow(link: dict[str, Any]) -> tuple:
+    return link["source_line"], link["source"], link["target"]
+
+
+def hidden_flows(links: list[dict[str, Any]], beside: dict[int, int] | None = None
+                 ) -> set[int]:
+    """The flows (indices of `links`) to leave out: every flow of 1 to 10 patients, and
+    those that would give one away (`disclosure.protect`). A verdict's patients at lines 1
+    to 3 are shown in the concordance tables, so the flows out of each such node, and those
+    into it, add up to a total known elsewhere (unless small there); what followed the last
+    line is known only from the flows shown. `beside` maps a flow to the same flow over all
+    sites, shown in the shareable report: the other sites' difference is protected as an
+    unpublished count."""
+    values: dict[Any, int] = {i: r["n"] for i, r in enumerate(links)}
+    nodes: dict[tuple, list[Any]] = {}
+    for i, r in enumerate(links):
+        nodes.setdefault(("out", f"L{r['source_line']}", r["source"]), []).append(i)
+        column, _, name = r["target"].partition(":")
+        if column in ("L2", "L3"):
+            nodes.setdefault(("in", column, name), []).append(i)
+    relations: list[list[Any]] = [[ShownElsewhere(node), *members]
+                                  for node, members in nodes.items()
+                                  if not is_small(sum(values[i] for i in members))]
+    unpublished = set()
+    for i, n_there in (beside or {}).items():
+        values["other sites", i] = n_there - values[i]
+        unpublished.add(("other sites", i))
+        relations.append([ShownElsewhere(("all sites", i)), i, ("other sites", i)])
+    return {c for c in protect(values, relations, unpublished) if isinstance(c, int)}
 
 
 def _km_panels(src: Source, endpoint: str) -> list[dict[str, Any]]:

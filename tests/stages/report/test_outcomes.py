@@ -9,18 +9,18 @@ from her2audit.stages.report.data import Source
 
 
 def test_a_sites_flow_is_left_out_where_the_other_sites_patients_are_few(monkeypatch):
-    # all sites: 45 patients from a concordant to a not-concordant second line, 30 of them
-    # at S01; 25 from concordant to death, 18 of them at S01 (the other sites' 7 would be
-    # the difference)
-    flows = {None: [{"source_line": 1, "source": "concordant", "target": "L2:not_concordant",
-                     "n": 45},
-                    {"source_line": 1, "source": "concordant", "target": "end:died", "n": 25}],
-             "S01": [{"source_line": 1, "source": "concordant", "target": "L2:not_concordant",
-                      "n": 30},
-                     {"source_line": 1, "source": "concordant", "target": "end:died",
-                      "n": 18}]}
+    # from a concordant first line, all sites / S01: 45 / 30 patients to a not-concordant
+    # second line, 25 / 18 died, 40 / 20 alive and followed. The other sites' 7 deaths would
+    # be the difference, so S01's 18 is left out, and with it its 20 followed (S01's 68
+    # patients with a concordant first line are shown in its concordance figures)
+    def flows(site):
+        n = {None: (45, 25, 40), "S01": (30, 18, 20)}[site]
+        return [_flow(1, "concordant", target, k)
+                for target, k in zip(("L2:not_concordant", "end:died", "end:followed"), n,
+                                     strict=True)]
+
     monkeypatch.setattr(data, "verdict_flows",
-                        lambda src, cutoff, days, site=None: flows[site])
+                        lambda src, cutoff, days, threshold, site=None: flows(site))
     shown = []
     monkeypatch.setattr(outcomes.figures, "sankey_verdicts", lambda links: shown.extend(links))
     con = duckdb.connect()
@@ -28,3 +28,24 @@ def test_a_sites_flow_is_left_out_where_the_other_sites_patients_are_few(monkeyp
     con.execute("create table audit.lines_of_therapy (patient_id varchar)")
     outcomes.prepare_sequences(Source(con, "audit"), None, site="S01")
     assert [r["target"] for r in shown] == ["L2:not_concordant"]
+
+
+def _flow(source_line, source, target, n):
+    return {"source_line": source_line, "source": source, "target": target, "n": n}
+
+
+def test_a_small_flow_out_of_a_known_node_takes_another_with_it():
+    # 500 patients had a concordant first line (the concordance tables show it): with the
+    # 5 lost to follow-up left out alone, 500 − 300 − 150 − 45 would give them away
+    links = [_flow(1, "concordant", "L2:concordant", 300),
+             _flow(1, "concordant", "L2:not_concordant", 150),
+             _flow(1, "concordant", "end:died", 45),
+             _flow(1, "concordant", "end:lost", 5)]
+    assert outcomes.hidden_flows(links) == {2, 3}
+
+
+def test_flows_of_11_or_more_out_of_every_node_are_all_shown():
+    links = [_flow(1, "concordant", "L2:concordant", 300),
+             _flow(1, "concordant", "end:died", 45),
+             _flow(2, "concordant", "end:died", 300)]
+    assert outcomes.hidden_flows(links) == set()
