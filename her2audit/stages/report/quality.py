@@ -70,8 +70,11 @@ def prepare_data_quality(src: Source) -> dict[str, Any]:
 
     names, records, top = data.unmapped_drugs(src)
     listed = [r for r in top if not is_small(r["n_records"])]
+    # the records of the names not listed are the total less the listed ones
+    rest_small = is_small((records or 0) - sum(r["n_records"] for r in listed))
     out["unmapped"] = {
-        "available": src.has("unmapped_drugs"), "names": names, "records": fmt_count(records),
+        "available": src.has("unmapped_drugs"), "names": names,
+        "records": fmt_count(records, rest_small or None),
         "n_listed": len(listed), "n_rare": names - len(listed), "threshold": THRESHOLD,
         "rows": [[_clip(r["drug"]), fmt_count(r["n_records"])] for r in listed]}
 
