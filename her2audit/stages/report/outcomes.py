@@ -99,10 +99,11 @@ def _km_panels(src: Source, endpoint: str) -> list[dict[str, Any]]:
     return [p for p in panels if p["figure"] is not None]
 
 
-def _summary_rows(summary: list[dict[str, Any]]) -> tuple[list[list[Any]], list[list[Any]]]:
+def _summary_rows(summary: list[dict[str, Any]], hidden_n: set[int], hidden_events: set[int]
+                  ) -> tuple[list[list[Any]], list[list[Any]]]:
     """Median rows (main groupings, the rest): a median is shown for every group of 11 or
-    more patients (it is not a count); patients and events follow the small-cell rules."""
-    hidden_n, hidden_events = suppress_summary(summary)
+    more patients (it is not a count); patients and events follow the small-cell rules
+    (`suppress_summary`'s hidden rows)."""
     main, rest = [], []
     for i, r in enumerate(summary):
         large = (r["n"] or 0) >= THRESHOLD
@@ -133,7 +134,11 @@ def _pick(cols: list[str], *names: str) -> str | None:
     return next((n for n in names if n in cols), None)
 
 
-def _comparisons(cols: list[str], comps: list[dict[str, Any]]) -> dict[str, Any]:
+def _comparisons(cols: list[str], comps: list[dict[str, Any]],
+                 hidden_there: set[tuple] = frozenset()) -> dict[str, Any]:
+    """The comparison table and forest plot. Estimates are hidden with a small count; a
+    count the summary table hides (`hidden_there`: it would undo a complement there) is
+    hidden here too."""
     hr_col = _pick(cols, "hazard_ratio", "hr", "estimate")
     lo_col = _pick(cols, "hr_ci_lower", "ci_lower", "hr_lower", "lower_95")
     hi_col = _pick(cols, "hr_ci_upper", "ci_upper", "hr_upper", "upper_95")
@@ -151,7 +156,9 @@ def _comparisons(cols: list[str], comps: list[dict[str, Any]]) -> dict[str, Any]
         hi = None if small or hi_col is None else r.get(hi_col)
         if hr is not None:
             forest.append({"label": label, "hr": hr, "lower": lo, "upper": hi})
-        rows.append(parts + [fmt_count(r.get(c), True if small else None) for c in count_cols]
+        rows.append(parts + [fmt_count(r.get(c), True if small or (
+            r.get("endpoint"), r.get("line_number"), c) in hidden_there else None)
+            for c in count_cols]
                     + ["hidden (small counts)" if small else
                        ("–" if hr is None else f"{hr:.2f}"),
                        "–" if lo is None or hi is None else f"{lo:.2f}–{hi:.2f}",
@@ -170,11 +177,35 @@ def prepare(src: Source) -> dict[str, Any]:
     endpoints = [{"name": labels.endpoint(e), "key": e, "panels": _km_panels(src, e)}
                  for e in data.survival_endpoints(src)]
     summary = data.survival_summary(src)
-    main, rest = _summary_rows(summary) if summary else ([], [])
+    hidden_n, hidden_events = suppress_summary(summary) if summary else (set(), set())
+    main, rest = _summary_rows(summary, hidden_n, hidden_events) if summary else ([], [])
     cols, comps = data.survival_comparisons(src)
+    hidden_there = _hidden_in_summary(summary, hidden_n, hidden_events)
     return {
         "curves_available": src.has("survival_curves"),
         "endpoints": [e for e in endpoints if e["panels"]],
         "summary_available": bool(summary), "summary_main": main, "summary_rest": rest,
-        "comparisons": _comparisons(cols, comps) if comps else {"available": False},
+        "comparisons": (_comparisons(cols, comps, hidden_there) if comps
+                        else {"available": False}),
     }
+
+
+def _hidden_in_summary(summary: list[dict[str, Any]], hidden_n: set[int],
+                       hidden_events: set[int]) -> set[tuple]:
+    """The comparison counts the summary table hides: (endpoint, line, column) for the
+    columns of `survival_comparisons` (`n`, `events`, `n_concordant`, ...), which are the
+    summary's counts of the line (grouping 'line') and of its verdict groups."""
+    out = set()
+    for i, r in enumerate(summary):
+        if r["grouping"] == "line":
+            suffix = ""
+        elif r["grouping"] == "line_concordance" and r.get("group_value"):
+            suffix = f"_{r['group_value']}"
+        else:
+            continue
+        key = (r["endpoint"], r["line_number"])
+        if i in hidden_n:
+            out.add((*key, f"n{suffix}"))
+        if i in hidden_events:
+            out.add((*key, f"events{suffix}"))
+    return out

@@ -49,3 +49,22 @@ def test_flows_of_11_or_more_out_of_every_node_are_all_shown():
              _flow(1, "concordant", "end:died", 45),
              _flow(2, "concordant", "end:died", 300)]
     assert outcomes.hidden_flows(links) == set()
+
+
+def test_a_count_the_summary_hides_is_hidden_in_the_comparisons_too():
+    # the comparison table repeats the summary's counts of a line and of its verdict groups:
+    # what the summary hides (here both groups of line 1, as complements) stays hidden
+    summary = [{"endpoint": "os", "grouping": "line", "line_number": 1, "group_value": None},
+               {"endpoint": "os", "grouping": "line_concordance", "line_number": 1,
+                "group_value": "concordant"},
+               {"endpoint": "os", "grouping": "line_concordance", "line_number": 1,
+                "group_value": "not_concordant"}]
+    hidden = outcomes._hidden_in_summary(summary, hidden_n={1, 2}, hidden_events={1, 2})
+    assert hidden == {("os", 1, "n_concordant"), ("os", 1, "n_not_concordant"),
+                      ("os", 1, "events_concordant"), ("os", 1, "events_not_concordant")}
+    cols = ["endpoint", "line_number", "model", "n", "n_concordant", "n_not_concordant",
+            "hazard_ratio"]
+    comps = [{"endpoint": "os", "line_number": 1, "model": "log_rank", "n": 700,
+              "n_concordant": 600, "n_not_concordant": 100, "hazard_ratio": 0.8}]
+    row, = outcomes._comparisons(cols, comps, hidden)["rows"]
+    assert row[3:6] == ["700", "*", "*"]
