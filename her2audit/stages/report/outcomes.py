@@ -71,7 +71,11 @@ def hidden_flows(links: list[dict[str, Any]], beside: dict[int, int] | None = No
     return {c for c in protect(values, relations, unpublished) if isinstance(c, int)}
 
 
-def _km_panels(src: Source, endpoint: str) -> list[dict[str, Any]]:
+def _km_panels(src: Source, endpoint: str, hidden_there: set[tuple] = frozenset()
+               ) -> list[dict[str, Any]]:
+    """Kaplan–Meier panels by line with their numbers at risk; a group whose patients the
+    summary table hides (`hidden_there`, see `_hidden_in_summary`) has no numbers at risk
+    (at month 0 they are its patients)."""
     curves = data.survival_line_curves(src, endpoint)
     risk = data.survival_line_at_risk(src, endpoint, AT_RISK_MONTHS)
     panels = []
@@ -87,7 +91,8 @@ def _km_panels(src: Source, endpoint: str) -> list[dict[str, Any]]:
                                      key=lambda g: g != "concordant")):
             counts = {r["month"]: r["n"] for r in risk
                       if r["line_number"] == line and r["group_value"] == g}
-            if not counts.get(0) or is_small(counts.get(0)):
+            if (not counts.get(0) or is_small(counts.get(0))
+                    or (endpoint, line, f"n_{g}") in hidden_there):
                 continue
             at_risk.append({"label": labels.group_value(g), "short": labels.group_value(g),
                             "colour": GROUP_COLOURS.get(g, labels.spare_colour(i)),
@@ -174,13 +179,14 @@ def _comparisons(cols: list[str], comps: list[dict[str, Any]],
 
 
 def prepare(src: Source) -> dict[str, Any]:
-    endpoints = [{"name": labels.endpoint(e), "key": e, "panels": _km_panels(src, e)}
-                 for e in data.survival_endpoints(src)]
     summary = data.survival_summary(src)
     hidden_n, hidden_events = suppress_summary(summary) if summary else (set(), set())
     main, rest = _summary_rows(summary, hidden_n, hidden_events) if summary else ([], [])
     cols, comps = data.survival_comparisons(src)
     hidden_there = _hidden_in_summary(summary, hidden_n, hidden_events)
+    endpoints = [{"name": labels.endpoint(e), "key": e,
+                  "panels": _km_panels(src, e, hidden_there)}
+                 for e in data.survival_endpoints(src)]
     return {
         "curves_available": src.has("survival_curves"),
         "endpoints": [e for e in endpoints if e["panels"]],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from her2audit.stages.report import data, outcomes
+from her2audit.stages.report import data, labels, outcomes
 from her2audit.stages.report.data import Source
 
 
@@ -68,3 +68,19 @@ def test_a_count_the_summary_hides_is_hidden_in_the_comparisons_too():
               "n_concordant": 600, "n_not_concordant": 100, "hazard_ratio": 0.8}]
     row, = outcomes._comparisons(cols, comps, hidden)["rows"]
     assert row[3:6] == ["700", "*", "*"]
+
+
+def test_no_numbers_at_risk_for_a_group_whose_patients_the_summary_hides(monkeypatch):
+    risk = [{"line_number": 1, "group_value": g, "month": m, "n": n}
+            for g, n0 in (("concordant", 600), ("not_concordant", 100))
+            for m, n in ((0, n0), (12, n0 // 2))]
+    monkeypatch.setattr(data, "survival_line_curves", lambda src, endpoint: [])
+    monkeypatch.setattr(data, "survival_line_at_risk", lambda src, endpoint, months: risk)
+    drawn = []
+    monkeypatch.setattr(outcomes.figures, "km_panel",
+                        lambda spec, at_risk, title: drawn.append(at_risk))
+    outcomes._km_panels(None, "os", {("os", 1, "n_concordant")})
+    assert [r["label"] for r in drawn[0]] == [labels.group_value("not_concordant")]
+    drawn.clear()
+    outcomes._km_panels(None, "os")  # nothing hidden: both groups (line 1's panel first)
+    assert len(drawn[0]) == 2
