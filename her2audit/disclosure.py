@@ -44,6 +44,38 @@ def shown_elsewhere(sums: Mapping[Hashable, int], total: Hashable | None = None
     return {k for k in sums if k not in hidden}
 
 
+def grid_relations(
+    cells: Iterable[tuple[Hashable, Hashable]], total_column: Hashable | None,
+    column_totals: Mapping[Hashable, Hashable],
+) -> list[list[Hashable]]:
+    """The relations of a table of counts by `(row, column)`: each row's cells add up to
+    its `total_column` cell (a row without one has no relation), then each column's cells
+    to `column_totals[column]`: a cell of the table (a total row, left out of the parts) or
+    a `ShownElsewhere`; a column without an entry has no relation. Rows and columns in the
+    order their first cell comes in `cells`."""
+    rows: dict[Hashable, list] = {}
+    cols: dict[Hashable, list] = {}
+    for c in cells:
+        rows.setdefault(c[0], []).append(c)
+        cols.setdefault(c[1], []).append(c)
+    relations = [[(row, total_column), *(c for c in members if c[1] != total_column)]
+                 for row, members in rows.items() if (row, total_column) in members]
+    relations += [[column_totals[col], *(c for c in members if c != column_totals[col])]
+                  for col, members in cols.items() if col in column_totals]
+    return relations
+
+
+def remainders(values: Mapping[Hashable, int], beside: Mapping[Hashable, int]
+               ) -> tuple[dict[Hashable, int], list[list[Hashable]]]:
+    """For cells shown beside a total that contains them (a site's count beside the same
+    count over all sites, `beside[cell]`): the unpublished remainders (the other sites'
+    counts) and their relations, to add to a table's before `protect`."""
+    rest = {("remainder of", cell): total - values[cell] for cell, total in beside.items()}
+    relations = [[ShownElsewhere(("total of", cell)), cell, ("remainder of", cell)]
+                 for cell in beside]
+    return rest, relations
+
+
 Together = Callable[[Hashable], Iterable[Hashable]]
 
 

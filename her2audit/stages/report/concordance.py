@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from her2audit.disclosure import ShownElsewhere, protect
+from her2audit.disclosure import ShownElsewhere, protect, remainders
 from her2audit.stages.report import data, figures, labels, stats
 from her2audit.stages.report.data import Source
 from her2audit.stages.report.privacy import THRESHOLD, fmt_count, fmt_rate, is_small
@@ -185,8 +185,9 @@ def prepare_deviations(src: Source, site: str | None = None) -> dict[str, Any]:
             if is_small(totals_there.get((line, era), 0) - sum(i["n"] for i in items)):
                 withheld.add(b)
             for k, item in enumerate(items):
-                n_there = shown_there.get((line, era), {}).get(_item_key(item))
-                if n_there is not None and _item_key(item) is not None:
+                key = _item_key(item)
+                n_there = shown_there.get((line, era), {}).get(key)
+                if key is not None and n_there is not None:
                     beside[b, k] = n_there
     hidden = hidden_deviations([(line, era, items) for line, era, _, items in built], beside)
     out_blocks = []
@@ -258,9 +259,5 @@ def hidden_deviations(blocks: list[tuple[str, str, list[dict[str, Any]]]],
     for margin, cells in by_verdict.items():
         if not is_small(sum(values[c] for c in cells)):
             relations.append([ShownElsewhere(margin), *cells])
-    for cell, n_there in (beside or {}).items():
-        others = (*cell, "other sites")
-        values[others] = n_there - values[cell]
-        unpublished.add(others)
-        relations.append([ShownElsewhere(("all sites", cell)), cell, others])
-    return protect(values, relations, unpublished)
+    others, beside_relations = remainders(values, beside or {})
+    return protect(values | others, relations + beside_relations, unpublished | set(others))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from her2audit.disclosure import ShownElsewhere, protect
+from her2audit.disclosure import ShownElsewhere, protect, remainders
 from her2audit.stages.report import data, figures, labels
 from her2audit.stages.report.data import Source
 from her2audit.stages.report.privacy import THRESHOLD, fmt_count, is_small
@@ -63,12 +63,8 @@ def hidden_flows(links: list[dict[str, Any]], beside: dict[int, int] | None = No
     relations: list[list[Any]] = [[ShownElsewhere(node), *members]
                                   for node, members in nodes.items()
                                   if not is_small(sum(values[i] for i in members))]
-    unpublished = set()
-    for i, n_there in (beside or {}).items():
-        values["other sites", i] = n_there - values[i]
-        unpublished.add(("other sites", i))
-        relations.append([ShownElsewhere(("all sites", i)), i, ("other sites", i)])
-    return {c for c in protect(values, relations, unpublished) if isinstance(c, int)}
+    others, beside_relations = remainders(values, beside or {})
+    return protect(values | others, relations + beside_relations, set(others))
 
 
 def _km_panels(src: Source, endpoint: str, hidden_there: set[tuple] = frozenset()

@@ -27,6 +27,7 @@ from typing import Any
 from her2audit.disclosure import (
     THRESHOLD,
     ShownElsewhere,
+    grid_relations,
     is_small,
     protect,
     suppress_relations,
@@ -134,23 +135,26 @@ def suppress_rate_grid(
         values["denominator", c] = den or 0
         values["remainder", c] = (den or 0) - (num or 0)
     quantities = ("numerator", "denominator", "remainder")
-    rows: dict[Any, list] = {}
-    cols: dict[Any, list] = {}
-    for c in cells:
-        rows.setdefault(c[0], []).append(c)
-        cols.setdefault(c[1], []).append(c)
-    relations = [[(q, (row, total_column)), *((q, c) for c in r if c[1] != total_column)]
-                 for row, r in rows.items() if (row, total_column) in cells for q in quantities]
+    column_totals: dict[Any, ShownElsewhere] = {}
     if columns_add_up:
         # The column sums are shown elsewhere under this same rule, as one row: a sum hidden
         # there (small, or its complement) tells nothing here.
-        sums = {(None, col): (sum(values["numerator", c] for c in members),
-                              sum(values["denominator", c] for c in members))
-                for col, members in cols.items()}
-        hidden_there = suppress_rate_grid(sums, total_column, columns_add_up=False)
-        relations += [[ShownElsewhere((q, col)), *((q, c) for c in members)]
-                      for col, members in cols.items() if (None, col) not in hidden_there
-                      for q in quantities]
+        sums: dict[tuple[None, Any], list[int]] = {}
+        for (_, col), (num, den) in cells.items():
+            total = sums.setdefault((None, col), [0, 0])
+            total[0] += num or 0
+            total[1] += den or 0
+        hidden_there = suppress_rate_grid({c: (n, d) for c, (n, d) in sums.items()},
+                                          total_column, columns_add_up=False)
+        column_totals = {col: ShownElsewhere(col) for _, col in sums
+                         if (None, col) not in hidden_there}
+
+    def of(q: str, cell: Any) -> Any:
+        return ShownElsewhere((q, cell.key)) if isinstance(cell, ShownElsewhere) else (q, cell)
+
+    relations = [[of(q, c) for c in relation]
+                 for relation in grid_relations(cells, total_column, column_totals)
+                 for q in quantities]
 
     def prefer(key):  # complements whose numerator and remainder are both non-zero first
         c = key[1]

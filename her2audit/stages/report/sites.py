@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from her2audit.disclosure import ShownElsewhere, protect, shown_elsewhere
+from her2audit.disclosure import ShownElsewhere, grid_relations, protect, shown_elsewhere
 from her2audit.stages.report import data, figures, labels
 from her2audit.stages.report.data import Source
 from her2audit.stages.report.privacy import fmt_count, is_small, suppress_relations
@@ -75,18 +75,12 @@ def _hidden_evaluable(rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
     up to its 'all', and each line group's sites to the all-sites number shown in the
     concordance tables (known there unless hidden)."""
     cells = {(r["site_id"], r["line"]): r.get("n_evaluable") or 0 for r in rows}
-    sites: dict[str, list] = {}
-    lines: dict[str, list] = {}
-    for site, line in cells:
-        sites.setdefault(site, []).append((site, line))
-        lines.setdefault(line, []).append((site, line))
-    relations = [[(site, "all"), *(c for c in members if c[1] != "all")]
-                 for site, members in sites.items() if (site, "all") in cells]
-    known = shown_elsewhere({line: sum(cells[c] for c in members)
-                             for line, members in lines.items()}, "all")
-    relations += [[ShownElsewhere(line), *members] for line, members in lines.items()
-                  if line in known]
-    return protect(cells, relations)
+    sums: dict[str, int] = {}
+    for (_, line), n in cells.items():
+        sums[line] = sums.get(line, 0) + n
+    known = shown_elsewhere(sums, "all")
+    return protect(cells, grid_relations(
+        cells, "all", {line: ShownElsewhere(line) for line in sums if line in known}))
 
 
 def _line_sort(line: str) -> int:

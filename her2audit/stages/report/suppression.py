@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from her2audit.disclosure import ShownElsewhere, protect, shown_elsewhere
+from her2audit.disclosure import ShownElsewhere, grid_relations, protect, shown_elsewhere
 from her2audit.stages.report.labels import categories
 from her2audit.stages.report.privacy import (
     SUPPRESSED,
@@ -38,21 +38,18 @@ def suppress_category_rows(rows: list[dict[str, Any]], total_key: str | None = N
     (the rows add up to the row whose `total_key` is 'all', or else to the total row shown
     in another table), checked exactly (`disclosure.protect`).
     The concordance rate of a row is shown only when none of its counts is hidden."""
-    cats = [f"n_{c}" for c in categories()]
-    cols = [*cats, "n_lines"]
+    cols = [*(f"n_{c}" for c in categories()), "n_lines"]
     values = {(i, c): r.get(c) or 0 for i, r in enumerate(rows) for c in cols}
-    relations = [[(i, "n_lines"), *((i, c) for c in cats)] for i in range(len(rows))]
     total = next((i for i, r in enumerate(rows) if total_key and r.get(total_key) == "all"),
                  None)
+    column_totals: dict[str, Any] = {}
     if total is not None:
-        relations += [[(total, c), *((i, c) for i in range(len(rows)) if i != total)]
-                      for c in cols]
+        column_totals = {c: (total, c) for c in cols}
     elif len(rows) > 1:  # (a single row is that total itself: nothing to add up)
         known = shown_elsewhere({c: sum(values[i, c] for i in range(len(rows))) for c in cols},
                                 "n_lines")
-        relations += [[ShownElsewhere(c), *((i, c) for i in range(len(rows)))]
-                      for c in cols if c in known]
-    hidden = protect(values, relations)
+        column_totals = {c: ShownElsewhere(c) for c in cols if c in known}
+    hidden = protect(values, grid_relations(values, "n_lines", column_totals))
     out = []
     for i, row in enumerate(rows):
         o = dict(row)

@@ -7,15 +7,28 @@ import dataclasses
 import os
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from her2audit import context, pipeline, warehouse
 from her2audit.parameters import RunParameters
+from her2audit.stages.report.data import Source
 from her2audit.stages.report.privacy import KEY_ENV
 
 from .fixture_warehouse import write_build_tables
 
 TEST_KEY = "report-test-key"
+
+
+def memory_source(table: str, columns: str, rows: list[tuple]) -> Source:
+    """An in-memory warehouse whose `audit.<table>` (`columns` as in SQL) holds `rows`."""
+    con = duckdb.connect()
+    con.execute("create schema audit")
+    con.execute(f"create table audit.{table} ({columns})")
+    if rows:
+        marks = ", ".join("?" * len(rows[0]))
+        con.executemany(f"insert into audit.{table} values ({marks})", rows)
+    return Source(con, "audit")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from her2audit import disclosure
 from her2audit.stages.report.concordance import hidden_deviations
+
+from .conftest import memory_source
 
 
 def _block(preferred: int, alternative: int, pooled: dict[str, int] | None = None) -> list:
@@ -58,20 +62,11 @@ def test_a_site_count_beside_all_sites_does_not_give_the_other_sites_away():
 def _line_context(lines: list[tuple[str, int, str, str]]):
     """An in-memory warehouse whose `audit.line_context` holds `lines`: (site, line
     number, verdict, regimen group), all under rulebook A."""
-    import datetime as dt
-
-    import duckdb
-
-    from her2audit.stages.report.data import Source
-
-    con = duckdb.connect()
-    con.execute("create schema audit")
-    con.execute("create table audit.line_context (site_id varchar, line_number integer, "
-                "guideline_id varchar, category varchar, regimen_group varchar, "
-                "preferred_groups varchar[], start_date date)")
-    con.executemany("insert into audit.line_context values (?, ?, 'A', ?, ?, ['thp'], ?)",
-                    [(*line, dt.date(2024, 1, 1)) for line in lines])
-    return Source(con, "audit")
+    return memory_source(
+        "line_context", "site_id varchar, line_number integer, guideline_id varchar, "
+        "category varchar, regimen_group varchar, preferred_groups varchar[], start_date date",
+        [(site, number, "A", verdict, regimen, ["thp"], dt.date(2024, 1, 1))
+         for site, number, verdict, regimen in lines])
 
 
 def test_a_sites_block_is_withheld_where_the_other_sites_lines_are_few():

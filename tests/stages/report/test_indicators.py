@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import duckdb
-
 from her2audit.stages.report import indicators
-from her2audit.stages.report.data import Source
+
+from .conftest import memory_source
 
 
-def _source(rows: list[tuple]) -> Source:
-    con = duckdb.connect()
-    con.execute("create schema audit")
-    con.execute("create table audit.quality_indicators (indicator varchar, site_id varchar, "
-                "period varchar, numerator bigint, denominator bigint, rate double)")
-    con.executemany("insert into audit.quality_indicators values (?, ?, ?, ?, ?, ?)",
-                    [(*r, r[3] / r[4] if r[4] else None) for r in rows])
-    return Source(con, "audit")
+def _source(rows: list[tuple]):
+    return memory_source(
+        "quality_indicators", "indicator varchar, site_id varchar, period varchar, "
+        "numerator bigint, denominator bigint, rate double",
+        [(*r, r[3] / r[4] if r[4] else None) for r in rows])
 
 
 def test_with_two_sites_one_sites_figures_do_not_give_the_others_away():

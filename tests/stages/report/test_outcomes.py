@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import duckdb
-
 from her2audit.stages.report import data, labels, outcomes
-from her2audit.stages.report.data import Source
+
+from .conftest import memory_source
 
 
 def test_a_sites_flow_is_left_out_where_the_other_sites_patients_are_few(monkeypatch):
@@ -23,10 +22,8 @@ def test_a_sites_flow_is_left_out_where_the_other_sites_patients_are_few(monkeyp
                         lambda src, cutoff, days, threshold, site=None: flows(site))
     shown = []
     monkeypatch.setattr(outcomes.figures, "sankey_verdicts", lambda links: shown.extend(links))
-    con = duckdb.connect()
-    con.execute("create schema audit")
-    con.execute("create table audit.lines_of_therapy (patient_id varchar)")
-    outcomes.prepare_sequences(Source(con, "audit"), None, site="S01")
+    src = memory_source("lines_of_therapy", "patient_id varchar", [])
+    outcomes.prepare_sequences(src, None, site="S01")
     assert [r["target"] for r in shown] == ["L2:not_concordant"]
 
 

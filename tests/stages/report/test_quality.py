@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import duckdb
-
 from her2audit.stages.report import quality
-from her2audit.stages.report.data import Source
+
+from .conftest import memory_source
 
 
-def _source(unmapped: list[tuple[str, int]]) -> Source:
-    con = duckdb.connect()
-    con.execute("create schema audit")
-    con.execute("create table audit.unmapped_drugs (drug varchar, n_records bigint)")
-    con.executemany("insert into audit.unmapped_drugs values (?, ?)", unmapped)
-    return Source(con, "audit")
+def _source(unmapped: list[tuple[str, int]]):
+    return memory_source("unmapped_drugs", "drug varchar, n_records bigint", unmapped)
 
 
 def test_the_records_of_the_names_not_listed_cannot_be_worked_out():
