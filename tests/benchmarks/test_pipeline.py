@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,30 @@ def test_a_failing_stage_is_reported_in_the_table(registry: Path, tmp_path: Path
     assert status["extract"] == "failed" and status["validate"] == "not run"
     assert result["failed_stage"] == "extract"
     assert "failed" in capsys.readouterr().out
+
+
+BURN_IN_A_WORKER = """
+import multiprocessing, sys, time
+sys.path.insert(0, {root!r})
+from benchmarks import pipeline as bench
+
+def burn():
+    end = time.process_time() + 0.5
+    while time.process_time() < end:
+        pass
+
+if __name__ == "__main__":
+    multiprocessing.get_context("spawn").Process(target=burn).start()
+    print("stage done", end="")
+    bench.exit_like_a_task(0)
+"""
+
+
+def test_a_stage_process_ends_like_a_task_and_its_workers_cpu_is_counted(tmp_path: Path):
+    script = tmp_path / "stage.py"
+    script.write_text(BURN_IN_A_WORKER.format(root=str(Path(bench.__file__).parents[1])))
+    measured = bench._measure([sys.executable, str(script)],
+                              stdout=(tmp_path / "out.txt").open("w"))
+    assert measured["exit"] == 0
+    assert (tmp_path / "out.txt").read_text() == "stage done"  # flushed before os._exit
+    assert measured["cpu_s"] >= 0.45  # the worker was waited for, so its CPU is the stage's
