@@ -89,24 +89,26 @@ def funnel_position(rate: np.ndarray, limits: dict[str, np.ndarray]) -> np.ndarr
 
 def wilson_interval(successes: np.ndarray, n: np.ndarray, level: float = 0.95
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of a proportion, vectorised (statsmodels when installed, else
-    scipy's `binomtest`, which computes the same interval one count at a time)."""
-    successes = np.asarray(successes, dtype=float)
+    """Wilson score interval of a proportion, vectorised; NaN where n is not positive.
+
+    The closed form (Wilson 1927; statsmodels' `proportion_confint(method="wilson")`, which
+    the tests compare it with): centre (x + z²/2) / (n + z²), half-width
+    z √(x (n − x) / n + z²/4) / (n + z²), z the normal quantile of 1 − (1 − level)/2
+    (`scipy.special.ndtri`). Importing statsmodels for it loaded scipy.stats too: 0.6 s of
+    the report's 2 s at 100,000 patients."""
+    from scipy.special import ndtri  # scipy.special loads far faster than scipy.stats
+
+    x = np.asarray(successes, dtype=float)
     n = np.asarray(n, dtype=float)
     lower, upper = np.full(n.shape, np.nan), np.full(n.shape, np.nan)
     ok = n > 0
     if not ok.any():
         return lower, upper
-    try:
-        from statsmodels.stats.proportion import proportion_confint
-    except ImportError:
-        from scipy.stats import binomtest
-
-        for i in np.flatnonzero(ok):
-            ci = binomtest(int(successes[i]), int(n[i])).proportion_ci(level, method="wilson")
-            lower[i], upper[i] = ci.low, ci.high
-        return lower, upper
-    lo, hi = proportion_confint(successes[ok], n[ok], alpha=1 - level, method="wilson")
-    lower[ok], upper[ok] = lo, hi
+    x, m = x[ok], n[ok]
+    z = float(ndtri(1 - (1 - level) / 2))
+    z2 = z * z
+    centre = (x + z2 / 2) / (m + z2)
+    half = z * np.sqrt(np.maximum(x * (m - x) / m, 0.0) + z2 / 4) / (m + z2)
+    lower[ok], upper[ok] = centre - half, centre + half
     return lower, upper
 
