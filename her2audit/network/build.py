@@ -60,7 +60,7 @@ def check_paths(db: Path, reports: Path | None) -> None:
 
 def add_funnel_limits(con: duckdb.DuckDBPyConnection) -> None:
     """Control limits around the network rate at each centre's volume, and its position."""
-    from her2audit.stages.report import stats
+    from her2audit import proportions
 
     rows = con.sql(
         "select measure, centre, denominator, rate, network_rate "
@@ -69,10 +69,10 @@ def add_funnel_limits(con: duckdb.DuckDBPyConnection) -> None:
     n = rows["denominator"].to_numpy(zero_copy_only=False).astype(float)
     is_centre = np.array([c != "network" for c in rows["centre"].to_pylist()])
     n = np.where(is_centre, n, np.nan)
-    limits = stats.funnel_limits(np.nan_to_num(n, nan=0.0),
+    limits = proportions.funnel_limits(np.nan_to_num(n, nan=0.0),
                                  rows["network_rate"].to_numpy(zero_copy_only=False))
     rate = rows["rate"].to_numpy(zero_copy_only=False).astype(float)
-    position = stats.funnel_position(np.where(is_centre, rate, np.nan), limits)
+    position = proportions.funnel_position(np.where(is_centre, rate, np.nan), limits)
     extra = pa.table({
         "measure": rows["measure"],
         "centre": rows["centre"],

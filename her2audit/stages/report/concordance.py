@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from her2audit import proportions
 from her2audit.disclosure import ShownElsewhere, protect, remainders
-from her2audit.stages.report import data, figures, labels, stats
+from her2audit.stages.report import data, figures, labels
 from her2audit.stages.report.data import Source
 from her2audit.stages.report.privacy import THRESHOLD, fmt_count, fmt_rate, is_small
 from her2audit.stages.report.render import figure_html
@@ -79,7 +80,7 @@ def prepare_context(src: Source) -> dict[str, Any]:
         cells += rate_cells([r for r in raw if r["context"] == name], "value", "line",
                             "n_concordant", "n_evaluable")
     shown = [c for c in cells if c["rate"] is not None]
-    lower, upper = stats.wilson_interval(
+    lower, upper = proportions.wilson_interval(
         np.array([c["n_concordant"] for c in shown]), np.array([c["n_evaluable"] for c in shown]))
     for c, lo, hi in zip(shown, lower, upper, strict=True):
         c["lower"], c["upper"] = float(lo), float(hi)

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from her2audit.stages.report import labels, stats
+from her2audit import proportions
+from her2audit.stages.report import labels
 from her2audit.stages.report.data import DAYS_PER_MONTH
 from her2audit.stages.report.privacy import SUPPRESSED, THRESHOLD
 
@@ -136,7 +137,7 @@ def indicator_panels(panels: list[dict[str, Any]], columns: int = 2) -> Figure |
         first = i == 0
         if p0 is not None and shown:
             n = np.array([y["den"] for y in shown], dtype=float)
-            lim = stats.funnel_limits(n, p0)
+            lim = proportions.funnel_limits(n, p0)
             for key, name, dash in (("998", "99.8% control limits", "dash"),
                                     ("95", "95% control limits", "dot")):
                 for side in ("lower", "upper"):
@@ -254,7 +255,7 @@ def funnel(sites: list[dict[str, Any]], p0: float, highlight: str | None = None,
     hidden = [s for s in sites if s not in plotted]
     n_max = max([s["n_evaluable"] for s in plotted] or [THRESHOLD * 5])
     grid = np.unique(np.round(np.linspace(1, max(n_max * 1.1, THRESHOLD * 2), 300)))
-    lim = stats.funnel_limits(grid, p0)
+    lim = proportions.funnel_limits(grid, p0)
     data = []
     for key, name, colour, dash in (("998", "99.8% limits", "#333333", "dash"),
                                     ("95", "95% limits", "#777777", "dot")):

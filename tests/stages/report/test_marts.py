@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from her2audit.stages.report import stats
+from her2audit import proportions
 
 CATEGORIES = ("preferred", "alternative", "not_recommended", "trial", "not_evaluable")
 
@@ -107,7 +107,7 @@ def test_site_mart_carries_funnel_limits_and_positions(con):
 
 def test_binomial_limits_match_the_normal_approximation_for_large_n():
     n = np.array([5000.0, 20000.0])
-    limits = stats.funnel_limits(n, 0.7)
+    limits = proportions.funnel_limits(n, 0.7)
     se = np.sqrt(0.7 * 0.3 / n)
     # the binomial is slightly skewed, more so in the 99.8% tails
     assert limits["upper_95"] == pytest.approx(0.7 + 1.959964 * se, abs=2e-4)
@@ -118,12 +118,12 @@ def test_binomial_quantile_matches_scipy():
     n = np.array([1.0, 11, 50, 400, 5000, 100_000])
     p = np.array([0.5, 0.3, 0.75, 0.9, 0.7, 0.66])
     for q in (0.001, 0.025, 0.5, 0.975, 0.999):
-        assert np.array_equal(stats.binomial_quantile(q, n, p), sps.binom.ppf(q, n, p))
+        assert np.array_equal(proportions.binomial_quantile(q, n, p), sps.binom.ppf(q, n, p))
 
 
 def test_binomial_limits_bracket_the_exact_quantiles_for_small_n():
     n, p0 = np.array([20.0]), 0.6
-    lower = stats.binomial_limit(n, p0, 0.025)[0] * 20
+    lower = proportions.binomial_limit(n, p0, 0.025)[0] * 20
     r = sps.binom.ppf(0.025, 20, p0)
     assert r - 1 <= lower <= r
-    assert np.isnan(stats.binomial_limit(np.array([0.0]), p0, 0.5)[0])
+    assert np.isnan(proportions.binomial_limit(np.array([0.0]), p0, 0.5)[0])

@@ -1,4 +1,7 @@
-"""Funnel-plot control limits for a proportion (Spiegelhalter 2005).
+"""Proportions: funnel-plot control limits (Spiegelhalter 2005) and Wilson intervals.
+
+Used by the marts (each site's limits), the report and the network report; a module of its
+own so that the marts stage does not import the report's package.
 
 A site's concordance rate is compared with the rate of all sites together, `p0`. Its
 control limits at volume `n` are the exact binomial quantiles of `Binomial(n, p0)`,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from her2audit.stages.report.stats import wilson_interval
+from her2audit.proportions import wilson_interval
 
 
 def test_wilson_interval_matches_published_values():
