@@ -13,7 +13,13 @@ and of the English public health observatories' funnel-plot tools). A site outsi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import duckdb
 
 LIMITS = {"95": (0.025, 0.975), "99.8": (0.001, 0.999)}
 
@@ -115,3 +121,42 @@ def wilson_interval(successes: np.ndarray, n: np.ndarray, level: float = 0.95
     lower[ok], upper[ok] = centre - half, centre + half
     return lower, upper
 
+
+
+def add_funnel_columns(con: duckdb.DuckDBPyConnection, table: str, keys: Sequence[str],
+                       n: str, p0: str, rate: str, order_by: str) -> None:
+    """Add `lower_95`, `upper_95`, `lower_998`, `upper_998` and `funnel_position` to `table`
+    (rows identified by `keys`): the limits around the rate `p0` at the volume `n` and where
+    `rate` falls (`n`, `p0`, `rate`: SQL expressions over the table's columns; a null
+    volume or rate gives null limits or position). The table is rebuilt ordered by
+    `order_by` (over the alias `base`).
+
+    numpy in and out (DuckDB's `fetchnumpy` and its scan of a dict of arrays, which reads a
+    NaN as null): building Arrow arrays from Python objects would import pandas, a fifth of
+    the marts stage's time."""
+    rows = con.sql(
+        f"select {', '.join(keys)}, {n} as n, {p0} as p0, {rate} as rate from {table}"
+    ).fetchnumpy()
+
+    def floats(name: str) -> np.ndarray:
+        return np.ma.filled(np.ma.asarray(rows[name], dtype=float), np.nan)
+
+    limits = funnel_limits(floats("n"), floats("p0"))
+    position = funnel_position(floats("rate"), limits)
+    added = {**{key: rows[key] for key in keys}, **limits,
+             "funnel_position": np.asarray(position, dtype=object)}
+    typed = ", ".join([*(f"limits.{name}::double as {name}" for name in limits),
+                       "limits.funnel_position::varchar as funnel_position"])
+    con.register("_funnel_limits", added)
+    try:
+        con.execute(
+            f"""
+            create or replace table {table} as
+            select base.*, {typed}
+            from {table} as base
+            left join _funnel_limits as limits using ({', '.join(keys)})
+            order by {order_by}
+            """
+        )
+    finally:
+        con.unregister("_funnel_limits")

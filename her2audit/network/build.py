@@ -19,8 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
-import numpy as np
-import pyarrow as pa
 
 from her2audit import environment, warehouse, yaml_file
 from her2audit.errors import UsageError
@@ -59,40 +57,15 @@ def check_paths(db: Path, reports: Path | None) -> None:
 
 
 def add_funnel_limits(con: duckdb.DuckDBPyConnection) -> None:
-    """Control limits around the network rate at each centre's volume, and its position."""
+    """Control limits around the network rate at each centre's volume, and its position
+    (none for the network's own row)."""
     from her2audit import proportions
 
-    rows = con.sql(
-        "select measure, centre, denominator, rate, network_rate "
-        "from network.indicators_by_centre"
-    ).to_arrow_table()
-    n = rows["denominator"].to_numpy(zero_copy_only=False).astype(float)
-    is_centre = np.array([c != "network" for c in rows["centre"].to_pylist()])
-    n = np.where(is_centre, n, np.nan)
-    limits = proportions.funnel_limits(np.nan_to_num(n, nan=0.0),
-                                 rows["network_rate"].to_numpy(zero_copy_only=False))
-    rate = rows["rate"].to_numpy(zero_copy_only=False).astype(float)
-    position = proportions.funnel_position(np.where(is_centre, rate, np.nan), limits)
-    extra = pa.table({
-        "measure": rows["measure"],
-        "centre": rows["centre"],
-        **{k: pa.array(v, mask=~np.isfinite(v)) for k, v in limits.items()},
-        "funnel_position": pa.array(list(position), type=pa.string()),
-    })
-    con.register("_network_funnel", extra)
-    try:
-        con.execute(
-            """
-            create or replace table network.indicators_by_centre as
-            select measures.*, limits.* exclude (measure, centre)
-            from network.indicators_by_centre as measures
-            left join _network_funnel as limits using (measure, centre)
-            order by measures.measure_kind, measures.measure, measures.centre = 'network',
-                measures.centre
-            """
-        )
-    finally:
-        con.unregister("_network_funnel")
+    proportions.add_funnel_columns(
+        con, "network.indicators_by_centre", keys=("measure", "centre"),
+        n="case when centre <> 'network' then denominator end", p0="network_rate",
+        rate="case when centre <> 'network' then rate end",
+        order_by="base.measure_kind, base.measure, base.centre = 'network', base.centre")
 
 
 def describe_tables(con: duckdb.DuckDBPyConnection, path: Path = DICTIONARY) -> None:

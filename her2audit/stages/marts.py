@@ -8,8 +8,6 @@ applied when a shareable report is rendered from them.
 
 from __future__ import annotations
 
-import numpy as np
-
 from her2audit import proportions, warehouse
 from her2audit.context import RunContext
 
@@ -21,38 +19,9 @@ REQUIRED_INPUTS = ("line_concordance", "lines_of_therapy", "patients")
 def add_funnel_limits(con, table: str = "build.concordance_by_site") -> None:
     """Add `lower_95`, `upper_95`, `lower_998`, `upper_998` and `funnel_position` to a
     site mart (computed on the site-level rows only: a few hundred at most)."""
-    # numpy in and out (DuckDB's fetchnumpy and its scan of a dict of arrays): building
-    # Arrow arrays from Python would import pandas, a fifth of this stage's time
-    sites = con.sql(
-        f"select site_id, line, n_evaluable, concordance_rate, expected_rate from {table}"
-    ).fetchnumpy()
-
-    def floats(name: str) -> np.ndarray:
-        return np.ma.filled(np.ma.asarray(sites[name], dtype=float), np.nan)
-
-    limits = proportions.funnel_limits(floats("n_evaluable"), floats("expected_rate"))
-    position = proportions.funnel_position(floats("concordance_rate"), limits)
-    extra = {
-        "site_id": sites["site_id"],
-        "line": sites["line"],
-        **limits,  # DuckDB reads a NaN (no limit) as null
-        "funnel_position": np.asarray(position, dtype=object),
-    }
-    typed = ", ".join([*(f"limits.{name}::double as {name}" for name in limits),
-                       "limits.funnel_position::varchar as funnel_position"])
-    con.register("_funnel_limits", extra)
-    try:
-        con.execute(
-            f"""
-            create or replace table {table} as
-            select mart.*, {typed}
-            from {table} as mart
-            left join _funnel_limits as limits using (site_id, line)
-            order by mart.line_order, mart.site_id
-            """
-        )
-    finally:
-        con.unregister("_funnel_limits")
+    proportions.add_funnel_columns(
+        con, table, keys=("site_id", "line"), n="n_evaluable", p0="expected_rate",
+        rate="concordance_rate", order_by="base.line_order, base.site_id")
 
 
 def run(ctx: RunContext) -> None:
